@@ -1,0 +1,3 @@
+from ornith_local.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The self-scaffolding agent: scaffold, runtime, guard, session."""

@@ -1,0 +1,89 @@
+"""`ornith`: parse the command line and hand off to one subcommand module.
+
+Each module in `ornith_local.cli.commands` exposes NAME, HELP, `add_arguments(parser)` and
+`run(args) -> int`. Subcommands that later work fills in are listed as planned, so `--help`
+shows the whole product and calling one says so in one line (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from ornith_local import __version__
+from ornith_local.cli.commands import doctor, generate
+from ornith_local.cli.output import CliError, fail, stderr
+from ornith_local.config import ConfigError
+
+BUILT: list[ModuleType] = [doctor, generate]
+
+# name -> one-line help, for subcommands that are designed but not built yet.
+PLANNED: dict[str, str] = {
+    "run": "run a task headless: propose a scaffold, work inside it, verify",
+    "models": "list, pull, import and inspect GGUF models",
+    "sessions": "list, show, resume and export past runs",
+    "undo": "restore the working tree to the checkpoint before a run",
+    "sandbox": "run a command or a shell in the sandbox; list the tiers",
+    "parse": "parse raw model output into reasoning, content and tool calls",
+    "map": "print the tree-sitter repo map of a project",
+    "triage": "run the tests, group failures and rank the suspect code",
+    "precommit": "check staged changes and propose a fix as a patch",
+    "hook": "install or remove the git pre-commit hook",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # argparse's own usage errors: keep them to one line and exit 2, as documented.
+        raise CliError(f"{message} (see '{self.prog} --help')", exit_code=2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="ornith",
+        description="A coding agent that runs entirely on your own machine. "
+        "Run `ornith` with no subcommand in a repo to open the TUI.",
+    )
+    parser.add_argument("--version", action="version", version=f"ornith {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    entries: list[tuple[str, str, ModuleType | None]] = [(m.NAME, m.HELP, m) for m in BUILT]
+    entries += [(name, help_text, None) for name, help_text in PLANNED.items()]
+    for name, help_text, module in sorted(entries, key=lambda entry: entry[0]):
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        if module is None:
+            sub.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+            sub.set_defaults(handler=None)
+        else:
+            module.add_arguments(sub)
+            sub.set_defaults(handler=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            raise CliError("the TUI is not built yet in this version; see 'ornith --help'", exit_code=2)
+        if args.handler is None:
+            raise CliError(f"'ornith {args.command}' is not built yet in this version", exit_code=2)
+        return int(args.handler(args))
+    except CliError as error:
+        fail(str(error))
+        return error.exit_code
+    except ConfigError as error:
+        fail(str(error))
+        return 2
+    except KeyboardInterrupt:
+        stderr.print("interrupted")
+        return 130
+    except BrokenPipeError:
+        # e.g. `ornith doctor | head`: the reader left; nothing to report.
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,11 @@
+"""Configuration and on-disk locations: the bottom layer, imported by everything else."""
+
+from ornith_local.config.paths import AppDirs, app_dirs, bundled_dir
+from ornith_local.config.settings import (
+    Config,
+    ConfigError,
+    load_config,
+    project_instructions,
+)
+
+__all__ = ["AppDirs", "Config", "ConfigError", "app_dirs", "bundled_dir", "load_config", "project_instructions"]

@@ -1,0 +1,207 @@
+"""Layered configuration: defaults < user config.toml < the repo's .ornith.toml < ORNITH_* env vars.
+
+Every section is a plain dataclass; the TOML keys are the field names. Unknown keys and wrong types
+are errors that name the file and the key, so a typo never silently does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+from ornith_local.config.paths import app_dirs
+
+REPO_CONFIG_NAME = ".ornith.toml"
+PROJECT_INSTRUCTIONS_NAME = "AGENTS.md"
+ENV_PREFIX = "ORNITH_"
+
+Mode = Literal["read-only", "ask", "auto"]
+ScaffoldMode = Literal["self", "fixed"]
+
+
+class ConfigError(ValueError):
+    """A configuration problem, worded as the one line the user sees."""
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    name: str | None = None  # catalog name or a path to a .gguf
+    endpoint: str | None = None  # OpenAI-compatible server URL instead of in-process llama.cpp
+    n_ctx: int | None = None  # None: planned from the hardware
+    n_gpu_layers: int | None = None  # None: planned from the hardware; -1: all
+    threads: int | None = None  # None: picked from free cores
+    max_reasoning_tokens: int = 2048
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    mode: Mode = "ask"
+    scaffold: ScaffoldMode = "self"
+    max_turns: int = 40
+    use_library: bool = True
+    allow_test_edits: bool = False
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    tier: str = "auto"  # auto | bwrap | landlock | macos | fallback
+    allow_network: bool = False
+    timeout_s: float = 120.0
+
+
+@dataclass(frozen=True)
+class TestSettings:
+    command: str | None = None  # None: detected from the project
+    timeout_s: float = 600.0
+
+
+@dataclass(frozen=True)
+class PrecommitSettings:
+    checks: list[str] = field(default_factory=list)
+    time_budget_s: float = 60.0
+    warn_only: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    model: ModelSettings = field(default_factory=ModelSettings)
+    agent: AgentSettings = field(default_factory=AgentSettings)
+    sandbox: SandboxSettings = field(default_factory=SandboxSettings)
+    tests: TestSettings = field(default_factory=TestSettings)
+    precommit: PrecommitSettings = field(default_factory=PrecommitSettings)
+    # Where each layer came from, for `ornith doctor`.
+    sources: tuple[str, ...] = ()
+
+
+def _section_types() -> dict[str, type]:
+    hints = get_type_hints(Config)
+    return {f.name: hints[f.name] for f in fields(Config) if f.name != "sources"}
+
+
+def _coerce(value: Any, annotation: Any, where: str) -> Any:
+    """Check (and for env strings, convert) one value against its field's annotation."""
+    origin = get_origin(annotation)
+    if origin is Literal:
+        allowed = get_args(annotation)
+        if value not in allowed:
+            raise ConfigError(f"{where}: expected one of {', '.join(map(repr, allowed))}, got {value!r}")
+        return value
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if args and type(None) in get_args(annotation):  # Optional[X]
+        if value is None:
+            return None
+        return _coerce(value, args[0], where)
+    if origin is list:
+        if isinstance(value, str):  # from an env var: comma separated
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+        return value
+    if annotation is bool:
+        if isinstance(value, str):
+            lowered = value.strip().lower()
+            if lowered in {"1", "true", "yes", "on"}:
+                return True
+            if lowered in {"0", "false", "no", "off"}:
+                return False
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if annotation is int:
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{where}: unsupported setting type")  # pragma: no cover - a bug in this module
+
+
+def _apply(config: Config, data: dict[str, Any], origin: str) -> Config:
+    sections = _section_types()
+    updates: dict[str, Any] = {}
+    for section_name, table in data.items():
+        if section_name not in sections:
+            known = ", ".join(sorted(sections))
+            raise ConfigError(f"{origin}: unknown section [{section_name}] (known: {known})")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{origin}: [{section_name}] must be a table")
+        section_type = sections[section_name]
+        hints = get_type_hints(section_type)
+        values: dict[str, Any] = {}
+        for key, value in table.items():
+            if key not in hints:
+                raise ConfigError(f"{origin}: unknown key '{section_name}.{key}'")
+            values[key] = _coerce(value, hints[key], f"{origin}: '{section_name}.{key}'")
+        updates[section_name] = replace(getattr(config, section_name), **values)
+    return replace(config, **updates, sources=(*config.sources, origin))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+
+
+def _env_layer(environ: dict[str, str]) -> dict[str, dict[str, str]]:
+    """ORNITH_<SECTION>_<KEY>=value, e.g. ORNITH_AGENT_MODE=auto or ORNITH_MODEL_NAME=gemma3-270m."""
+    layer: dict[str, dict[str, str]] = {}
+    sections = _section_types()
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        rest = name[len(ENV_PREFIX) :].lower()
+        for section_name, section_type in sections.items():
+            prefix = section_name + "_"
+            if rest.startswith(prefix) and rest[len(prefix) :] in get_type_hints(section_type):
+                layer.setdefault(section_name, {})[rest[len(prefix) :]] = value
+                break
+    return layer
+
+
+def load_config(repo: Path | None = None, environ: dict[str, str] | None = None) -> Config:
+    """The effective configuration for work in `repo` (or with no repo)."""
+    environ = dict(os.environ) if environ is None else environ
+    config = Config()
+    user_file = app_dirs().config_file
+    if user_file.is_file():
+        config = _apply(config, _read_toml(user_file), str(user_file))
+    if repo is not None:
+        repo_file = repo / REPO_CONFIG_NAME
+        if repo_file.is_file():
+            config = _apply(config, _read_toml(repo_file), str(repo_file))
+    env = _env_layer(environ)
+    if env:
+        config = _apply(config, env, "environment (ORNITH_*)")
+    return config
+
+
+def project_instructions(repo: Path) -> str | None:
+    """The repo's AGENTS.md, read as instructions for the agent, or None when there is none."""
+    path = repo / PROJECT_INSTRUCTIONS_NAME
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None

@@ -1,0 +1,1 @@
+"""Language-model backends, prompt templates and output parsing."""

@@ -1,0 +1,1 @@
+"""Models: the catalog, hardware detection, finding and fetching GGUF files."""

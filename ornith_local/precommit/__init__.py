@@ -1,0 +1,1 @@
+"""Pre-commit checks with fix suggestions."""

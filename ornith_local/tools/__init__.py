@@ -1,0 +1,1 @@
+"""The agent's tools: files, edits, search, repo map, tests, git."""

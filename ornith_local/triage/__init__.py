@@ -1,0 +1,1 @@
+"""Offline repo triage."""
