@@ -53,7 +53,6 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text, module in sorted(entries, key=lambda entry: entry[0]):
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
         if module is None:
-            sub.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
             sub.set_defaults(handler=None)
         else:
             module.add_arguments(sub)
@@ -64,11 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        # Known-args parsing so a planned command reports "not built yet" whatever flags follow it.
+        args, extras = parser.parse_known_args(argv)
         if args.command is None:
             raise CliError("the TUI is not built yet in this version; see 'ornith --help'", exit_code=2)
         if args.handler is None:
             raise CliError(f"'ornith {args.command}' is not built yet in this version", exit_code=2)
+        if extras:
+            parser.error(f"unrecognized arguments: {' '.join(extras)}")
         return int(args.handler(args))
     except CliError as error:
         fail(str(error))

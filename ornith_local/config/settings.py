@@ -95,8 +95,6 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
             return None
         return _coerce(value, args[0], where)
     if origin is list:
-        if isinstance(value, str):  # from an env var: comma separated
-            value = [part.strip() for part in value.split(",") if part.strip()]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
         return value
@@ -165,9 +163,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
 
 
-def _env_layer(environ: dict[str, str]) -> dict[str, dict[str, str]]:
+def _env_layer(environ: dict[str, str]) -> dict[str, dict[str, Any]]:
     """ORNITH_<SECTION>_<KEY>=value, e.g. ORNITH_AGENT_MODE=auto or ORNITH_MODEL_NAME=gemma3-270m."""
-    layer: dict[str, dict[str, str]] = {}
+    layer: dict[str, dict[str, Any]] = {}
     sections = _section_types()
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX):
@@ -175,8 +173,12 @@ def _env_layer(environ: dict[str, str]) -> dict[str, dict[str, str]]:
         rest = name[len(ENV_PREFIX) :].lower()
         for section_name, section_type in sections.items():
             prefix = section_name + "_"
-            if rest.startswith(prefix) and rest[len(prefix) :] in get_type_hints(section_type):
-                layer.setdefault(section_name, {})[rest[len(prefix) :]] = value
+            key = rest[len(prefix) :]
+            hints = get_type_hints(section_type)
+            if rest.startswith(prefix) and key in hints:
+                # Lists come from the environment comma separated.
+                parsed = [p.strip() for p in value.split(",") if p.strip()] if get_origin(hints[key]) is list else value
+                layer.setdefault(section_name, {})[key] = parsed
                 break
     return layer
 

@@ -68,10 +68,13 @@ class LlamaCppEngine:
             prompt, max_tokens=max_tokens, temperature=temperature, stop=stop or [], stream=True
         )
         for chunk in chunks:
+            choice = chunk["choices"][0]
+            if choice.get("finish_reason") is not None and not choice["text"]:
+                break  # the closing chunk carries no token
             if stats.generated_tokens == 0:
                 stats.time_to_first_token_s = time.perf_counter() - started
             stats.generated_tokens += 1
-            text = chunk["choices"][0]["text"]
+            text = choice["text"]
             if text:
                 yield text
         stats.total_s = time.perf_counter() - started

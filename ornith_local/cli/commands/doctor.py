@@ -134,7 +134,8 @@ def render(report: dict[str, Any]) -> None:
     system.add_row("OS", f"{hw['os']} {hw['machine']}, {hw['cpu_count']} cores")
     system.add_row("RAM", f"{hw['ram_available_mib'] / 1024:.1f} GiB free of {hw['ram_total_mib'] / 1024:.1f} GiB")
     build = f"{llama['version']} — offload: {llama['backend'].upper() if llama['gpu_offload'] else 'none (CPU build)'}"
-    system.add_row("llama-cpp-python", f"{_mark(llama['installed'])} " + (build if llama["installed"] else llama["error"]))
+    build_text = build if llama["installed"] else llama["error"]
+    system.add_row("llama-cpp-python", f"{_mark(llama['installed'])} {build_text}")
     if hw["gpus"]:
         for gpu in hw["gpus"]:
             system.add_row("GPU", f"{gpu['name']} ({gpu['kind']}): {gpu['free_mib'] / 1024:.1f} GiB free "

@@ -20,7 +20,9 @@ HELP = "stream a raw completion from a local model, with speed figures"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("prompt", nargs="?", help="the prompt text (or use --prompt-file, or stdin)")
-    parser.add_argument("--prompt-file", type=Path, help="read the prompt from this file")
+    parser.add_argument(
+        "--prompt-file", type=Path, help="start the prompt with this file's text (PROMPT, if given, follows it)"
+    )
     parser.add_argument("--model", help=f"catalog name or path to a .gguf (default: config, else {TINY_MODEL_NAME})")
     parser.add_argument("--max-tokens", type=int, default=96)
     parser.add_argument("--temperature", type=float, default=0.0)
@@ -32,11 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _read_prompt(args: argparse.Namespace) -> str:
     if args.prompt_file is not None:
         try:
-            return str(args.prompt_file.read_text(encoding="utf-8"))
+            text = str(args.prompt_file.read_text(encoding="utf-8"))
         except OSError as error:
             raise CliError(f"{args.prompt_file}: cannot read: {error.strerror}") from None
         except UnicodeDecodeError:
             raise CliError(f"{args.prompt_file}: not UTF-8 text") from None
+        return text + (args.prompt or "")
     if args.prompt is not None:
         return str(args.prompt)
     if not sys.stdin.isatty():
