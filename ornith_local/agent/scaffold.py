@@ -1,0 +1,254 @@
+"""The Scaffold: how the model plans to go about one task, as data.
+
+Stage 1 asks the model for a Scaffold as JSON under a grammar built from `scaffold_json_schema()`, so
+the text always parses. `clamp()` then makes it safe to run: a scaffold can narrow what the user
+allowed, never widen it (tools, budgets, replans, time). `fixed_scaffold()` is the hand-written
+baseline that `--scaffold fixed` runs instead.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal, get_args
+
+TaskKind = Literal["fix_bug", "feature", "refactor", "tests", "explain", "other"]
+OnFailure = Literal["retry", "replan", "abort"]
+KeepItem = Literal["task", "repo_map", "step_summaries", "last_test_results", "last_diff", "recent_observations"]
+
+# Hard ceilings no scaffold can exceed, whatever the user configured.
+MAX_STEPS = 8
+MAX_STEP_TURNS = 20
+MAX_REPLANS = 3
+MAX_RETRIES = 2
+MAX_EXTRA_CHECKS = 3
+
+# Tools that change the workspace; read-only mode removes them from every step.
+WRITE_TOOLS = frozenset({"edit_file", "write_file", "run"})
+# Ends a step or asks for a new plan; always offered, never counted as "a tool the scaffold chose".
+CONTROL_TOOLS = frozenset({"step_done", "replan"})
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    intent: str
+    tools: tuple[str, ...]
+    turn_budget: int
+    exit_condition: str
+    on_failure: OnFailure = "replan"
+    max_retries: int = 1
+
+
+@dataclass(frozen=True)
+class ContextPolicy:
+    keep: tuple[KeepItem, ...] = ("task", "repo_map", "step_summaries", "last_test_results")
+    # Observations older than this many turns are replaced by one-line summaries.
+    summarize_after_turns: int = 6
+    # An observation longer than this (in tokens) is cut, keeping its head and tail.
+    max_observation_tokens: int = 1500
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_total_turns: int = 30
+    max_replans: int = 2
+    max_wall_s: int = 900
+
+
+@dataclass(frozen=True)
+class Scaffold:
+    task_kind: TaskKind
+    goal: str
+    steps: tuple[Step, ...]
+    # Extra shell commands that must exit 0 for success, on top of the runtime's own test command.
+    acceptance_checks: tuple[str, ...] = ()
+    context: ContextPolicy = field(default_factory=ContextPolicy)
+    limits: Limits = field(default_factory=Limits)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def total_turn_budget(self) -> int:
+        return sum(step.turn_budget for step in self.steps)
+
+
+@dataclass(frozen=True)
+class Permissions:
+    """What the user allowed for this run; the ceiling `clamp()` cuts every scaffold down to."""
+
+    tools: frozenset[str]
+    mode: Literal["read-only", "ask", "auto"] = "ask"
+    max_turns: int = 40
+    max_wall_s: int = 1800
+
+
+class ScaffoldError(ValueError):
+    """A scaffold document that cannot be used even after clamping, worded for the model."""
+
+
+def scaffold_json_schema(tool_names: list[str]) -> dict[str, Any]:
+    """The JSON schema Stage 1 generates under; its grammar keeps every string and list bounded."""
+    text = {"type": "string", "minLength": 1, "maxLength": 200}
+    step = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 40},
+            "intent": text,
+            "tools": {"type": "array", "items": {"enum": sorted(tool_names)}, "minItems": 1, "maxItems": 8},
+            "turn_budget": {"type": "integer", "minimum": 1, "maximum": MAX_STEP_TURNS},
+            "exit_condition": text,
+            "on_failure": {"enum": list(get_args(OnFailure))},
+        },
+        "required": ["name", "intent", "tools", "turn_budget", "exit_condition", "on_failure"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "task_kind": {"enum": list(get_args(TaskKind))},
+            "goal": text,
+            "steps": {"type": "array", "items": step, "minItems": 1, "maxItems": MAX_STEPS},
+            "acceptance_checks": {
+                "type": "array", "items": {"type": "string", "maxLength": 120}, "maxItems": MAX_EXTRA_CHECKS,
+            },
+            "context": {
+                "type": "object",
+                "properties": {
+                    "keep": {"type": "array", "items": {"enum": list(get_args(KeepItem))}, "maxItems": 6},
+                    "summarize_after_turns": {"type": "integer", "minimum": 2, "maximum": 20},
+                },
+                "required": ["keep", "summarize_after_turns"],
+                "additionalProperties": False,
+            },
+            "max_total_turns": {"type": "integer", "minimum": 1, "maximum": 60},
+        },
+        "required": ["task_kind", "goal", "steps", "acceptance_checks", "context", "max_total_turns"],
+        "additionalProperties": False,
+    }
+
+
+def _as_int(value: Any, default: int) -> int:
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return default
+
+
+def _choice(value: Any, allowed: tuple[str, ...], default: str) -> str:
+    return value if isinstance(value, str) and value in allowed else default
+
+
+def scaffold_from_json(data: Any) -> Scaffold:
+    """Build a Scaffold from the model's JSON (already parsed); tolerant of small slips, strict on shape."""
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except json.JSONDecodeError as error:
+            raise ScaffoldError(f"the scaffold is not valid JSON: {error.msg} at position {error.pos}") from None
+    if not isinstance(data, dict):
+        raise ScaffoldError("the scaffold must be a JSON object")
+    raw_steps = data.get("steps")
+    if not isinstance(raw_steps, list) or not raw_steps:
+        raise ScaffoldError("the scaffold needs a non-empty list of steps")
+    steps = []
+    for index, raw in enumerate(raw_steps, start=1):
+        if not isinstance(raw, dict):
+            raise ScaffoldError(f"step {index} must be an object")
+        tools = raw.get("tools")
+        steps.append(Step(
+            name=str(raw.get("name") or f"step-{index}")[:40],
+            intent=str(raw.get("intent") or "")[:200],
+            tools=tuple(str(tool) for tool in tools) if isinstance(tools, list) else (),
+            turn_budget=_as_int(raw.get("turn_budget"), 5),
+            exit_condition=str(raw.get("exit_condition") or "")[:200],
+            on_failure=_choice(raw.get("on_failure"), get_args(OnFailure), "replan"),  # type: ignore[arg-type]
+            max_retries=_as_int(raw.get("max_retries"), 1),
+        ))
+    raw_context = data.get("context")
+    context: dict[str, Any] = raw_context if isinstance(raw_context, dict) else {}
+    keep = context.get("keep")
+    checks = data.get("acceptance_checks")
+    return Scaffold(
+        task_kind=_choice(data.get("task_kind"), get_args(TaskKind), "other"),  # type: ignore[arg-type]
+        goal=str(data.get("goal") or "")[:200],
+        steps=tuple(steps),
+        acceptance_checks=tuple(str(c) for c in checks if isinstance(c, str)) if isinstance(checks, list) else (),
+        context=ContextPolicy(
+            keep=tuple(k for k in keep if k in get_args(KeepItem)) if isinstance(keep, list) else ContextPolicy().keep,
+            summarize_after_turns=_as_int(context.get("summarize_after_turns"), 6),
+        ),
+        limits=Limits(max_total_turns=_as_int(data.get("max_total_turns"), Limits().max_total_turns)),
+    )
+
+
+@dataclass(frozen=True)
+class ClampResult:
+    scaffold: Scaffold
+    notes: tuple[str, ...]  # every change made, shown to the user with the scaffold
+
+
+def clamp(scaffold: Scaffold, permissions: Permissions) -> ClampResult:
+    """Cut the scaffold down to what the user allowed; never raise its powers."""
+    notes: list[str] = []
+    allowed = set(permissions.tools)
+    if permissions.mode == "read-only":
+        allowed -= WRITE_TOOLS
+    steps: list[Step] = []
+    for step in scaffold.steps[:MAX_STEPS]:
+        tools = tuple(dict.fromkeys(tool for tool in step.tools if tool in allowed and tool not in CONTROL_TOOLS))
+        dropped = sorted(set(step.tools) - set(tools) - CONTROL_TOOLS)
+        if dropped:
+            notes.append(f"step '{step.name}': removed tools not allowed in this run: {', '.join(dropped)}")
+        if not tools:
+            notes.append(f"step '{step.name}': no allowed tools left; step removed")
+            continue
+        budget = min(max(step.turn_budget, 1), MAX_STEP_TURNS, permissions.max_turns)
+        if budget != step.turn_budget:
+            notes.append(f"step '{step.name}': turn budget {step.turn_budget} -> {budget}")
+        retries = min(max(step.max_retries, 0), MAX_RETRIES)
+        steps.append(replace(step, tools=tools, turn_budget=budget, max_retries=retries))
+    if len(scaffold.steps) > MAX_STEPS:
+        notes.append(f"only the first {MAX_STEPS} steps are kept")
+    if not steps:
+        raise ScaffoldError("no step of the scaffold can run with the tools allowed in this run")
+    limits = scaffold.limits
+    total = min(max(limits.max_total_turns, 1), permissions.max_turns)
+    if total != limits.max_total_turns:
+        notes.append(f"total turns {limits.max_total_turns} -> {total}")
+    clamped_limits = Limits(
+        max_total_turns=total,
+        max_replans=min(max(limits.max_replans, 0), MAX_REPLANS),
+        max_wall_s=min(max(limits.max_wall_s, 30), permissions.max_wall_s),
+    )
+    checks = tuple(check for check in scaffold.acceptance_checks if check.strip())[:MAX_EXTRA_CHECKS]
+    context = replace(
+        scaffold.context,
+        summarize_after_turns=min(max(scaffold.context.summarize_after_turns, 2), 20),
+        max_observation_tokens=min(max(scaffold.context.max_observation_tokens, 200), 4000),
+    )
+    result = replace(scaffold, steps=tuple(steps), limits=clamped_limits, acceptance_checks=checks, context=context)
+    return ClampResult(result, tuple(notes))
+
+
+def fixed_scaffold(task: str) -> Scaffold:
+    """The hand-written baseline: understand, change, verify. Same for every task, by design."""
+    return Scaffold(
+        task_kind="other",
+        goal=task.strip().splitlines()[0][:200] if task.strip() else "complete the task",
+        steps=(
+            Step("understand", "Find the code the task is about and reproduce the problem.",
+                 ("repo_map", "list_dir", "read_file", "search", "run_tests"), 8,
+                 "you know which file and function to change", "replan"),
+            Step("change", "Make the smallest edit that completes the task.",
+                 ("read_file", "search", "edit_file", "write_file"), 8,
+                 "the edit is made", "retry"),
+            Step("verify", "Run the tests; fix what they show until they pass.",
+                 ("run_tests", "read_file", "edit_file", "search"), 8,
+                 "the tests pass", "abort"),
+        ),
+    )

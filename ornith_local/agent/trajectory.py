@@ -1,0 +1,82 @@
+"""The session trajectory: an append-only JSONL file per run, one event per line, flushed per event.
+
+A crash loses at most the event being written: the reader skips a torn last line. Everything the
+sessions CLI, resume and training-data export need is derived from these events.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from ornith_local.config import app_dirs
+
+
+def sessions_dir() -> Path:
+    return app_dirs().data / "sessions"
+
+
+def new_session_id() -> str:
+    """Sortable by start time, unique enough for one user's machine."""
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    time: float
+    data: dict[str, Any]
+
+
+class Trajectory:
+    """Writes one session's events. Use as a context manager or call close()."""
+
+    def __init__(self, session_id: str, folder: Path | None = None) -> None:
+        self.session_id = session_id
+        self.path = (folder or sessions_dir()) / f"{session_id}.jsonl"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle: IO[str] = self.path.open("a", encoding="utf-8")
+
+    def record(self, event_type: str, **data: Any) -> None:
+        line = json.dumps({"type": event_type, "time": round(time.time(), 3), **data}, default=str)
+        self._handle.write(line + "\n")
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        if not self._handle.closed:
+            self._handle.close()
+
+    def __enter__(self) -> Trajectory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_events(path: Path) -> Iterator[Event]:
+    """Every complete event in a trajectory file; a torn last line (a crash mid-write) is skipped."""
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(raw, dict) and isinstance(raw.get("type"), str):
+                event_type = raw.pop("type")
+                event_time = float(raw.pop("time", 0.0))
+                yield Event(event_type, event_time, raw)
+
+
+def list_sessions(folder: Path | None = None) -> list[Path]:
+    """Trajectory files, newest first."""
+    folder = folder or sessions_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(folder.glob("*.jsonl"), reverse=True)
