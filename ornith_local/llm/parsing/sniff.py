@@ -1,0 +1,27 @@
+"""`<tool_call>` is shared by Hermes JSON and Qwen3 XML: read the body by what it starts with."""
+
+from __future__ import annotations
+
+from ornith_local.llm.parsing import qwen_xml
+from ornith_local.llm.parsing.hermes import HermesScanner
+from ornith_local.llm.parsing.qwen_xml import XmlScanner
+from ornith_local.llm.parsing.scanning import CallScanner, ScanOutcome, could_become, skip_ws
+
+
+class SniffingScanner:
+    def __init__(self, prefer_xml: bool) -> None:
+        self._prefer_xml = prefer_xml
+        self._inner: CallScanner | None = None
+
+    def advance(self, body: str, at_end: bool) -> ScanOutcome | None:
+        if self._inner is None:
+            first = skip_ws(body, 0)
+            if not at_end and (first == len(body) or could_become(body, first, (qwen_xml.FUNC,))):
+                return None
+            if body.startswith(qwen_xml.FUNC, first):
+                self._inner = XmlScanner()
+            elif body[first:first + 1] in ("{", "["):
+                self._inner = HermesScanner()
+            else:  # neither: let the expected format's scanner word the problem
+                self._inner = XmlScanner() if self._prefer_xml else HermesScanner()
+        return self._inner.advance(body, at_end)

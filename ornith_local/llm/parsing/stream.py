@@ -1,0 +1,244 @@
+"""The incremental parser: feed text as the model writes it, get events, and at the end the result.
+
+It holds back only what could still turn into a tag (so no half-written tag ever reaches the user),
+and every decision depends on the text alone, never on how it was split into chunks: the result after
+`finish()` equals `parse_output` on the whole text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ornith_local.llm.parsing import formats, gemma4, qwen_xml
+from ornith_local.llm.parsing.gemma4 import GemmaScanner
+from ornith_local.llm.parsing.qwen_xml import XmlScanner
+from ornith_local.llm.parsing.scanning import CallScanner, ScanOutcome, held_suffix
+from ornith_local.llm.parsing.schema import ToolSpec, load_tools, type_call
+from ornith_local.llm.parsing.sniff import SniffingScanner
+from ornith_local.llm.parsing.types import (
+    ContentDelta,
+    Event,
+    ParsedOutput,
+    Problem,
+    ProblemFound,
+    ReasoningDelta,
+    ToolCall,
+    ToolCallDone,
+    ToolCallStarted,
+)
+
+
+class StreamParser:
+    """format: "auto" or a catalog `tool_call_format`. tools: OpenAI-style definitions, for typing.
+
+    starts_in_reasoning: True when the prompt already opened the thinking block (the output then
+    begins mid-thought and only the closing tag appears); False when it did not. None (auto) holds
+    text back until a tag decides it, which costs streaming latency for models that never think.
+    """
+
+    def __init__(self, format: str = "auto", tools: object = None, starts_in_reasoning: bool | None = None) -> None:
+        self._format = formats.check_format(format)
+        self._tools = _tool_specs(tools)
+        self._mode = "pending" if starts_in_reasoning is None else "reasoning" if starts_in_reasoning else "content"
+        self._reasoning_seen = bool(starts_in_reasoning)
+        self._closes = formats.reasoning_closes(self._format)
+        self._buf = ""
+        self._held: list[str] = []
+        self._content: list[str] = []
+        self._reasoning: list[str] = []
+        self._block_started = False  # whether the current reasoning block has shown text yet
+        self._calls: list[ToolCall] = []
+        self._problems: list[Problem] = []
+        self._scanner: CallScanner | None = None
+        self._opening = ""
+        self._fenced = False
+        self._finished = False
+
+    # --- public --------------------------------------------------------------------------------
+
+    def feed(self, chunk: str) -> list[Event]:
+        if self._finished:
+            raise RuntimeError("StreamParser.feed() after finish()")
+        self._buf += chunk
+        return self._pump(at_end=False)
+
+    def finish(self) -> list[Event]:
+        if self._finished:
+            return []
+        events = self._pump(at_end=True)
+        if self._mode == "pending":
+            self._emit_content("".join(self._held), events)
+            self._held = []
+        elif self._mode == "reasoning":
+            close = " or ".join(f"`{c}`" for c in self._closes)
+            self._add_problem(Problem("reasoning_unterminated", f"the output ended inside the reasoning (no {close}), "
+                                      "so it has no answer and no tool call.", "warning"), events)
+        self._finished = True
+        return events
+
+    def result(self) -> ParsedOutput:
+        """The parsed output so far; complete once finish() was called."""
+        reasoning = "".join(self._reasoning).rstrip()
+        return ParsedOutput(
+            reasoning=reasoning if self._reasoning_seen and reasoning else None,
+            content="".join(self._content).rstrip(),
+            tool_calls=list(self._calls),
+            problems=list(self._problems),
+        )
+
+    # --- the loop ------------------------------------------------------------------------------
+
+    def _pump(self, at_end: bool) -> list[Event]:
+        events: list[Event] = []
+        while True:
+            if self._mode == "call":
+                assert self._scanner is not None
+                outcome = self._scanner.advance(self._buf, at_end)
+                if outcome is None:
+                    return events
+                self._settle(outcome, events)
+                self._buf = self._buf[outcome.consumed:]
+                self._mode = "content"
+                continue
+            markers = self._watched()
+            found = _find(self._buf, markers)
+            if found is None or (not at_end and _may_grow(self._buf, found, markers)):
+                stop = found[0] if found is not None else len(self._buf) - (
+                    0 if at_end else held_suffix(self._buf, markers))
+                self._text(self._buf[:stop], events)
+                self._buf = self._buf[stop:]
+                return events
+            at, marker = found
+            self._text(self._buf[:at], events)
+            self._buf = self._buf[at + len(marker):]
+            self._on_marker(marker, events)
+
+    def _watched(self) -> tuple[str, ...]:
+        opens = formats.reasoning_opens(self._format) + formats.call_opens(self._format)
+        if self._mode == "reasoning":
+            return self._closes
+        return opens + self._closes if self._mode == "pending" else opens
+
+    def _on_marker(self, marker: str, events: list[Event]) -> None:
+        if marker in self._closes:
+            if self._mode == "pending":
+                self._reasoning_seen = True
+                self._emit_reasoning("".join(self._held), events)
+                self._held = []
+            self._mode = "content"
+            return
+        self._flush_held(events)
+        if marker in formats.REASONING_CLOSE:
+            self._mode, self._reasoning_seen, self._block_started = "reasoning", True, False
+            self._closes = (formats.REASONING_CLOSE[marker],)
+            return
+        self._start_call(marker, events)
+
+    def _start_call(self, marker: str, events: list[Event]) -> None:
+        content = "".join(self._content)
+        # An odd number of ``` fence lines so far: the call sits inside a Markdown code block.
+        self._fenced = sum(1 for line in content.splitlines() if line.lstrip().startswith("```")) % 2 == 1
+        self._opening = marker
+        if marker == gemma4.OPEN:
+            self._scanner = GemmaScanner()
+        elif marker == qwen_xml.FUNC:  # a bare `<function=...>` with no `<tool_call>` around it
+            self._scanner, self._opening = XmlScanner(bare=True), ""
+            self._buf = marker + self._buf
+        else:
+            self._scanner = SniffingScanner(prefer_xml=self._format == "qwen3_xml")
+        self._mode = "call"
+        events.append(ToolCallStarted(marker))
+
+    def _settle(self, outcome: ScanOutcome, events: list[Event]) -> None:
+        if outcome.dropped:
+            self._emit_content(self._opening + self._buf[:outcome.consumed], events)
+        for raw in outcome.calls:
+            call, problems = type_call(raw, len(self._calls), self._tools)
+            if self._fenced:
+                problems.append(Problem("call_in_code_fence", f"your call to {call.name} was inside a Markdown "
+                                        "code block; it was read as a call, but write calls without ``` fences.",
+                                        "warning", call.index))
+            self._calls.append(call)
+            events.append(ToolCallDone(call))
+            for problem in problems:
+                self._add_problem(problem, events)
+        for problem in outcome.problems:
+            self._add_problem(problem, events)
+
+    # --- text ----------------------------------------------------------------------------------
+
+    def _text(self, text: str, events: list[Event]) -> None:
+        if not text:
+            return
+        if self._mode == "pending":
+            self._held.append(text)
+        elif self._mode == "reasoning":
+            self._emit_reasoning(text, events)
+        else:
+            self._emit_content(text, events)
+
+    def _flush_held(self, events: list[Event]) -> None:
+        if self._mode == "pending":
+            self._emit_content("".join(self._held), events)
+            self._held = []
+            self._mode = "content"
+
+    def _emit_content(self, text: str, events: list[Event]) -> None:
+        if not self._content:
+            text = text.lstrip()  # leading blank lines (e.g. after `</think>`) are not content
+        if text:
+            self._content.append(text)
+            events.append(ContentDelta(text))
+
+    def _emit_reasoning(self, text: str, events: list[Event]) -> None:
+        if not self._block_started:
+            text = text.lstrip()
+            if not text:
+                return
+            self._block_started = True
+            if self._reasoning:
+                text = "\n\n" + text  # a second reasoning block
+        self._reasoning.append(text)
+        events.append(ReasoningDelta(text))
+
+    def _add_problem(self, problem: Problem, events: list[Event]) -> None:
+        self._problems.append(problem)
+        events.append(ProblemFound(problem))
+
+
+def _find(buf: str, markers: tuple[str, ...]) -> tuple[int, str] | None:
+    """The earliest marker in buf; at the same place, the longest."""
+    best: tuple[int, str] | None = None
+    for marker in markers:
+        at = buf.find(marker)
+        if at >= 0 and (best is None or at < best[0] or (at == best[0] and len(marker) > len(best[1]))):
+            best = (at, marker)
+    return best
+
+
+def _may_grow(buf: str, found: tuple[int, str], markers: tuple[str, ...]) -> bool:
+    """`<|channel>` might still become `<|channel>thought`: wait before deciding."""
+    at, marker = found
+    rest = buf[at:]
+    return any(len(m) > len(marker) and m.startswith(rest) for m in markers)
+
+
+def _tool_specs(tools: object) -> Mapping[str, ToolSpec] | None:
+    """None (no typing), specs from load_tools, or the raw definitions list."""
+    if tools is None:
+        return None
+    if isinstance(tools, Mapping) and all(isinstance(v, ToolSpec) for v in tools.values()):
+        return {str(k): v for k, v in tools.items()}
+    return load_tools(tools)
+
+
+def parse_output(
+    text: str, format: str = "auto", tools: object = None, starts_in_reasoning: bool | None = None
+) -> ParsedOutput:
+    """Parse a whole model output: reasoning, content, typed tool calls and the problems found."""
+    parser = StreamParser(format, tools, starts_in_reasoning)
+    parser.feed(text)
+    parser.finish()
+    return parser.result()
+
+
