@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ornith_local.llm.llama_cpp_engine import LlamaCppEngine
+from ornith_local.llm.backend import GenerateOptions
+from ornith_local.llm.llama_cpp_backend import LlamaCppBackend
 
 ORNITH = Path(sys.executable).with_name("ornith")
 PROMPT = "def fibonacci(n):\n    "
@@ -17,8 +18,9 @@ PROMPT = "def fibonacci(n):\n    "
 
 @pytest.mark.model
 def test_real_tiny_model_streams_tokens(tiny_model_path: Path) -> None:
-    engine = LlamaCppEngine(tiny_model_path, n_ctx=512)
-    pieces = list(engine.stream(PROMPT, max_tokens=24, temperature=0.0))
+    engine = LlamaCppBackend(tiny_model_path, n_ctx=512)
+    pieces: list[str] = []
+    engine.complete(PROMPT, GenerateOptions(max_tokens=24, temperature=0.0), on_text=pieces.append)
     assert len(pieces) >= 2  # streamed, not returned in one block
     assert "".join(pieces).strip()
     stats = engine.last_stats
@@ -30,9 +32,9 @@ def test_real_tiny_model_streams_tokens(tiny_model_path: Path) -> None:
 
 @pytest.mark.model
 def test_greedy_generation_is_repeatable(tiny_model_path: Path) -> None:
-    engine = LlamaCppEngine(tiny_model_path, n_ctx=512)
-    first = "".join(engine.stream(PROMPT, max_tokens=16))
-    second = "".join(engine.stream(PROMPT, max_tokens=16))
+    engine = LlamaCppBackend(tiny_model_path, n_ctx=512)
+    first = engine.complete(PROMPT, GenerateOptions(max_tokens=16, temperature=0.0)).text
+    second = engine.complete(PROMPT, GenerateOptions(max_tokens=16, temperature=0.0)).text
     assert first == second
 
 
@@ -82,7 +84,7 @@ def test_truncated_gguf_is_a_one_line_error(tmp_path: Path, tiny_model_path: Pat
         [str(ORNITH), "generate", "--model", str(truncated), "hi"], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 1
-    assert "could not load" in result.stderr
+    assert "truncated GGUF file" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from ornith_local.cli.output import CliError, stderr
 from ornith_local.config import load_config
+from ornith_local.llm.backend import BackendError, GenerateOptions
 from ornith_local.llm.gguf import ModelFileError
-from ornith_local.llm.llama_cpp_engine import LlamaCppEngine
+from ornith_local.llm.llama_cpp_backend import LlamaCppBackend
 from ornith_local.models.local import resolve_model_path
 from ornith_local.models.tiny import TINY_MODEL_NAME, TinyModelUnavailable
 
@@ -57,22 +58,27 @@ def run(args: argparse.Namespace) -> int:
     try:
         with stderr.status(f"loading {model_name}…"):
             path = resolve_model_path(model_name)
-            engine = LlamaCppEngine(path, n_ctx=args.n_ctx)
+            engine = LlamaCppBackend(path, n_ctx=args.n_ctx)
     except (LookupError, FileNotFoundError, ModelFileError, TinyModelUnavailable) as error:
         raise CliError(str(error).strip("'\"")) from None
-    if len(engine.llama.tokenize(prompt.encode("utf-8"))) + args.max_tokens > args.n_ctx:
+    if engine.count_tokens(prompt) + args.max_tokens > args.n_ctx:
         raise CliError(f"the prompt and --max-tokens do not fit in --n-ctx {args.n_ctx}", exit_code=2)
-    pieces = []
-    for piece in engine.stream(prompt, max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed):
-        pieces.append(piece)
+
+    def show(piece: str) -> None:
         if not args.json:
             sys.stdout.write(piece)
             sys.stdout.flush()
-    stats = engine.last_stats
+
+    options = GenerateOptions(max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed)
+    try:
+        completion = engine.complete(prompt, options, on_text=show)
+    except BackendError as error:
+        raise CliError(str(error)) from None
+    stats = completion.stats
     if args.json:
         print(json.dumps({
             "model": str(path),
-            "text": "".join(pieces),
+            "text": completion.text,
             "prompt_tokens": stats.prompt_tokens,
             "generated_tokens": stats.generated_tokens,
             "time_to_first_token_s": round(stats.time_to_first_token_s, 4),

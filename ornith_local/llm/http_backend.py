@@ -1,0 +1,150 @@
+"""An OpenAI-compatible HTTP server as the backend: llama-server, Ollama, LM Studio, vLLM, SGLang.
+
+Streams over server-sent events with the standard library only. When the server splits reasoning
+(`reasoning_content`) or tool calls (`tool_calls`) out of the text, they are passed through; when it
+does not, `Completion.text` holds the raw text and the caller parses it, exactly as for llama.cpp.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from ornith_local.llm.backend import (
+    BackendError,
+    Completion,
+    FinishReason,
+    GenerateOptions,
+    GenerationStats,
+    Message,
+    OnText,
+)
+
+_FINISH: dict[str, FinishReason] = {"stop": "stop", "length": "length", "tool_calls": "stop", "eos": "stop"}
+
+
+class HttpBackend:
+    def __init__(self, endpoint: str, *, model: str = "default", context: int = 32768, timeout_s: float = 600.0,
+                 api_key: str | None = None) -> None:
+        base = endpoint.rstrip("/")
+        self.base = base if base.endswith("/v1") else base + "/v1"
+        self.model, self.context, self.timeout_s, self.api_key = model, context, timeout_s, api_key
+
+    @property
+    def name(self) -> str:
+        return self.base
+
+    @property
+    def n_ctx(self) -> int:
+        return self.context
+
+    def count_tokens(self, text: str) -> int:
+        return max(1, len(text) // 4)  # the OpenAI API has no tokenizer endpoint; a rough estimate
+
+    def reset(self) -> None:
+        """Nothing to forget here: the server keeps (and reuses) its own cache."""
+
+    def chat(self, messages: Sequence[Message], options: GenerateOptions, on_text: OnText | None = None) -> Completion:
+        body: dict[str, Any] = {"messages": [message.to_openai() for message in messages]}
+        if options.tools:
+            body["tools"] = list(options.tools)
+        if options.json_schema is not None:
+            body["response_format"] = {"type": "json_schema",
+                                       "json_schema": {"name": "reply", "schema": options.json_schema}}
+        return self._call("chat/completions", body, options, on_text)
+
+    def complete(self, prompt: str, options: GenerateOptions, on_text: OnText | None = None) -> Completion:
+        return self._call("completions", {"prompt": prompt}, options, on_text)
+
+    def _request(self, path: str, body: dict[str, Any]) -> Any:
+        headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        request = urllib.request.Request(f"{self.base}/{path}", data=json.dumps(body).encode(), headers=headers)
+        try:
+            return urllib.request.urlopen(request, timeout=self.timeout_s)
+        except urllib.error.HTTPError as error:
+            detail = error.read().decode("utf-8", "replace").strip().splitlines()[:1]
+            suffix = f": {detail[0]}" if detail else ""
+            raise BackendError(f"{self.base}: HTTP {error.code} {error.reason}{suffix}") from None
+        except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise BackendError(f"cannot reach {self.base}: {reason}") from None
+
+    def _events(self, response: Any) -> Iterator[dict[str, Any]]:
+        for raw in response:
+            line = raw.decode("utf-8", "replace").strip()
+            if not line.startswith("data:"):
+                continue
+            data = line[5:].strip()
+            if data == "[DONE]":
+                return
+            try:
+                yield json.loads(data)
+            except json.JSONDecodeError:
+                raise BackendError(f"{self.base}: the server sent an unreadable event: {data[:80]!r}") from None
+
+    def _call(self, path: str, body: dict[str, Any], options: GenerateOptions, on_text: OnText | None) -> Completion:
+        body |= {"model": self.model, "stream": True, "max_tokens": options.max_tokens, "seed": options.seed,
+                 "stream_options": {"include_usage": True}}
+        if options.stop:
+            body["stop"] = list(options.stop)
+        for key in ("temperature", "top_p", "top_k", "min_p", "repeat_penalty"):
+            if getattr(options, key) is not None:
+                body[key] = getattr(options, key)
+        stats = GenerationStats()
+        started = time.perf_counter()
+        text, reasoning, chunks = "", "", 0
+        finish: FinishReason = "length"
+        calls: dict[int, dict[str, Any]] = {}
+        with self._request(path, body) as response:
+            for event in self._events(response):
+                self._read_usage(event, stats)
+                for choice in event.get("choices") or []:
+                    delta = choice.get("delta") or {}
+                    piece = choice.get("text") if "text" in choice else delta.get("content")
+                    thought = delta.get("reasoning_content") or delta.get("reasoning")
+                    if (piece or thought or delta.get("tool_calls")) and chunks == 0:
+                        stats.time_to_first_token_s = time.perf_counter() - started
+                    if piece or thought:
+                        chunks += 1
+                    if thought:
+                        reasoning += thought
+                    if piece:
+                        text += piece
+                        if on_text is not None:
+                            on_text(piece)
+                    for call in delta.get("tool_calls") or []:
+                        self._merge_call(calls, call)
+                    if choice.get("finish_reason"):
+                        finish = _FINISH.get(choice["finish_reason"], "stop")
+        stats.total_s = time.perf_counter() - started
+        stats.generated_tokens = stats.generated_tokens or chunks
+        tool_calls = [calls[index] for index in sorted(calls)]
+        return Completion(text, finish, stats, reasoning=reasoning or None, tool_calls=tool_calls)
+
+    @staticmethod
+    def _read_usage(event: dict[str, Any], stats: GenerationStats) -> None:
+        usage = event.get("usage") or {}
+        if usage:
+            stats.prompt_tokens = int(usage.get("prompt_tokens", 0))
+            stats.generated_tokens = int(usage.get("completion_tokens", 0))
+            cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+            stats.evaluated_prompt_tokens = stats.prompt_tokens - int(cached or 0)
+        timings = event.get("timings") or {}
+        if "prompt_n" in timings:  # llama-server reports the tokens it actually evaluated
+            stats.evaluated_prompt_tokens = int(timings["prompt_n"])
+
+    @staticmethod
+    def _merge_call(calls: dict[int, dict[str, Any]], fragment: dict[str, Any]) -> None:
+        """Tool calls stream in fragments keyed by index: the name once, the arguments in pieces."""
+        call = calls.setdefault(int(fragment.get("index", len(calls))),
+                                {"id": "", "type": "function", "function": {"name": "", "arguments": ""}})
+        call["id"] = fragment.get("id") or call["id"]
+        function = fragment.get("function") or {}
+        call["function"]["name"] += function.get("name") or ""
+        call["function"]["arguments"] += function.get("arguments") or ""

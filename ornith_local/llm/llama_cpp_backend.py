@@ -1,0 +1,293 @@
+"""The in-process llama.cpp backend: one loaded GGUF, one live conversation in its KV cache.
+
+Reuse is append-only at the token level: the backend remembers the prompt text and the token ids it
+evaluated and sampled; when the next prompt starts with the previous prompt plus the generated reply, only
+the new tail is tokenized and evaluated. That also holds for hybrid/recurrent models (qwen35, qwen35moe),
+which cannot drop a suffix of their state. Anything else is a divergence: a transformer trims its cache
+to the common token prefix; a recurrent model re-evaluates once; both say so in `stats.cache_note`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ornith_local.llm import llama_log
+from ornith_local.llm.backend import (
+    BackendError,
+    Completion,
+    FinishReason,
+    GenerateOptions,
+    GenerationStats,
+    Message,
+    OnText,
+)
+from ornith_local.llm.gguf import GgufInfo, ModelFileError, read_gguf
+from ornith_local.llm.grammar import grammar_for_schema
+from ornith_local.llm.templates import ChatTemplate, choose_template
+from ornith_local.models.hardware import free_cores
+
+logger = logging.getLogger("ornith.llm")
+
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+_FORCED_CLOSE = "\n</think>\n\n"
+_DEFAULT_SAMPLING = {"temperature": 0.7, "top_p": 0.95, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.0}
+
+
+@dataclass
+class _Turn:
+    """What the KV cache holds beyond the tokens themselves: the text they came from."""
+
+    prompt_text: str = ""
+    prompt_tokens: tuple[int, ...] = ()
+    reply_text: str = ""
+    reply_tokens: tuple[int, ...] = ()
+
+
+def _holdback(text: str, stops: Sequence[str]) -> int:
+    """Length of the longest tail of `text` that could still grow into a stop sequence (not streamed yet)."""
+    longest = 0
+    for stop in stops:
+        for size in range(min(len(stop) - 1, len(text)), longest, -1):
+            if text.endswith(stop[:size]):
+                longest = size
+                break
+    return longest
+
+
+class LlamaCppBackend:
+    """A GGUF loaded in this process. ModelFileError (one line) when the file or its architecture is unusable."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        n_ctx: int = 4096,
+        n_gpu_layers: int = 0,
+        threads: int | None = None,
+        template_family: str | None = None,
+        sampling: dict[str, float] | None = None,
+        prompt_lookup: int = 0,
+        info: GgufInfo | None = None,
+    ) -> None:
+        self.info = info or read_gguf(model_path)
+        self.model_path = model_path
+        try:
+            from llama_cpp import Llama
+            from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+        except ImportError:
+            raise ModelFileError("llama-cpp-python is not installed: pip install llama-cpp-python") from None
+        llama_log.install()
+        llama_log.clear_recent()
+        draft = LlamaPromptLookupDecoding(num_pred_tokens=prompt_lookup) if prompt_lookup > 0 else None
+        try:
+            self.llama: Any = Llama(
+                model_path=str(model_path),
+                n_ctx=n_ctx,
+                n_gpu_layers=n_gpu_layers,
+                n_threads=threads or free_cores(),
+                n_threads_batch=threads or free_cores(),
+                draft_model=draft,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as error:
+            reason = next((line for line in reversed(llama_log.recent_errors()) if "architecture" in line), None)
+            reason = reason or (llama_log.recent_errors() or [str(error)])[-1]
+            raise ModelFileError(f"{model_path.name}: llama.cpp cannot load it ({reason.strip()})") from None
+        import llama_cpp
+
+        self._llama_cpp = llama_cpp
+        self.recurrent = bool(
+            llama_cpp.llama_model_is_recurrent(self.llama.model) or llama_cpp.llama_model_is_hybrid(self.llama.model)
+        )
+        model = self.llama._model
+        self.template: ChatTemplate = choose_template(
+            self.info.chat_template,
+            template_family,
+            bos_token=model.token_get_text(model.token_bos()) if model.token_bos() >= 0 else "",
+            eos_token=model.token_get_text(model.token_eos()) if model.token_eos() >= 0 else "",
+        )
+        if self.info.chat_template and self.template.source != "gguf":
+            logger.warning("the GGUF's chat template drops earlier <think> blocks; using %s so the "
+                           "cache can be reused", self.template.source)
+        self.sampling = {**_DEFAULT_SAMPLING, **(sampling or {})}
+        self._turn = _Turn()
+        self.last_stats = GenerationStats()
+        self._pieces: dict[int, bytes] = {}
+        self._piece_buffer = ctypes.create_string_buffer(256)
+
+    # -- the Backend protocol ------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.model_path.name
+
+    @property
+    def n_ctx(self) -> int:
+        return int(self.llama.n_ctx())
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenize(text, special=True))
+
+    def reset(self) -> None:
+        self.llama.reset()
+        self.llama._ctx.kv_cache_clear()
+        self._turn = _Turn()
+
+    def render(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]] = ()) -> str:
+        return self.template.render(messages, tools=tools)
+
+    def chat(self, messages: Sequence[Message], options: GenerateOptions, on_text: OnText | None = None) -> Completion:
+        prompt = self.render(messages, options.tools)
+        return self._run(prompt, self._append_only_tokens(prompt), options, on_text)
+
+    def complete(self, prompt: str, options: GenerateOptions, on_text: OnText | None = None) -> Completion:
+        return self._run(prompt, self._append_only_tokens(prompt, special=False), options, on_text)
+
+    # -- prompt tokens -------------------------------------------------------------------------------
+
+    def _tokenize(self, text: str, *, special: bool, add_bos: bool = False) -> list[int]:
+        tokens: list[int] = self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=special)
+        bos = self.llama.token_bos()
+        if add_bos and self.llama._model.add_bos_token() and bos >= 0 and tokens[:1] != [bos]:
+            tokens.insert(0, bos)
+        return tokens
+
+    def _append_only_tokens(self, prompt: str, *, special: bool = True) -> list[int]:
+        """The prompt's tokens, reusing the ids already in the cache wherever the text still matches."""
+        turn = self._turn
+        seen = turn.prompt_text + turn.reply_text
+        if turn.prompt_tokens and prompt.startswith(seen):
+            tail = self._tokenize(prompt[len(seen):], special=special)
+            return [*turn.prompt_tokens, *turn.reply_tokens, *tail]
+        if turn.prompt_tokens and prompt.startswith(turn.prompt_text):
+            # The reply came back edited (e.g. stripped): keep the old prompt's ids, re-tokenize the rest.
+            tail = self._tokenize(prompt[len(turn.prompt_text):], special=special)
+            return [*turn.prompt_tokens, *tail]
+        return self._tokenize(prompt, special=special, add_bos=True)
+
+    def _reuse_cache(self, tokens: list[int], stats: GenerationStats) -> list[int]:
+        """Keep the longest valid cached prefix of `tokens`; return the tail still to evaluate."""
+        cached = self.llama.input_ids[: self.llama.n_tokens].tolist()
+        common = 0
+        for old, new in zip(cached, tokens, strict=False):
+            if old != new:
+                break
+            common += 1
+        common = min(common, len(tokens) - 1)  # the last prompt token must be evaluated to get logits
+        if common < len(cached):
+            history_changed = common < len(self._turn.prompt_tokens) - 1
+            if common > 0 and self.llama._ctx.kv_cache_seq_rm(-1, common, -1):
+                if history_changed:
+                    stats.cache_note = (f"history changed at token {common}: cache trimmed, "
+                                        f"{len(tokens) - common} re-evaluated")
+            else:
+                if cached:
+                    stats.cache_note = (f"history changed at token {common} and this model's state cannot drop a "
+                                        f"suffix: whole prompt re-evaluated ({len(tokens)} tokens)")
+                self.llama.reset()
+                self.llama._ctx.kv_cache_clear()
+                common = 0
+        self.llama.n_tokens = common
+        if stats.cache_note:
+            logger.info("%s", stats.cache_note)
+        return tokens[common:]
+
+    def _piece(self, token: int) -> bytes:
+        """The bytes of one token (special tokens spelled out), cached: a token's piece never changes."""
+        cached = self._pieces.get(token)
+        if cached is None:
+            vocab = self.llama._model.vocab
+            size = self._llama_cpp.llama_token_to_piece(vocab, token, self._piece_buffer, 256, 0, True)
+            cached = self._piece_buffer.raw[: max(size, 0)]
+            self._pieces[token] = cached
+        return cached
+
+    # -- generation ----------------------------------------------------------------------------------
+
+    def _sampler_kwargs(self, options: GenerateOptions) -> dict[str, Any]:
+        def pick(value: float | None, key: str) -> float:
+            return float(self.sampling[key]) if value is None else float(value)
+
+        return {
+            "temp": pick(options.temperature, "temperature"),
+            "top_p": pick(options.top_p, "top_p"),
+            "top_k": int(pick(options.top_k, "top_k")),
+            "min_p": pick(options.min_p, "min_p"),
+            "repeat_penalty": pick(options.repeat_penalty, "repeat_penalty"),
+        }
+
+    def _run(self, prompt: str, tokens: list[int], options: GenerateOptions, on_text: OnText | None) -> Completion:
+        if len(tokens) >= self.n_ctx:
+            raise BackendError(f"the prompt ({len(tokens)} tokens) does not fit in the context ({self.n_ctx}); "
+                               "compact the conversation")
+        max_tokens = min(options.max_tokens, self.n_ctx - len(tokens))
+        grammar = grammar_for_schema(options.json_schema) if options.json_schema else None
+        stats = GenerationStats(prompt_tokens=len(tokens))
+        started = time.perf_counter()
+        tail = self._reuse_cache(tokens, stats)
+        stats.evaluated_prompt_tokens = len(tail)
+        self.llama.set_seed(options.seed)
+        sampler = self._sampler_kwargs(options)
+        is_eog = self._llama_cpp.llama_vocab_is_eog
+        vocab = self.llama._model.vocab
+        piece = self._piece
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        text, emitted = "", 0
+        generated: list[int] = []
+        # A template may open the thought in the prompt itself (generation prompt ends in "<think>\n").
+        thinking, think_from = prompt.rfind(THINK_OPEN) > prompt.rfind(THINK_CLOSE), 0
+        budget = options.max_reasoning_tokens
+        finish: FinishReason = "length"
+        while finish == "length" and len(generated) < max_tokens:
+            forced: list[int] = []
+            for token in self.llama.generate(tail, reset=False, grammar=grammar, **sampler):
+                if not generated:
+                    stats.time_to_first_token_s = time.perf_counter() - started
+                if is_eog(vocab, token):
+                    finish = "stop"
+                    break
+                generated.append(token)
+                text += decoder.decode(piece(token))
+                if thinking:
+                    stats.reasoning_tokens += 1
+                    if THINK_CLOSE in text[think_from:]:
+                        thinking, think_from = False, len(text)
+                elif THINK_OPEN in text[think_from:]:
+                    thinking, think_from = True, text.rfind(THINK_OPEN)
+                cut = min((text.find(stop) for stop in options.stop if stop in text), default=-1)
+                if cut >= 0:
+                    text, finish = text[:cut], "stop_sequence"
+                    break
+                safe = len(text) - _holdback(text, options.stop)
+                if on_text is not None and safe > emitted:
+                    on_text(text[emitted:safe])
+                    emitted = safe
+                if len(generated) >= max_tokens:
+                    break
+                if thinking and budget is not None and stats.reasoning_tokens >= budget:
+                    # Out of thinking budget: close the thought ourselves and let the model answer.
+                    forced = self._tokenize(_FORCED_CLOSE, special=True)
+                    break
+            if not forced:
+                break
+            text += _FORCED_CLOSE
+            thinking, think_from = False, len(text)
+            # The last sampled token was yielded but not evaluated yet: it goes in first.
+            tail = [generated[-1], *forced] if generated else forced
+            generated.extend(forced)
+        if on_text is not None and len(text) > emitted:
+            on_text(text[emitted:])
+        stats.generated_tokens = len(generated)
+        stats.total_s = time.perf_counter() - started
+        # After a stop sequence the text no longer matches the ids; keep only the prompt for reuse.
+        kept = finish != "stop_sequence"
+        self._turn = _Turn(prompt, tuple(tokens), text if kept else "", tuple(generated) if kept else ())
+        self.last_stats = stats
+        return Completion(text=text, finish_reason=finish, stats=stats, token_ids=list(generated))

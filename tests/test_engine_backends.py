@@ -1,0 +1,142 @@
+"""The scripted and HTTP backends, the templates and the grammar builder (no model needed)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import pytest
+
+from ornith_local.llm.backend import Backend, BackendError, GenerateOptions, Message
+from ornith_local.llm.grammar import schema_to_gbnf
+from ornith_local.llm.http_backend import HttpBackend
+from ornith_local.llm.scripted import ScriptedBackend
+from ornith_local.llm.templates import ChatTemplate, choose_template, family_template, probe_stable
+
+
+def test_scripted_backend_streams_and_records() -> None:
+    backend = ScriptedBackend(["hello there world", lambda messages: f"echo {messages[-1].content}"])
+    assert isinstance(backend, Backend)
+    pieces: list[str] = []
+    first = backend.chat([Message("user", "hi")], GenerateOptions(), on_text=pieces.append)
+    assert "".join(pieces) == first.text == "hello there world"
+    assert first.stats.generated_tokens == 3
+    second = backend.chat([Message("user", "again")], GenerateOptions(stop=("gain",)))
+    assert second.text == "echo a" and second.finish_reason == "stop_sequence"
+    assert [call.messages[-1].content for call in backend.calls] == ["hi", "again"]
+    with pytest.raises(BackendError):
+        backend.complete("x", GenerateOptions())
+
+
+def test_family_templates_keep_earlier_thoughts_and_tools() -> None:
+    for family in ("chatml", "gemma"):
+        template = family_template(family, bos_token="<bos>")
+        assert probe_stable(template)
+        call = {"id": "1", "type": "function", "function": {"name": "read", "arguments": {"path": "a.py"}}}
+        text = template.render(
+            [Message("system", "sys"), Message("user", "u"), Message("assistant", "ok", tool_calls=(call,)),
+             Message("tool", "file body")],
+            tools=[{"type": "function", "function": {"name": "read"}}],
+        )
+        assert '"name": "read", "arguments": {"path": "a.py"}' in text
+        assert "<tool_response>\nfile body\n</tool_response>" in text
+
+
+def test_template_that_drops_thoughts_is_replaced_by_the_catalog_family() -> None:
+    # Qwen3-style: earlier assistant turns lose their <think> block.
+    dropping = (
+        "{% for m in messages %}<|im_start|>{{ m.role }}\n"
+        "{% if m.role == 'assistant' %}{{ m.content.split('</think>')[-1].lstrip() }}"
+        "{% else %}{{ m.content }}{% endif %}<|im_end|>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    )
+    assert not probe_stable(ChatTemplate("gguf", dropping))
+    assert choose_template(dropping, "chatml", bos_token="", eos_token="").source == "family:chatml"
+    stable = family_template("chatml").text
+    assert choose_template(stable, "gemma", bos_token="", eos_token="").source == "gguf"
+    assert choose_template(None, "gemma", bos_token="", eos_token="").source == "family:gemma"
+
+
+def test_grammar_comes_only_from_valid_schemas() -> None:
+    gbnf = schema_to_gbnf({"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]})
+    assert "root ::= " in gbnf
+    with pytest.raises(BackendError):
+        schema_to_gbnf({"type": "object", "properties": {"a": {"$ref": "#/nowhere"}}})
+    with pytest.raises(BackendError):
+        schema_to_gbnf("not a schema")  # type: ignore[arg-type]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    requests: ClassVar[list[dict[str, Any]]] = []
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        _Handler.requests.append({"path": self.path, **body})
+        if body.get("model") == "broken":
+            self.send_response(500)
+            self.end_headers()
+            self.wfile.write(b"model exploded\n")
+            return
+        if self.path.endswith("/chat/completions"):
+            events = [
+                {"choices": [{"delta": {"reasoning_content": "thinking"}}]},
+                {"choices": [{"delta": {"content": "Hel"}}]},
+                {"choices": [{"delta": {"content": "lo"}}]},
+                {"choices": [{"delta": {"tool_calls": [
+                    {"index": 0, "id": "c1", "function": {"name": "read", "arguments": '{"pa'}}]}}]},
+                {"choices": [{"delta": {"tool_calls": [{"index": 0, "function": {"arguments": 'th": "x"}'}}]},
+                              "finish_reason": "tool_calls"}]},
+                {"choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 5}, "timings": {"prompt_n": 3}},
+            ]
+        else:
+            events = [{"choices": [{"text": "raw "}]}, {"choices": [{"text": "text", "finish_reason": "length"}]}]
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        for event in events:
+            self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+        self.wfile.write(b"data: [DONE]\n\n")
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    _Handler.requests.clear()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_http_backend_streams_reasoning_tool_calls_and_usage(server: str) -> None:
+    backend = HttpBackend(server, model="m")
+    assert isinstance(backend, Backend)
+    pieces: list[str] = []
+    schema = {"type": "object"}
+    result = backend.chat([Message("user", "hi")], GenerateOptions(max_tokens=9, temperature=0.1, json_schema=schema),
+                          on_text=pieces.append)
+    assert pieces == ["Hel", "lo"] and result.text == "Hello"
+    assert result.reasoning == "thinking"
+    call = {"id": "c1", "type": "function", "function": {"name": "read", "arguments": '{"path": "x"}'}}
+    assert result.tool_calls == [call]
+    stats = result.stats
+    assert (stats.prompt_tokens, stats.evaluated_prompt_tokens, stats.generated_tokens) == (12, 3, 5)
+    sent = _Handler.requests[-1]
+    assert sent["path"] == "/v1/chat/completions" and sent["stream"] is True and sent["max_tokens"] == 9
+    assert sent["response_format"]["json_schema"]["schema"] == schema and sent["temperature"] == 0.1
+
+    raw = backend.complete("go", GenerateOptions())
+    assert raw.text == "raw text" and raw.finish_reason == "length"
+
+
+def test_http_backend_errors_are_one_line(server: str) -> None:
+    with pytest.raises(BackendError, match="HTTP 500"):
+        HttpBackend(server, model="broken").chat([Message("user", "hi")], GenerateOptions())
+    with pytest.raises(BackendError, match="cannot reach"):
+        HttpBackend("http://127.0.0.1:9", model="m").chat([Message("user", "hi")], GenerateOptions())

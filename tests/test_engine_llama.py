@@ -1,0 +1,93 @@
+"""The in-process llama.cpp backend on the real tiny model: streaming, reuse counters, grammar, budget."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ornith_local.llm.backend import GenerateOptions, Message
+from ornith_local.llm.gguf import ModelFileError, read_gguf
+from ornith_local.llm.llama_cpp_backend import LlamaCppBackend
+
+GREEDY = GenerateOptions(max_tokens=8, temperature=0.0)
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_model_path: Path) -> LlamaCppBackend:
+    return LlamaCppBackend(tiny_model_path, n_ctx=1024, threads=1, template_family="gemma")
+
+
+@pytest.mark.model
+def test_streams_with_the_catalog_template_and_counts(backend: LlamaCppBackend) -> None:
+    backend.reset()
+    assert backend.template.source == "family:gemma"  # the GGUF ships no template
+    pieces: list[str] = []
+    result = backend.chat([Message("user", "Say hi.")], GREEDY, on_text=pieces.append)
+    assert "".join(pieces) == result.text
+    assert result.stats.prompt_tokens == result.stats.evaluated_prompt_tokens > 0
+    assert 0 < result.stats.generated_tokens == len(result.token_ids) <= 8
+    assert result.stats.time_to_first_token_s > 0
+
+
+@pytest.mark.model
+def test_next_turn_evaluates_only_the_new_tokens(backend: LlamaCppBackend) -> None:
+    backend.reset()
+    messages = [Message("system", "You are terse."), Message("user", "Name a colour.")]
+    first = backend.chat(messages, GREEDY)
+    messages += [Message("assistant", first.text), Message("tool", "observation " * 20)]
+    new_text = backend.render(messages)[len(backend.render(messages[:2])) + len(first.text):]
+    second = backend.chat(messages, GREEDY)
+    new_tokens = backend.count_tokens(new_text)
+    assert second.stats.prompt_tokens > first.stats.prompt_tokens
+    assert second.stats.evaluated_prompt_tokens <= new_tokens + 2
+    assert second.stats.cache_note is None
+    # Changing history is allowed, but it is re-evaluated and said so.
+    changed = backend.chat([Message("system", "You are verbose."), *messages[1:]], GREEDY)
+    assert changed.stats.cache_note is not None
+    assert changed.stats.evaluated_prompt_tokens > new_tokens
+
+
+@pytest.mark.model
+def test_json_schema_output_always_parses(backend: LlamaCppBackend) -> None:
+    schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+    result = backend.chat([Message("user", "Answer in JSON.")],
+                          GenerateOptions(max_tokens=24, temperature=0.8, json_schema=schema))
+    assert isinstance(json.loads(result.text)["ok"], bool)
+
+
+@pytest.mark.model
+def test_stop_sequences_and_thinking_budget(backend: LlamaCppBackend) -> None:
+    stopped = backend.complete("1, 2, 3, 4,", GenerateOptions(max_tokens=16, temperature=0.0, stop=(" 6",)))
+    assert stopped.finish_reason == "stop_sequence" and " 6" not in stopped.text
+    budget = backend.complete("<think>\nFirst I will consider", GenerateOptions(max_tokens=20, temperature=0.0,
+                                                                                 max_reasoning_tokens=4))
+    assert budget.stats.reasoning_tokens == 4
+    assert "</think>" in budget.text
+
+
+def test_bad_files_are_one_line_errors(tmp_path: Path, tiny_model_path: Path) -> None:
+    text = tmp_path / "notes.gguf"
+    text.write_text("hello")
+    with pytest.raises(ModelFileError, match="not a GGUF"):
+        read_gguf(text)
+    truncated = tmp_path / "cut.gguf"
+    truncated.write_bytes(tiny_model_path.read_bytes()[: 3_000_000])
+    with pytest.raises(ModelFileError, match="truncated"):
+        read_gguf(truncated)
+    with pytest.raises(ModelFileError, match="no such"):
+        read_gguf(tmp_path / "missing.gguf")
+
+
+@pytest.mark.model
+def test_unknown_architecture_says_so(tmp_path: Path, tiny_model_path: Path) -> None:
+    data = bytearray(tiny_model_path.read_bytes())
+    at = data.index(b"gemma3", 0, 4096)  # the value of general.architecture, same length replacement
+    data[at : at + 6] = b"zzzzz3"
+    bad = tmp_path / "alien.gguf"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="cannot load") as caught:
+        LlamaCppBackend(bad, n_ctx=256, threads=1)
+    assert "\n" not in str(caught.value)
+    assert "zzzzz3" in str(caught.value)
