@@ -1,0 +1,67 @@
+"""The conversation of one scaffold run, kept inside the model's context window.
+
+Messages are only appended, so the backend can reuse its KV cache turn after turn. Only when the next
+turn would not fit does the scaffold's context policy rewrite history once: old observations shrink to
+their first line, long ones are cut to head and tail. The backend re-evaluates once, then appends again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ornith_local.agent.scaffold import ContextPolicy
+from ornith_local.llm.backend import Backend, Completion, GenerateOptions, Message, OnText
+
+COMPACT_AT = 0.8  # share of n_ctx the prompt plus the reply may fill before history is compacted
+CHARS_PER_TOKEN = 4  # rough, for cutting text before it is tokenized
+
+
+def cut_middle(text: str, max_tokens: int) -> str:
+    """Keep the head and tail of a long observation; say how much was left out."""
+    limit = max_tokens * CHARS_PER_TOKEN
+    if len(text) <= limit:
+        return text
+    head, tail = text[: limit * 2 // 3], text[-limit // 3 :]
+    return f"{head}\n[... {len(text) - len(head) - len(tail)} characters left out ...]\n{tail}"
+
+
+class Conversation:
+    def __init__(self, backend: Backend, policy: ContextPolicy) -> None:
+        self.backend = backend
+        self.policy = policy
+        self.messages: list[Message] = []
+        self.compactions = 0
+
+    def add(self, message: Message) -> None:
+        if message.role == "tool":
+            message = replace(message, content=cut_middle(message.content, self.policy.max_observation_tokens))
+        self.messages.append(message)
+
+    def tokens(self) -> int:
+        return sum(self.backend.count_tokens(message.content) + 4 for message in self.messages)
+
+    def reply(self, options: GenerateOptions, on_text: OnText | None = None) -> Completion:
+        budget = int(self.backend.n_ctx * COMPACT_AT) - options.max_tokens
+        if self.tokens() > budget:
+            self.compact(budget)
+        completion = self.backend.chat(self.messages, options, on_text)
+        # The raw text (reasoning and call markup included) goes back verbatim so the next turn's
+        # prompt extends exactly the tokens the model produced.
+        self.messages.append(Message("assistant", completion.text))
+        return completion
+
+    def compact(self, budget: int) -> None:
+        """Shrink old tool observations to one line each, oldest first, until the history fits."""
+        self.compactions += 1
+        tool_positions = [i for i, message in enumerate(self.messages) if message.role == "tool"]
+        keep_recent = max(self.policy.summarize_after_turns // 2, 1)
+        for position in tool_positions[:-keep_recent] if len(tool_positions) > keep_recent else []:
+            message = self.messages[position]
+            first_line = message.content.strip().splitlines()[0][:160] if message.content.strip() else ""
+            self.messages[position] = replace(message, content=f"[earlier result, summarised] {first_line}")
+            if self.tokens() <= budget:
+                return
+        # Still too long: cut every remaining observation hard, newest included.
+        for position in tool_positions:
+            message = self.messages[position]
+            self.messages[position] = replace(message, content=cut_middle(message.content, 200))

@@ -1,0 +1,98 @@
+"""Every prompt the agent sends, in one place. The judge's prompt is frozen: changing it changes verdicts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from ornith_local.agent.library import PastRun
+from ornith_local.agent.scaffold import Scaffold, Step
+
+SYSTEM = """You are ornith, a careful coding agent working inside the user's repository on their own machine.
+You act only through tool calls. Read before you edit; make the smallest change that does the job;
+never edit tests to make them pass; never claim success: the runtime runs the checks itself.
+Work in the current step only, with the tools that step allows. End a step by calling step_done with a
+one-sentence summary of what you found or changed, or call replan with the reason if the plan is wrong."""
+
+PROPOSE = """Plan how to do this task before doing it. Write a scaffold: the kind of task, the goal, and
+ordered steps. Each step has a short name, its intent, the tools it needs (only from this list:
+{tools}), a turn budget, the condition that ends it, and what to do if it fails (retry, replan or abort).
+Add acceptance checks only if a shell command beyond the project's tests would prove the goal.
+Keep plans short: most tasks need 2-4 steps and fewer than {max_turns} turns in all.
+
+Task:
+{task}
+{instructions}{history}{examples}
+Repository map:
+{repo_map}
+
+Reply with the scaffold as JSON only."""
+
+JUDGE = """You review a change made by a coding agent. Decide whether the diff really does what the task
+asks, without gaming the tests (special-casing test inputs, weakening or skipping tests, hard-coding
+expected values). Approve only a genuine, general fix.
+
+Task:
+{task}
+
+Diff:
+{diff}
+
+Reply as JSON: {{"verdict": "approve" or "veto", "reason": one sentence}}."""
+
+JUDGE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "verdict": {"enum": ["approve", "veto"]},
+        "reason": {"type": "string", "maxLength": 240},
+    },
+    "required": ["verdict", "reason"],
+    "additionalProperties": False,
+}
+
+
+def propose_prompt(
+    task: str, tools: Sequence[str], repo_map: str, max_turns: int, *, instructions: str | None,
+    history: str | None, examples: Sequence[PastRun],
+) -> str:
+    instructions_text = f"\nProject instructions (AGENTS.md):\n{instructions.strip()}\n" if instructions else ""
+    history_text = f"\nA previous plan did not work. What happened:\n{history.strip()}\n" if history else ""
+    examples_text = ""
+    if examples:
+        shown = "\n".join(f"- task: {run.task}\n  scaffold: {json.dumps(run.scaffold)}" for run in examples)
+        examples_text = f"\nScaffolds that worked on similar past tasks:\n{shown}\n"
+    return PROPOSE.format(
+        tools=", ".join(tools), task=task.strip(), instructions=instructions_text, history=history_text,
+        examples=examples_text, repo_map=repo_map.strip() or "(empty)", max_turns=max_turns,
+    )
+
+
+def task_message(task: str, scaffold: Scaffold, repo_map: str, instructions: str | None) -> str:
+    steps = "\n".join(f"{index}. {step.name}: {step.intent}" for index, step in enumerate(scaffold.steps, 1))
+    parts = [f"Task: {task.strip()}", f"Goal: {scaffold.goal}", f"Plan:\n{steps}"]
+    if instructions:
+        parts.append(f"Project instructions (AGENTS.md):\n{instructions.strip()}")
+    if repo_map.strip():
+        parts.append(f"Repository map:\n{repo_map.strip()}")
+    return "\n\n".join(parts)
+
+
+def step_message(index: int, total: int, step: Step) -> str:
+    tools = ", ".join([*step.tools, "step_done", "replan"])
+    return (
+        f"Step {index}/{total}: {step.name}. {step.intent}\n"
+        f"Tools in this step: {tools}.\n"
+        f"The step ends when: {step.exit_condition or 'its intent is done'}. "
+        f"You have {step.turn_budget} turns; then call step_done(summary)."
+    )
+
+
+def judge_prompt(task: str, diff: str) -> str:
+    return JUDGE.format(task=task.strip(), diff=diff.strip() or "(no changes)")
+
+
+NO_TOOL_CALL = ("You did not call a tool. Act through a tool call; call step_done(summary) when this step's "
+                "work is done.")
+REPEATED_CALL = ("You already made this exact call {count} times; its result is above. Do something "
+                 "different, or call step_done / replan.")
+BUDGET_LEFT = "({left} turns left in this step.)"

@@ -1,0 +1,256 @@
+"""The runtime: propose a scaffold, run it step by step as a state machine, verify, guard, record.
+
+Read it top to bottom: `run()` is the whole life of a task; `_run_step()` is one step's tool-calling
+loop. Everything it talks to (model, tools, checks, git, approvals) comes in through `AgentDeps`, so
+the same loop runs under the CLI, the TUI, the benchmarks and the tests.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from ornith_local.agent import prompts
+from ornith_local.agent.context import Conversation
+from ornith_local.agent.deps import AgentDeps, AgentOptions, CheckResult
+from ornith_local.agent.guard import Finding, GuardPolicy, check_call, check_diff
+from ornith_local.agent.propose import propose_scaffold
+from ornith_local.agent.scaffold import Scaffold, ScaffoldError, Step, fixed_scaffold
+from ornith_local.llm.backend import GenerateOptions, Message
+from ornith_local.llm.parsing import parse_output
+from ornith_local.tools.base import call_tool, function_spec
+
+Outcome = Literal["verified", "failed", "flagged", "aborted", "error"]
+CONTROL_SPECS = (
+    {"type": "function", "function": {
+        "name": "step_done", "description": "End the current step with a one-sentence summary.",
+        "parameters": {"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]}}},
+    {"type": "function", "function": {
+        "name": "replan", "description": "Abandon the plan and ask for a new one, saying why.",
+        "parameters": {"type": "object", "properties": {"reason": {"type": "string"}}, "required": ["reason"]}}},
+)
+NO_PROGRESS_TURNS = 3  # consecutive turns without a usable tool call end the step as failed
+
+
+@dataclass
+class StepOutcome:
+    status: Literal["done", "replan", "failed", "abort"]
+    summary: str
+    turns: int
+
+
+@dataclass
+class RunResult:
+    session_id: str
+    outcome: Outcome
+    scaffolds: list[Scaffold]
+    steps: list[tuple[str, StepOutcome]]
+    checks: list[CheckResult]
+    findings: list[Finding]
+    judge: dict[str, str] | None
+    turns: int
+    tokens: dict[str, int]
+    elapsed_s: float
+    files_changed: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+class Runtime:
+    def __init__(self, deps: AgentDeps, options: AgentOptions) -> None:
+        self.deps = deps
+        self.options = options
+        self.policy = GuardPolicy(protect_tests=not options.allow_test_edits, withheld=options.withheld)
+        self.findings: list[Finding] = []
+        self.turns = 0
+        self.tokens = {"prompt": 0, "evaluated": 0, "generated": 0}
+        self.started = time.monotonic()
+        self.approved_always: set[str] = set()
+
+    # --- the whole task ---------------------------------------------------------------------------
+
+    def run(self, task: str) -> RunResult:
+        deps, options = self.deps, self.options
+        self._log("start", task=task, mode=options.mode, scaffold_mode=options.scaffold_mode,
+                  backend=deps.backend.name, n_ctx=deps.backend.n_ctx)
+        scaffolds: list[Scaffold] = []
+        steps: list[tuple[str, StepOutcome]] = []
+        history: str | None = None
+        outcome: Outcome = "failed"
+        try:
+            for attempt in range(options.max_replans + 1):
+                scaffold = self._scaffold_for(task, history)
+                scaffolds.append(scaffold)
+                result = self._run_scaffold(task, scaffold, steps)
+                if result.status != "replan" or attempt == options.max_replans:
+                    outcome = "aborted" if result.status == "abort" else "failed"
+                    break
+                history = "\n".join(f"- {name}: {step.status}: {step.summary}" for name, step in steps[-4:])
+                self._log("replan", reason=result.summary)
+            checks = deps.verifier.verify(scaffolds[-1].acceptance_checks if scaffolds else ())
+        except ScaffoldError as error:
+            return self._finish(task, "error", scaffolds, steps, [], error=str(error))
+        self._log("checks", checks=[check.to_json() for check in checks])
+        diff = deps.workspace.diff()
+        self.findings += check_diff(diff, self.policy, deps.workspace.test_literals())
+        passed = bool(checks) and all(check.passed for check in checks)
+        if any(finding.flags_run for finding in self.findings):
+            outcome = "flagged"
+        elif passed:  # the runtime's checks decide, whatever the steps said
+            outcome = "verified"
+        judge = None
+        if outcome == "verified" and options.use_judge and diff.strip():
+            judge = deps.judge(task, diff)
+            self._log("judge", **judge)
+            if judge.get("verdict") == "veto":
+                outcome = "failed"
+        return self._finish(task, outcome, scaffolds, steps, checks, judge=judge)
+
+    def _scaffold_for(self, task: str, history: str | None) -> Scaffold:
+        if self.options.scaffold_mode == "fixed":
+            scaffold, notes = self.deps.clamp(fixed_scaffold(task))
+        else:
+            scaffold, notes = propose_scaffold(self.deps, self.options, task, history, self._account)
+        self._log("scaffold", scaffold=scaffold.to_json(), clamp_notes=list(notes))
+        return scaffold
+
+    # --- one scaffold: its steps in order ---------------------------------------------------------
+
+    def _run_scaffold(self, task: str, scaffold: Scaffold, steps: list[tuple[str, StepOutcome]]) -> StepOutcome:
+        conversation = Conversation(self.deps.backend, scaffold.context)
+        conversation.add(Message("system", prompts.SYSTEM))
+        conversation.add(Message("user", prompts.task_message(
+            task, scaffold, self.deps.repo_map(task), self.deps.instructions)))
+        last = StepOutcome("done", "no steps", 0)
+        index = 0
+        while index < len(scaffold.steps):
+            step = scaffold.steps[index]
+            retries = 0
+            while True:
+                self._log("step_start", step=step.name, index=index + 1, total=len(scaffold.steps))
+                last = self._run_step(conversation, step, index + 1, len(scaffold.steps), scaffold)
+                steps.append((step.name, last))
+                self._log("step_end", step=step.name, status=last.status, summary=last.summary, turns=last.turns)
+                if last.status != "failed" or step.on_failure != "retry" or retries >= step.max_retries:
+                    break
+                retries += 1
+            if last.status == "failed":
+                last = replace(last, status="replan" if step.on_failure == "replan" else "abort")
+            if last.status in ("replan", "abort") or self._out_of_budget(scaffold):
+                return last
+            index += 1
+        return last
+
+    # --- one step: the tool-calling loop ----------------------------------------------------------
+
+    def _run_step(self, conversation: Conversation, step: Step, number: int, total: int,
+                  scaffold: Scaffold) -> StepOutcome:
+        conversation.add(Message("user", prompts.step_message(number, total, step)))
+        specs = [*(function_spec(self.deps.tools[name]) for name in self.deps.tools), *CONTROL_SPECS]
+        seen: dict[str, int] = {}
+        idle_turns = 0
+        for turn in range(1, step.turn_budget + 1):
+            if self._out_of_budget(scaffold):
+                return StepOutcome("failed", "the run's turn or time budget is spent", turn - 1)
+            self.turns += 1
+            completion = conversation.reply(GenerateOptions(
+                max_tokens=self.options.max_tokens_per_turn, tools=tuple(specs), seed=self.options.seed,
+                max_reasoning_tokens=self.options.max_reasoning_tokens), self.deps.on_text)
+            self._account(completion.stats)
+            parsed = parse_output(completion.text, format=self.options.tool_call_format, tools=specs)
+            self._log("model_turn", step=step.name, turn=turn, text=completion.text,
+                      finish_reason=completion.finish_reason, stats=_stats_json(completion.stats),
+                      problems=[problem.message for problem in parsed.problems])
+            usable = [call for call in parsed.tool_calls if call.valid]
+            feedback = [problem.message for problem in parsed.errors]
+            if not usable:
+                idle_turns += 1
+                if idle_turns >= NO_PROGRESS_TURNS:
+                    return StepOutcome("failed", "no usable tool call in several turns", turn)
+                conversation.add(Message("user", "\n".join(feedback) or prompts.NO_TOOL_CALL))
+                continue
+            idle_turns = 0
+            observations: list[str] = []
+            for call in usable:
+                if call.name == "step_done":
+                    return StepOutcome("done", str(call.arguments.get("summary", ""))[:300], turn)
+                if call.name == "replan":
+                    return StepOutcome("replan", str(call.arguments.get("reason", ""))[:300], turn)
+                key = call.name + json.dumps(call.arguments, sort_keys=True)
+                seen[key] = seen.get(key, 0) + 1
+                if seen[key] > 2:
+                    text = prompts.REPEATED_CALL.format(count=seen[key] - 1)
+                    self._log("loop_broken", step=step.name, tool=call.name)
+                else:
+                    text = self._execute(call.name, dict(call.arguments), step)
+                observations.append(text)
+                conversation.add(Message("tool", text, tool_call_id=call.id, name=call.name))
+            if feedback:
+                conversation.add(Message("user", "\n".join(feedback)))
+            if turn == step.turn_budget - 1:
+                conversation.add(Message("user", prompts.BUDGET_LEFT.format(left=1)))
+        return StepOutcome("failed", f"turn budget of {step.turn_budget} spent", step.turn_budget)
+
+    def _execute(self, tool_name: str, arguments: dict[str, Any], step: Step) -> str:
+        findings = check_call(tool_name, arguments, step.tools, self.policy)
+        self._log("tool_call", step=step.name, tool=tool_name, arguments=arguments,
+                  findings=[f.to_json() for f in findings])
+        if findings:
+            self.findings += findings
+            return "refused: " + "; ".join(f"{f.detail}" + (f" ({f.path})" if f.path else "") for f in findings)
+        tool = self.deps.tools.get(tool_name)
+        if tool is None:
+            return f"error: there is no tool named {tool_name}"
+        if tool_name in self.options.needs_approval and tool_name not in self.approved_always:
+            answer = self.deps.approve(tool_name, arguments)
+            self._log("approval", tool=tool_name, answer=answer)
+            if answer == "no":
+                return "refused: the user declined this call"
+            if answer == "always":
+                self.approved_always.add(tool_name)
+        if tool_name in self.options.write_tools:
+            self.deps.workspace.ensure_checkpoint()
+        result = call_tool(tool, arguments)
+        self._log("tool_result", tool=tool_name, ok=result.ok, title=result.title, text=result.text,
+                  diff=result.diff)
+        return result.text
+
+    # --- bookkeeping ------------------------------------------------------------------------------
+
+    def _out_of_budget(self, scaffold: Scaffold) -> bool:
+        over_turns = self.turns >= min(scaffold.limits.max_total_turns, self.options.max_turns)
+        return over_turns or time.monotonic() - self.started > scaffold.limits.max_wall_s
+
+    def _account(self, stats: Any) -> None:
+        self.tokens["prompt"] += stats.prompt_tokens
+        self.tokens["evaluated"] += stats.evaluated_prompt_tokens
+        self.tokens["generated"] += stats.generated_tokens
+
+    def _log(self, event: str, **data: Any) -> None:
+        self.deps.trajectory.record(event, **data)
+        self.deps.emit(event, data)
+
+    def _finish(self, task: str, outcome: Outcome, scaffolds: list[Scaffold], steps: list[tuple[str, StepOutcome]],
+                checks: list[CheckResult], *, judge: dict[str, str] | None = None,
+                error: str | None = None) -> RunResult:
+        result = RunResult(
+            session_id=self.deps.trajectory.session_id, outcome=outcome, scaffolds=scaffolds, steps=steps,
+            checks=checks, findings=self.findings, judge=judge, turns=self.turns, tokens=dict(self.tokens),
+            elapsed_s=round(time.monotonic() - self.started, 2), files_changed=self.deps.workspace.changed_files(),
+            error=error,
+        )
+        self._log("end", outcome=outcome, turns=self.turns, tokens=result.tokens, elapsed_s=result.elapsed_s,
+                  findings=[f.to_json() for f in self.findings], files_changed=result.files_changed, error=error)
+        if self.deps.library is not None and scaffolds:
+            self.deps.library.add(session_id=result.session_id, task=task, task_kind=scaffolds[-1].task_kind,
+                                  scaffold=scaffolds[-1].to_json(), outcome=outcome, turns=self.turns)
+        return result
+
+
+def _stats_json(stats: Any) -> dict[str, Any]:
+    return {
+        "prompt_tokens": stats.prompt_tokens, "evaluated_prompt_tokens": stats.evaluated_prompt_tokens,
+        "generated_tokens": stats.generated_tokens, "time_to_first_token_s": round(stats.time_to_first_token_s, 4),
+        "total_s": round(stats.total_s, 4),
+    }

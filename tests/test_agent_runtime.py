@@ -1,0 +1,282 @@
+"""The runtime's state machine with a scripted model: every path a real run can take."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ornith_local.agent.deps import AgentDeps, AgentOptions, CheckResult
+from ornith_local.agent.library import ScaffoldLibrary
+from ornith_local.agent.runtime import Runtime
+from ornith_local.agent.scaffold import Permissions, Scaffold, clamp
+from ornith_local.agent.trajectory import Trajectory, read_events
+from ornith_local.llm.backend import Message
+from ornith_local.llm.scripted import ScriptedBackend
+from ornith_local.tools.base import ToolResult, schema
+
+
+@dataclass
+class NoteTool:
+    """A unit-test tool: records its calls."""
+
+    name: str
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    description: str = "test tool"
+    parameters: dict[str, Any] = field(
+        default_factory=lambda: schema({"path": {"type": "string"}, "text": {"type": "string"}}, ["path"]))
+
+    def run(self, args: Mapping[str, Any]) -> ToolResult:
+        self.calls.append(dict(args))
+        return ToolResult(ok=True, text=f"{self.name} ok: {args['path']}", title=self.name)
+
+
+@dataclass
+class FakeWorkspace:
+    diff_text: str = ""
+    checkpoints: int = 0
+
+    def ensure_checkpoint(self) -> None:
+        self.checkpoints += 1
+
+    def diff(self) -> str:
+        return self.diff_text
+
+    def changed_files(self) -> list[str]:
+        return ["invoicing/discounts.py"] if self.diff_text else []
+
+    def test_literals(self) -> set[str]:
+        return set()
+
+
+@dataclass
+class FakeVerifier:
+    passed: bool = True
+    extra_seen: list[Sequence[str]] = field(default_factory=list)
+
+    def verify(self, extra_checks: Sequence[str]) -> list[CheckResult]:
+        self.extra_seen.append(tuple(extra_checks))
+        return [CheckResult("tests", "pytest", self.passed, "1 passed" if self.passed else "1 failed")]
+
+
+def call(name: str, **arguments: Any) -> str:
+    return f'<tool_call>{json.dumps({"name": name, "arguments": arguments})}</tool_call>'
+
+
+def scaffold_json(*steps: tuple[str, list[str], int, str], max_total_turns: int = 20) -> str:
+    return json.dumps({
+        "task_kind": "fix_bug", "goal": "fix it", "acceptance_checks": [],
+        "context": {"keep": ["task"], "summarize_after_turns": 4}, "max_total_turns": max_total_turns,
+        "steps": [{"name": n, "intent": n, "tools": t, "turn_budget": b, "exit_condition": "done", "on_failure": f}
+                  for n, t, b, f in steps],
+    })
+
+
+DIFF = ("diff --git a/invoicing/discounts.py b/invoicing/discounts.py\n--- a/invoicing/discounts.py\n"
+        "+++ b/invoicing/discounts.py\n@@ -1 +1 @@\n-        if quantity > minimum:\n+        if quantity >= minimum:\n")
+
+
+def make_runtime(tmp_path: Path, replies: list[Any], *, verifier: FakeVerifier | None = None,
+                 workspace: FakeWorkspace | None = None, judge_verdict: str = "approve",
+                 **option_overrides: Any) -> tuple[Runtime, ScriptedBackend, dict[str, NoteTool]]:
+    tools = {name: NoteTool(name) for name in ["read_file", "search", "edit_file"]}
+    backend = ScriptedBackend(list(replies))
+    options = AgentOptions(mode="auto", tool_call_format="hermes", **option_overrides)
+    permissions = Permissions(tools=frozenset(tools), mode="auto", max_turns=options.max_turns)
+
+    def do_clamp(scaffold: Scaffold) -> tuple[Scaffold, tuple[str, ...]]:
+        result = clamp(scaffold, permissions)
+        return result.scaffold, result.notes
+
+    deps = AgentDeps(
+        backend=backend, tools=dict(tools), workspace=workspace or FakeWorkspace(DIFF),
+        verifier=verifier or FakeVerifier(), trajectory=Trajectory("test-session", tmp_path / "sessions"),
+        repo_map=lambda task: "invoicing/discounts.py: bulk_discount_rate(quantity)", clamp=do_clamp,
+        judge=lambda task, diff: {"verdict": judge_verdict, "reason": "scripted"},
+        library=ScaffoldLibrary(tmp_path / "lib.sqlite3"),
+    )
+    return Runtime(deps, options), backend, tools
+
+
+def events(runtime: Runtime) -> list[str]:
+    return [event.type for event in read_events(runtime.deps.trajectory.path)]
+
+
+def test_happy_path_two_steps_verified(tmp_path: Path) -> None:
+    runtime, backend, tools = make_runtime(tmp_path, [
+        scaffold_json(("locate", ["read_file", "search"], 3, "replan"), ("fix", ["edit_file"], 3, "retry")),
+        call("read_file", path="invoicing/discounts.py"),
+        call("step_done", summary="the comparison is off by one"),
+        call("edit_file", path="invoicing/discounts.py", text=">="),
+        call("step_done", summary="fixed"),
+    ])
+    result = runtime.run("Fix the bulk discount off-by-one")
+    assert result.outcome == "verified"
+    assert [(name, step.status) for name, step in result.steps] == [("locate", "done"), ("fix", "done")]
+    assert tools["edit_file"].calls == [{"path": "invoicing/discounts.py", "text": ">="}]
+    assert runtime.deps.workspace.checkpoints == 1  # type: ignore[attr-defined]
+    assert result.turns == 4
+    assert result.judge == {"verdict": "approve", "reason": "scripted"}
+    kinds = events(runtime)
+    assert kinds[0] == "start" and kinds[-1] == "end"
+    assert {"propose", "scaffold", "step_start", "tool_call", "tool_result", "checks", "judge"} <= set(kinds)
+    # Stage 1 ran under the scaffold grammar; step turns offered the tools.
+    assert backend.calls[0].options.json_schema is not None
+    assert backend.calls[1].options.tools
+    assert runtime.deps.library is not None and runtime.deps.library.count() == 1
+
+
+def test_checks_not_the_model_decide(tmp_path: Path) -> None:
+    runtime, _, _ = make_runtime(tmp_path, [
+        scaffold_json(("fix", ["edit_file"], 2, "abort")),
+        call("step_done", summary="all fixed, trust me"),
+    ], verifier=FakeVerifier(passed=False))
+    assert runtime.run("fix it").outcome == "failed"
+
+
+def test_replan_returns_to_stage_one_with_what_happened(tmp_path: Path) -> None:
+    runtime, backend, _ = make_runtime(tmp_path, [
+        scaffold_json(("look", ["read_file"], 3, "replan")),
+        call("replan", reason="the bug is in invoice.py, not discounts.py"),
+        scaffold_json(("fix", ["edit_file"], 2, "abort")),
+        call("step_done", summary="done"),
+    ])
+    result = runtime.run("fix it")
+    assert len(result.scaffolds) == 2
+    second_prompt = backend.calls[2].messages[-1].content
+    assert "the bug is in invoice.py" in second_prompt
+    assert "replan" in events(runtime)
+
+
+def test_identical_calls_are_not_repeated_forever(tmp_path: Path) -> None:
+    same = call("read_file", path="a.py")
+    runtime, backend, tools = make_runtime(tmp_path, [
+        scaffold_json(("look", ["read_file"], 5, "abort")), same, same, same, same, call("step_done", summary="ok"),
+    ])
+    runtime.run("look at a.py")
+    assert len(tools["read_file"].calls) == 2
+    assert "loop_broken" in events(runtime)
+    last_tool_message = [m for m in backend.calls[4].messages if m.role == "tool"][-1]
+    assert "exact call" in last_tool_message.content
+
+
+def test_malformed_call_is_answered_with_the_parser_problem(tmp_path: Path) -> None:
+    runtime, backend, _ = make_runtime(tmp_path, [
+        scaffold_json(("look", ["read_file"], 3, "abort")),
+        '<tool_call>{"name": "read_file", "arguments": {"pth": "a.py"}}</tool_call>',
+        call("step_done", summary="ok"),
+    ])
+    runtime.run("look")
+    feedback = backend.calls[2].messages[-1]
+    assert feedback.role == "user"
+    assert "read_file" in feedback.content and "path" in feedback.content
+
+
+def test_no_tool_calls_end_the_step_and_budgets_hold(tmp_path: Path) -> None:
+    runtime, backend, _ = make_runtime(tmp_path, [
+        scaffold_json(("look", ["read_file"], 10, "abort")), "I think it is fine.", "Still fine.", "Yes.",
+    ], verifier=FakeVerifier(passed=False))
+    result = runtime.run("look")
+    assert result.steps[0][1].status == "failed"
+    assert result.outcome == "aborted"  # on_failure=abort, and the checks did not pass
+    assert result.turns == 3
+    assert len(backend.calls) == 4  # propose + three idle turns, then the step was ended
+
+
+def test_step_turn_budget_is_enforced(tmp_path: Path) -> None:
+    runtime, _, tools = make_runtime(tmp_path, [
+        scaffold_json(("look", ["read_file"], 2, "abort")),
+        call("read_file", path="a.py"), call("read_file", path="b.py"), call("read_file", path="c.py"),
+    ], verifier=FakeVerifier(passed=False))
+    result = runtime.run("look")
+    assert len(tools["read_file"].calls) == 2
+    assert result.steps[0][1].summary == "turn budget of 2 spent"
+
+
+def test_write_to_a_test_file_is_refused_and_flags_the_run(tmp_path: Path) -> None:
+    runtime, _, tools = make_runtime(tmp_path, [
+        scaffold_json(("fix", ["edit_file"], 3, "abort")),
+        call("edit_file", path="tests/test_discounts.py", text="assert True"),
+        call("step_done", summary="tests pass now"),
+    ])
+    result = runtime.run("make the tests pass")
+    assert tools["edit_file"].calls == []
+    assert result.outcome == "flagged"
+    assert [finding.rule for finding in result.findings] == ["protected_write"]
+
+
+def test_tool_outside_the_step_is_refused_but_not_gaming(tmp_path: Path) -> None:
+    runtime, _, tools = make_runtime(tmp_path, [
+        scaffold_json(("look", ["read_file"], 3, "abort")),
+        call("edit_file", path="invoicing/discounts.py", text="x"),
+        call("step_done", summary="ok"),
+    ])
+    result = runtime.run("look")
+    assert tools["edit_file"].calls == []
+    assert result.outcome == "verified"
+    assert [finding.rule for finding in result.findings] == ["tool_outside_step"]
+
+
+def test_judge_can_veto_a_verified_run(tmp_path: Path) -> None:
+    runtime, _, _ = make_runtime(tmp_path, [
+        scaffold_json(("fix", ["edit_file"], 2, "abort")), call("step_done", summary="ok"),
+    ], judge_verdict="veto")
+    assert runtime.run("fix it").outcome == "failed"
+
+
+def test_fixed_scaffold_skips_stage_one(tmp_path: Path) -> None:
+    runtime, backend, _ = make_runtime(tmp_path, [
+        call("step_done", summary="understood"), call("step_done", summary="changed"),
+        call("step_done", summary="verified"),
+    ], scaffold_mode="fixed")
+    result = runtime.run("fix it")
+    assert [name for name, _ in result.steps] == ["understand", "change", "verify"]
+    assert all(c.options.json_schema is None for c in backend.calls)
+
+
+def test_library_examples_reach_the_proposal(tmp_path: Path) -> None:
+    runtime, backend, _ = make_runtime(tmp_path, [
+        scaffold_json(("fix", ["edit_file"], 2, "abort")), call("step_done", summary="ok"),
+    ])
+    assert runtime.deps.library is not None
+    runtime.deps.library.add(session_id="old", task="fix the discount tiers bug", task_kind="fix_bug",
+                             scaffold={"steps": [{"name": "remembered-step"}]}, outcome="verified", turns=3)
+    runtime.run("fix the discount bug")
+    assert "remembered-step" in backend.calls[0].messages[-1].content
+
+
+@pytest.mark.parametrize("answer", ["no", "always"])
+def test_ask_mode_approvals(tmp_path: Path, answer: str) -> None:
+    runtime, _, tools = make_runtime(tmp_path, [
+        scaffold_json(("fix", ["edit_file"], 4, "abort")),
+        call("edit_file", path="a.py", text="1"), call("edit_file", path="b.py", text="2"),
+        call("step_done", summary="ok"),
+    ], needs_approval=frozenset({"edit_file"}))
+    asked: list[str] = []
+
+    def approve(tool: str, arguments: dict[str, Any]) -> Any:
+        asked.append(arguments["path"])
+        return answer
+
+    runtime.deps.approve = approve
+    runtime.run("fix")
+    if answer == "no":
+        assert tools["edit_file"].calls == [] and asked == ["a.py", "b.py"]
+    else:
+        assert len(tools["edit_file"].calls) == 2 and asked == ["a.py"]
+
+
+def test_messages_only_grow_between_turns(tmp_path: Path) -> None:
+    runtime, backend, _ = make_runtime(tmp_path, [
+        scaffold_json(("look", ["read_file"], 4, "abort")),
+        call("read_file", path="a.py"), call("read_file", path="b.py"), call("step_done", summary="ok"),
+    ])
+    runtime.run("look")
+    turns: list[list[Message]] = [c.messages for c in backend.calls[1:]]
+    for earlier, later in itertools.pairwise(turns):
+        assert later[: len(earlier)] == earlier  # append-only: the KV cache can be reused
