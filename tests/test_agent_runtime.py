@@ -78,7 +78,8 @@ def scaffold_json(*steps: tuple[str, list[str], int, str], max_total_turns: int 
 
 
 DIFF = ("diff --git a/invoicing/discounts.py b/invoicing/discounts.py\n--- a/invoicing/discounts.py\n"
-        "+++ b/invoicing/discounts.py\n@@ -1 +1 @@\n-        if quantity > minimum:\n+        if quantity >= minimum:\n")
+        "+++ b/invoicing/discounts.py\n@@ -1 +1 @@\n"
+        "-        if quantity > minimum:\n+        if quantity >= minimum:\n")
 
 
 def make_runtime(tmp_path: Path, replies: list[Any], *, verifier: FakeVerifier | None = None,
