@@ -1,15 +1,21 @@
-"""Which sandbox tiers work on this machine, found by trying each one for real."""
+"""Which sandbox tiers work on this machine, found by running a real command through each one."""
 
 from __future__ import annotations
 
-import ctypes
 import platform
 import shutil
-import subprocess
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
-_LANDLOCK_CREATE_RULESET = 444  # syscall number on x86_64 and aarch64
-_LANDLOCK_CREATE_RULESET_VERSION = 1
+from ornith_local.sandbox.launcher import landlock_abi
+from ornith_local.sandbox.policy import Limits, RunRequest, SandboxError
+from ornith_local.sandbox.process import execute
+from ornith_local.sandbox.seccomp import seccomp_supported
+from ornith_local.sandbox.tiers import Tier, make_tier
+
+_PROBE_TIMEOUT_S = 15.0
+_cache: list[TierProbe] | None = None
 
 
 @dataclass(frozen=True)
@@ -20,42 +26,45 @@ class TierProbe:
     remedy: str | None = None  # what the user can do when it does not work
 
 
+def _try(tier: Tier) -> str | None:
+    """Run `echo ok > probe.txt` through the tier in a throwaway workspace; None when it worked."""
+    with tempfile.TemporaryDirectory(prefix="ornith-probe-") as tmp:
+        workspace = Path(tmp).resolve()
+        request = RunRequest(
+            argv=("/bin/sh", "-c", "echo ok > probe.txt"), workspace=workspace, env={}, allow_network=False,
+            allow_unix_sockets=False, limits=Limits(), home=Path.home(),
+        )
+        try:
+            result = execute(tier, request, timeout_s=_PROBE_TIMEOUT_S, stdin=None)
+        except (SandboxError, OSError) as error:
+            return str(error)
+        written = (workspace / "probe.txt").read_text().strip() if (workspace / "probe.txt").exists() else ""
+        if result.exit_code != 0 or written != "ok":
+            reason = (result.stderr.strip().splitlines() or [f"exit code {result.exit_code}"])[-1]
+            return reason
+    return None
+
+
 def _probe_bwrap() -> TierProbe:
-    bwrap = shutil.which("bwrap")
-    if bwrap is None:
+    if platform.system() != "Linux":
+        return TierProbe("bwrap", False, "bubblewrap is a Linux tool")
+    if shutil.which("bwrap") is None:
         return TierProbe(
             "bwrap", False, "bubblewrap is not installed",
             "install it: sudo apt-get install bubblewrap (Debian/Ubuntu) or sudo dnf install bubblewrap",
         )
-    command = [
-        bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-        "--unshare-all", "--cap-drop", "ALL", "--die-with-parent", "--", "true",
-    ]
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError) as error:
-        return TierProbe("bwrap", False, f"bwrap failed to start: {error}")
-    if result.returncode != 0:
-        reason = (result.stderr.strip().splitlines() or ["unknown error"])[-1]
+    if shutil.which("prlimit") is None:
+        return TierProbe("bwrap", False, "prlimit (util-linux) is missing", "install util-linux")
+    if not seccomp_supported():
+        return TierProbe("bwrap", False, f"no seccomp filter for {platform.machine()} yet")
+    failure = _try(make_tier("bwrap"))
+    if failure:
         return TierProbe(
-            "bwrap", False, f"bwrap cannot create a sandbox here: {reason}",
-            "enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1) "
-            "or run outside a container that forbids them",
+            "bwrap", False, f"bwrap cannot create a sandbox here: {failure}",
+            "enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1 or "
+            "kernel.apparmor_restrict_unprivileged_userns=0) or run outside a container that forbids them",
         )
-    return TierProbe("bwrap", True, "bubblewrap namespaces work (no network, read-only root)")
-
-
-def landlock_abi() -> int:
-    """The kernel's Landlock ABI version, 0 where Landlock is absent or disabled."""
-    if platform.system() != "Linux":
-        return 0
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        version = libc.syscall(_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0),
-                               ctypes.c_uint32(_LANDLOCK_CREATE_RULESET_VERSION))
-    except (OSError, AttributeError):
-        return 0
-    return max(int(version), 0)
+    return TierProbe("bwrap", True, "namespaces + seccomp: no network, read-only root, workspace writable")
 
 
 def _probe_landlock() -> TierProbe:
@@ -67,32 +76,38 @@ def _probe_landlock() -> TierProbe:
             "landlock", False, "the kernel has no Landlock (or it is disabled)",
             "use a kernel >= 5.13 with CONFIG_SECURITY_LANDLOCK and 'landlock' in the lsm= boot list",
         )
-    return TierProbe("landlock", True, f"Landlock ABI {abi} is available")
+    if not seccomp_supported():
+        return TierProbe("landlock", False, f"no seccomp filter for {platform.machine()} yet")
+    failure = _try(make_tier("landlock"))
+    if failure:
+        return TierProbe("landlock", False, f"Landlock ABI {abi} is present but a sandbox failed: {failure}")
+    limits = "" if abi >= 6 else "; signals and abstract sockets not scoped (ABI < 6)"
+    return TierProbe("landlock", True, f"Landlock ABI {abi} + seccomp; .git stays writable{limits}")
 
 
 def _probe_macos() -> TierProbe:
     if platform.system() != "Darwin":
         return TierProbe("macos", False, "sandbox-exec is a macOS feature")
-    tool = shutil.which("sandbox-exec") or "/usr/bin/sandbox-exec"
-    try:
-        result = subprocess.run(
-            [tool, "-p", "(version 1)(allow default)", "/usr/bin/true"], capture_output=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError) as error:
-        return TierProbe("macos", False, f"sandbox-exec failed: {error}")
-    if result.returncode != 0:
-        return TierProbe("macos", False, "sandbox-exec refused a trivial profile")
-    return TierProbe("macos", True, "sandbox-exec works")
+    if not Path("/usr/bin/sandbox-exec").exists():
+        return TierProbe("macos", False, "/usr/bin/sandbox-exec is missing")
+    failure = _try(make_tier("macos"))
+    if failure:
+        return TierProbe("macos", False, f"sandbox-exec refused the profile: {failure}")
+    return TierProbe("macos", True, "sandbox-exec with ornith's deny-by-default profile")
 
 
-def probe_tiers() -> list[TierProbe]:
-    """Every tier, strongest first, each tried on this machine."""
-    return [
-        _probe_bwrap(),
-        _probe_landlock(),
-        _probe_macos(),
-        TierProbe("fallback", True, "unsandboxed: rlimits, scrubbed env, timeouts; every command needs approval"),
-    ]
+def probe_tiers(*, refresh: bool = False) -> list[TierProbe]:
+    """Every tier, strongest first, each tried on this machine (cached for the process)."""
+    global _cache
+    if _cache is None or refresh:
+        _cache = [
+            _probe_bwrap(),
+            _probe_landlock(),
+            _probe_macos(),
+            TierProbe("fallback", True,
+                      "unsandboxed: rlimits, scrubbed env, timeouts; every command needs approval"),
+        ]
+    return list(_cache)
 
 
 def active_tier(probes: list[TierProbe]) -> TierProbe:
