@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from ornith_local import __version__
-from ornith_local.cli.commands import doctor, generate, parse
+from ornith_local.cli.commands import doctor, generate, parse, sandbox
 from ornith_local.cli.output import CliError, fail, stderr
 from ornith_local.config import ConfigError
 
-BUILT: list[ModuleType] = [doctor, generate, parse]
+BUILT: list[ModuleType] = [doctor, generate, parse, sandbox]
 
 # name -> one-line help, for subcommands that are designed but not built yet.
 PLANNED: dict[str, str] = {
@@ -25,7 +25,6 @@ PLANNED: dict[str, str] = {
     "models": "list, pull, import and inspect GGUF models",
     "sessions": "list, show, resume and export past runs",
     "undo": "restore the working tree to the checkpoint before a run",
-    "sandbox": "run a command or a shell in the sandbox; list the tiers",
     "map": "print the tree-sitter repo map of a project",
     "triage": "run the tests, group failures and rank the suspect code",
     "precommit": "check staged changes and propose a fix as a patch",
