@@ -7,7 +7,9 @@ their first line, long ones are cut to head and tail. The backend re-evaluates o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from ornith_local.agent.scaffold import ContextPolicy
 from ornith_local.llm.backend import Backend, Completion, GenerateOptions, Message, OnText
@@ -26,16 +28,22 @@ def cut_middle(text: str, max_tokens: int) -> str:
 
 
 class Conversation:
-    def __init__(self, backend: Backend, policy: ContextPolicy) -> None:
+    def __init__(
+        self, backend: Backend, policy: ContextPolicy,
+        log: Callable[[str, dict[str, Any]], None] = lambda event, data: None,
+    ) -> None:
         self.backend = backend
         self.policy = policy
         self.messages: list[Message] = []
         self.compactions = 0
+        self.log = log  # the trajectory records every message, so a run can be resumed or exported
 
     def add(self, message: Message) -> None:
         if message.role == "tool":
             message = replace(message, content=cut_middle(message.content, self.policy.max_observation_tokens))
         self.messages.append(message)
+        self.log("message", {"role": message.role, "content": message.content,
+                             "tool_call_id": message.tool_call_id, "name": message.name})
 
     def tokens(self) -> int:
         return sum(self.backend.count_tokens(message.content) + 4 for message in self.messages)
@@ -47,12 +55,13 @@ class Conversation:
         completion = self.backend.chat(self.messages, options, on_text)
         # The raw text (reasoning and call markup included) goes back verbatim so the next turn's
         # prompt extends exactly the tokens the model produced.
-        self.messages.append(Message("assistant", completion.text))
+        self.add(Message("assistant", completion.text))
         return completion
 
     def compact(self, budget: int) -> None:
         """Shrink old tool observations to one line each, oldest first, until the history fits."""
         self.compactions += 1
+        self.log("compacted", {"tokens_before": self.tokens(), "budget": budget})
         tool_positions = [i for i, message in enumerate(self.messages) if message.role == "tool"]
         keep_recent = max(self.policy.summarize_after_turns // 2, 1)
         for position in tool_positions[:-keep_recent] if len(tool_positions) > keep_recent else []:

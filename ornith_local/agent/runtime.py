@@ -118,7 +118,9 @@ class Runtime:
     # --- one scaffold: its steps in order ---------------------------------------------------------
 
     def _run_scaffold(self, task: str, scaffold: Scaffold, steps: list[tuple[str, StepOutcome]]) -> StepOutcome:
-        conversation = Conversation(self.deps.backend, scaffold.context)
+        conversation = Conversation(
+            self.deps.backend, scaffold.context, log=lambda event, data: self._log(event, **data)
+        )
         conversation.add(Message("system", prompts.SYSTEM))
         conversation.add(Message("user", prompts.task_message(
             task, scaffold, self.deps.repo_map(task), self.deps.instructions)))
