@@ -1,1 +1,22 @@
-"""The agent's tools: files, edits, search, repo map, tests, git."""
+"""The agent's tools: files, edits, search, repo map, tests, git.
+
+Each tool is a small object satisfying `Tool` (name, description, JSON-schema parameters, `run(args)`);
+`default_tools(workspace)` builds the full set for one workspace, and `call_tool` validates arguments
+and turns failures into results the model can read.
+"""
+
+from ornith_local.tools.base import Tool, ToolError, ToolResult, call_tool, function_spec
+from ornith_local.tools.edit import EditFile
+from ornith_local.tools.files import ListDir, ReadFile, WriteFile
+from ornith_local.tools.gittools import GitDiff
+from ornith_local.tools.search import Search
+from ornith_local.tools.workspace import Workspace
+
+
+def default_tools(workspace: Workspace) -> list[Tool]:
+    """Every tool, bound to `workspace`; the runtime offers each step the subset its scaffold allows."""
+    return [ReadFile(workspace), ListDir(workspace), Search(workspace), EditFile(workspace), WriteFile(workspace),
+            GitDiff(workspace)]
+
+
+__all__ = ["Tool", "ToolError", "ToolResult", "Workspace", "call_tool", "default_tools", "function_spec"]

@@ -1,0 +1,157 @@
+"""Reading and writing text files the way their owner wrote them.
+
+Tools see text with `\\n` line endings; on the way back to disk the file gets its original encoding,
+byte-order mark, dominant line ending, trailing-newline state and permission bits. Every write goes to
+a temporary file in the same directory, is flushed to disk, and replaces the original with one rename,
+so a crash leaves either the old file or the new one, never half of each.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import os
+import stat
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+BINARY_SNIFF_BYTES = 8192
+
+_BOMS: list[tuple[bytes, str]] = [
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE: its BOM starts with UTF-16 LE's
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+]
+
+
+class BinaryFileError(ValueError):
+    """The file holds binary data, not text."""
+
+
+@dataclass(frozen=True)
+class TextFormat:
+    encoding: str = "utf-8"
+    bom: bytes = b""
+    newline: str = "\n"  # the file's dominant line ending
+    trailing_newline: bool = True
+
+
+NEW_FILE_FORMAT = TextFormat()
+
+
+def is_binary(data: bytes) -> bool:
+    head = data[:BINARY_SNIFF_BYTES]
+    if any(head.startswith(bom) for bom, _ in _BOMS):
+        return False
+    return b"\x00" in head
+
+
+def decode(data: bytes) -> tuple[str, TextFormat]:
+    """Text with `\\n` line endings, and the format needed to write it back byte for byte."""
+    bom, encoding = b"", ""
+    for candidate, name in _BOMS:
+        if data.startswith(candidate):
+            bom, encoding = candidate, name
+            break
+    if not bom and is_binary(data):
+        raise BinaryFileError("binary file")
+    body = data[len(bom):]
+    if not encoding:
+        try:
+            raw = body.decode("utf-8")
+            encoding = "utf-8"
+        except UnicodeDecodeError:
+            # latin-1 maps every byte to one character, so any legacy 8-bit file round-trips exactly.
+            raw = body.decode("latin-1")
+            encoding = "latin-1"
+    else:
+        raw = body.decode(encoding)
+    crlf = raw.count("\r\n")
+    lone_cr = raw.count("\r") - crlf
+    lf = raw.count("\n") - crlf
+    newline = "\r\n" if crlf > max(lf, lone_cr) else ("\r" if lone_cr > lf else "\n")
+    text = raw.replace("\r\n", "\n").replace("\r", "\n")
+    trailing = text.endswith("\n") if text else True
+    return text, TextFormat(encoding=encoding, bom=bom, newline=newline, trailing_newline=trailing)
+
+
+def encode(text: str, fmt: TextFormat, *, keep_trailing: bool = True) -> bytes:
+    """`text` (with `\\n` endings) in the file's format; `keep_trailing` restores its trailing-newline state."""
+    if keep_trailing and text:
+        # Add or drop one final newline only: blank lines at the end are content.
+        if fmt.trailing_newline and not text.endswith("\n"):
+            text += "\n"
+        elif not fmt.trailing_newline and text.endswith("\n"):
+            text = text[:-1]
+    if fmt.newline != "\n":
+        text = text.replace("\n", fmt.newline)
+    try:
+        return fmt.bom + text.encode(fmt.encoding)
+    except UnicodeEncodeError:
+        # The new text has characters the old encoding cannot hold: UTF-8 loses nothing.
+        return text.encode("utf-8")
+
+
+def read_text(path: Path) -> tuple[str, TextFormat]:
+    return decode(path.read_bytes())
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` in one rename, keeping the original's permission bits.
+
+    `path` should already be the real path: a symlink is followed by the caller so the link stays a link.
+    """
+    try:
+        mode: int | None = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        mode = None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".ornith-tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if mode is None:
+            # mkstemp makes 0600; a new file gets the usual mode under the user's umask.
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(temp_name, mode)
+        os.replace(temp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    # Makes the rename itself durable; not every platform lets a directory be opened.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_text(path: Path, text: str, fmt: TextFormat | None = None) -> TextFormat:
+    """Write `text` atomically in `fmt`, or in the existing file's format, or as new UTF-8 with `\\n`."""
+    if fmt is None:
+        try:
+            _, fmt = read_text(path)
+            keep = True
+        except (FileNotFoundError, BinaryFileError):
+            fmt, keep = NEW_FILE_FORMAT, False
+    else:
+        keep = True
+    write_atomic(path, encode(text, fmt, keep_trailing=keep))
+    return fmt

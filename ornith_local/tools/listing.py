@@ -1,0 +1,183 @@
+"""The files of a workspace as git sees them: tracked plus untracked, minus what .gitignore ignores.
+
+In a git repo git itself answers (`ls-files`, exact and fast). Elsewhere a small pure-Python
+.gitignore matcher walks the tree, so search, list_dir and the repo map behave the same in both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from ornith_local.sandbox.paths import HOST_GIT_OPTIONS
+
+# Never worth listing, ignored or not: version control and tool caches.
+ALWAYS_SKIPPED = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache",
+                            ".tox", ".venv", "node_modules"})
+
+GIT_SAFE = list(HOST_GIT_OPTIONS)
+
+
+def host_git(root: Path, *args: str, input_bytes: bytes | None = None, env: dict[str, str] | None = None,
+             check: bool = True) -> bytes:
+    """A git command run by ornith itself (not the model): hooks and fsmonitor off, so no repo code runs."""
+    result = subprocess.run(
+        ["git", *GIT_SAFE, *args], cwd=root, input=input_bytes, capture_output=True,
+        env={**os.environ, **(env or {})},
+    )
+    if check and result.returncode != 0:
+        message = result.stderr.decode(errors="replace").strip().splitlines()
+        raise subprocess.CalledProcessError(result.returncode, ["git", *args], result.stdout,
+                                            "\n".join(message[-3:]))
+    return result.stdout
+
+
+def is_git_worktree(root: Path) -> bool:
+    try:
+        out = host_git(root, "rev-parse", "--show-toplevel", check=True)
+    except (subprocess.CalledProcessError, OSError):
+        return False
+    return bool(out.strip())
+
+
+def git_files(root: Path) -> list[str] | None:
+    """Tracked and untracked, not ignored, relative to `root`; None when `root` is not in a git work tree."""
+    try:
+        out = host_git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--full-name", ".")
+        prefix = host_git(root, "rev-parse", "--show-prefix").decode().strip()
+    except (subprocess.CalledProcessError, OSError):
+        return None
+    seen: set[str] = set()
+    files: list[str] = []
+    for raw in out.split(b"\0"):
+        name = raw.decode("utf-8", errors="surrogateescape")
+        # A nested repository shows up as "dir/": its files are not ours to list.
+        if not name or name.endswith("/") or name in seen:
+            continue
+        seen.add(name)
+        rel = name[len(prefix):] if prefix and name.startswith(prefix) else name
+        if any(part in ALWAYS_SKIPPED for part in rel.split("/")[:-1]):
+            continue
+        if os.path.lexists(root / rel):  # a tracked file the user deleted is not there to read
+            files.append(rel)
+    return sorted(files)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    regex: re.Pattern[str]
+    negated: bool
+    dir_only: bool
+
+
+def _translate(pattern: str) -> str:
+    """A .gitignore glob as a regex over a path relative to the .gitignore's directory."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("/**", i) and i + 3 == len(pattern):
+            out.append("/.*")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif char == "*":
+            out.append("[^/]*")
+            i += 1
+        elif char == "?":
+            out.append("[^/]")
+            i += 1
+        elif char == "[":
+            end = pattern.find("]", i + 1)
+            if end == -1:
+                out.append(re.escape(char))
+                i += 1
+            else:
+                body = pattern[i + 1:end].replace("\\", "\\\\")
+                out.append("[^" + body[1:] + "]" if body.startswith("!") else "[" + body + "]")
+                i = end + 1
+        elif char == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+        else:
+            out.append(re.escape(char))
+            i += 1
+    return "".join(out)
+
+
+def parse_gitignore(text: str) -> list[_Rule]:
+    rules: list[_Rule] = []
+    for line in text.splitlines():
+        line = line.rstrip()
+        if not line or line.startswith("#"):
+            continue
+        negated = line.startswith("!")
+        if negated:
+            line = line[1:]
+        dir_only = line.endswith("/")
+        line = line.rstrip("/")
+        if not line:
+            continue
+        # A pattern with a slash (other than a trailing one) is anchored to its directory.
+        anchored = "/" in line
+        line = line.lstrip("/")
+        body = _translate(line)
+        regex = re.compile(("^" if anchored else "^(?:.*/)?") + body + "$")
+        rules.append(_Rule(regex, negated, dir_only))
+    return rules
+
+
+def _ignored(rules: list[tuple[str, list[_Rule]]], rel: str, is_dir: bool) -> bool:
+    verdict = False
+    for base, base_rules in rules:
+        if base and not rel.startswith(base + "/"):
+            continue
+        local = rel[len(base) + 1:] if base else rel
+        for rule in base_rules:
+            if rule.dir_only and not is_dir:
+                continue
+            if rule.regex.match(local):
+                verdict = not rule.negated
+    return verdict
+
+
+def walk_files(root: Path) -> list[str]:
+    """Every file under `root` not ignored by the .gitignore files found on the way (pure Python)."""
+    files: list[str] = []
+    stack: list[tuple[Path, str, list[tuple[str, list[_Rule]]]]] = [(root, "", [])]
+    while stack:
+        directory, rel_dir, rules = stack.pop()
+        gitignore = directory / ".gitignore"
+        if gitignore.is_file():
+            with contextlib.suppress(OSError):
+                rules = [*rules, (rel_dir, parse_gitignore(gitignore.read_text(errors="replace")))]
+        try:
+            entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+        except OSError:
+            continue
+        for entry in entries:
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            is_dir = entry.is_dir(follow_symlinks=False)
+            if is_dir and entry.name in ALWAYS_SKIPPED:
+                continue
+            if _ignored(rules, rel, is_dir):
+                continue
+            if is_dir:
+                stack.append((Path(entry.path), rel, rules))
+            else:
+                files.append(rel)
+    return sorted(files)
+
+
+def list_files(root: Path) -> list[str]:
+    """The workspace's files relative to `root`, sorted, respecting .gitignore."""
+    files = git_files(root)
+    return files if files is not None else walk_files(root)
