@@ -281,3 +281,68 @@ def test_messages_only_grow_between_turns(tmp_path: Path) -> None:
     turns: list[list[Message]] = [c.messages for c in backend.calls[1:]]
     for earlier, later in itertools.pairwise(turns):
         assert later[: len(earlier)] == earlier  # append-only: the KV cache can be reused
+
+
+class Crash(Exception):
+    pass
+
+
+def crash(messages: Sequence[Message]) -> str:
+    raise Crash("power cut")
+
+
+def test_crash_then_resume_continues_from_the_unfinished_step(tmp_path: Path) -> None:
+    from ornith_local.agent.sessions import resume_state
+
+    two_steps = scaffold_json(("locate", ["read_file"], 3, "abort"), ("fix", ["edit_file"], 3, "abort"))
+    runtime, _, _ = make_runtime(tmp_path, [
+        two_steps, call("read_file", path="a.py"), call("step_done", summary="found it"),
+        call("edit_file", path="a.py", text="x"), crash,
+    ])
+    with pytest.raises(Crash):
+        runtime.run("fix a.py")
+    runtime.deps.trajectory.close()
+    state = resume_state(runtime.deps.trajectory.path)
+    assert state.task == "fix a.py"
+    assert state.finished_steps == ["locate"]
+    assert state.turns == 3
+
+    resumed, backend, _ = make_runtime(tmp_path, [call("step_done", summary="fixed")])
+    result = resumed.run(state.task, resume=state)
+    assert [name for name, _ in result.steps] == ["fix"]
+    assert result.outcome == "verified"
+    assert result.turns == 4
+    # The model saw the earlier conversation, then the restarted step.
+    seen = backend.calls[0].messages
+    assert any("read_file ok: a.py" in message.content for message in seen)
+    assert seen[-1].content.startswith("Step 2/2: fix")
+    with pytest.raises(ValueError, match="already finished"):
+        resume_state(resumed.deps.trajectory.path)
+
+
+def test_export_writes_only_verified_unflagged_runs_as_chat_data(tmp_path: Path) -> None:
+    from ornith_local.agent.sessions import export_training_data
+
+    good, _, _ = make_runtime(tmp_path / "good", [
+        scaffold_json(("fix", ["read_file", "edit_file"], 3, "abort")),
+        "Looking first." + call("read_file", path="a.py"), call("step_done", summary="ok"),
+    ])
+    good.run("fix a.py")
+    bad, _, _ = make_runtime(tmp_path / "bad", [
+        scaffold_json(("fix", ["edit_file"], 3, "abort")),
+        call("edit_file", path="tests/test_a.py", text="assert True"), call("step_done", summary="ok"),
+    ])
+    assert bad.run("make tests pass").outcome == "flagged"
+    out = tmp_path / "train.jsonl"
+    exported, skipped = export_training_data([good.deps.trajectory.path, bad.deps.trajectory.path], out)
+    assert (exported, skipped) == (1, 1)
+    example = json.loads(out.read_text())
+    roles = [message["role"] for message in example["messages"]]
+    assert roles[:2] == ["system", "user"]
+    assistant = next(m for m in example["messages"] if m.get("tool_calls"))
+    assert assistant["content"] == "Looking first."
+    call_entry = assistant["tool_calls"][0]
+    assert call_entry["function"] == {"name": "read_file", "arguments": json.dumps({"path": "a.py"})}
+    reply = example["messages"][example["messages"].index(assistant) + 1]
+    assert reply == {"role": "tool", "tool_call_id": call_entry["id"], "content": "read_file ok: a.py"}
+    assert {tool["function"]["name"] for tool in example["tools"]} >= {"read_file", "step_done"}

@@ -17,7 +17,8 @@ from ornith_local.agent.context import Conversation
 from ornith_local.agent.deps import AgentDeps, AgentOptions, CheckResult
 from ornith_local.agent.guard import Finding, GuardPolicy, check_call, check_diff
 from ornith_local.agent.propose import propose_scaffold
-from ornith_local.agent.scaffold import Scaffold, ScaffoldError, Step, fixed_scaffold
+from ornith_local.agent.scaffold import Scaffold, ScaffoldError, Step, fixed_scaffold, scaffold_from_json
+from ornith_local.agent.sessions import ResumeState
 from ornith_local.llm.backend import GenerateOptions, Message
 from ornith_local.llm.parsing import parse_output
 from ornith_local.tools.base import call_tool, function_spec
@@ -70,19 +71,28 @@ class Runtime:
 
     # --- the whole task ---------------------------------------------------------------------------
 
-    def run(self, task: str) -> RunResult:
+    def run(self, task: str, resume: ResumeState | None = None) -> RunResult:
         deps, options = self.deps, self.options
-        self._log("start", task=task, mode=options.mode, scaffold_mode=options.scaffold_mode,
-                  backend=deps.backend.name, n_ctx=deps.backend.n_ctx)
+        if resume is None:
+            self._log("start", task=task, mode=options.mode, scaffold_mode=options.scaffold_mode,
+                      backend=deps.backend.name, n_ctx=deps.backend.n_ctx, tools=self._specs(), repo=options.repo)
+        else:
+            self.turns = resume.turns
+            self._log("resumed", finished_steps=resume.finished_steps, turns=resume.turns)
         scaffolds: list[Scaffold] = []
         steps: list[tuple[str, StepOutcome]] = []
         history: str | None = None
         outcome: Outcome = "failed"
         try:
             for attempt in range(options.max_replans + 1):
-                scaffold = self._scaffold_for(task, history)
+                carry_on = resume if attempt == 0 and resume is not None and resume.scaffold else None
+                if carry_on is not None:
+                    scaffold, notes = deps.clamp(scaffold_from_json(carry_on.scaffold))
+                    self._log("scaffold", scaffold=scaffold.to_json(), clamp_notes=list(notes), resumed=True)
+                else:
+                    scaffold = self._scaffold_for(task, history)
                 scaffolds.append(scaffold)
-                result = self._run_scaffold(task, scaffold, steps)
+                result = self._run_scaffold(task, scaffold, steps, carry_on)
                 if result.status != "replan" or attempt == options.max_replans:
                     outcome = "aborted" if result.status == "abort" else "failed"
                     break
@@ -117,15 +127,21 @@ class Runtime:
 
     # --- one scaffold: its steps in order ---------------------------------------------------------
 
-    def _run_scaffold(self, task: str, scaffold: Scaffold, steps: list[tuple[str, StepOutcome]]) -> StepOutcome:
+    def _run_scaffold(self, task: str, scaffold: Scaffold, steps: list[tuple[str, StepOutcome]],
+                      resume: ResumeState | None = None) -> StepOutcome:
         conversation = Conversation(
             self.deps.backend, scaffold.context, log=lambda event, data: self._log(event, **data)
         )
-        conversation.add(Message("system", prompts.SYSTEM))
-        conversation.add(Message("user", prompts.task_message(
-            task, scaffold, self.deps.repo_map(task), self.deps.instructions)))
+        if resume is not None:  # pick up the conversation where the interrupted run left it
+            for message in resume.messages:
+                conversation.add(Message(message["role"], message["content"], tool_call_id=message.get("tool_call_id"),
+                                         name=message.get("name")))
+        else:
+            conversation.add(Message("system", prompts.SYSTEM))
+            conversation.add(Message("user", prompts.task_message(
+                task, scaffold, self.deps.repo_map(task), self.deps.instructions)))
         last = StepOutcome("done", "no steps", 0)
-        index = 0
+        index = len(resume.finished_steps) if resume is not None else 0
         while index < len(scaffold.steps):
             step = scaffold.steps[index]
             retries = 0
@@ -149,7 +165,7 @@ class Runtime:
     def _run_step(self, conversation: Conversation, step: Step, number: int, total: int,
                   scaffold: Scaffold) -> StepOutcome:
         conversation.add(Message("user", prompts.step_message(number, total, step)))
-        specs = [*(function_spec(self.deps.tools[name]) for name in self.deps.tools), *CONTROL_SPECS]
+        specs = self._specs()
         seen: dict[str, int] = {}
         idle_turns = 0
         for turn in range(1, step.turn_budget + 1):
@@ -175,10 +191,13 @@ class Runtime:
             idle_turns = 0
             observations: list[str] = []
             for call in usable:
-                if call.name == "step_done":
-                    return StepOutcome("done", str(call.arguments.get("summary", ""))[:300], turn)
-                if call.name == "replan":
-                    return StepOutcome("replan", str(call.arguments.get("reason", ""))[:300], turn)
+                call_id = f"call_{self.turns}_{call.index}"
+                if call.name in ("step_done", "replan"):
+                    # Answer the call like any other, so the transcript stays a valid tool-calling chat.
+                    conversation.add(Message("tool", f"{call.name}: noted", tool_call_id=call_id, name=call.name))
+                    status: Literal["done", "replan"] = "done" if call.name == "step_done" else "replan"
+                    note = call.arguments.get("summary" if status == "done" else "reason", "")
+                    return StepOutcome(status, str(note)[:300], turn)
                 key = call.name + json.dumps(call.arguments, sort_keys=True)
                 seen[key] = seen.get(key, 0) + 1
                 if seen[key] > 2:
@@ -187,7 +206,7 @@ class Runtime:
                 else:
                     text = self._execute(call.name, dict(call.arguments), step)
                 observations.append(text)
-                conversation.add(Message("tool", text, tool_call_id=call.id, name=call.name))
+                conversation.add(Message("tool", text, tool_call_id=call_id, name=call.name))
             if feedback:
                 conversation.add(Message("user", "\n".join(feedback)))
             if turn == step.turn_budget - 1:
@@ -219,6 +238,11 @@ class Runtime:
         return result.text
 
     # --- bookkeeping ------------------------------------------------------------------------------
+
+    def _specs(self) -> list[dict[str, Any]]:
+        # Every tool of the run in every turn: a stable prompt prefix keeps the KV cache valid across
+        # steps; the step's allow-list is enforced by the monitor and named in the step message.
+        return [*(function_spec(tool) for tool in self.deps.tools.values()), *CONTROL_SPECS]
 
     def _out_of_budget(self, scaffold: Scaffold) -> bool:
         over_turns = self.turns >= min(scaffold.limits.max_total_turns, self.options.max_turns)
