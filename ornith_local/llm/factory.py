@@ -1,0 +1,41 @@
+"""Open the backend the configuration asks for: an HTTP endpoint, or a local GGUF with its offload plan."""
+
+from __future__ import annotations
+
+from ornith_local.config.settings import ModelSettings
+from ornith_local.llm.backend import Backend
+from ornith_local.llm.gguf import read_gguf
+from ornith_local.llm.http_backend import HttpBackend
+from ornith_local.llm.llama_cpp_backend import LlamaCppBackend
+from ornith_local.models.catalog import CatalogEntry, load_catalog
+from ornith_local.models.hardware import Hardware, detect_hardware
+from ornith_local.models.local import resolve_model_path
+from ornith_local.models.plan import plan_offload
+from ornith_local.models.tiny import TINY_MODEL_NAME
+
+
+def catalog_entry_for(name: str, file_name: str) -> CatalogEntry | None:
+    catalog = load_catalog()
+    if name in catalog:
+        return catalog[name]
+    return next((entry for entry in catalog.values() if entry.file_name == file_name), None)
+
+
+def open_backend(settings: ModelSettings, *, model: str | None = None, hardware: Hardware | None = None) -> Backend:
+    """The configured backend. Raises LookupError / FileNotFoundError / ModelFileError / DoesNotFit (one line)."""
+    if settings.endpoint:
+        return HttpBackend(settings.endpoint, model=model or settings.name or "default")
+    name = model or settings.name or TINY_MODEL_NAME
+    path = resolve_model_path(name)
+    info = read_gguf(path)
+    entry = catalog_entry_for(name, path.name)
+    plan = plan_offload(info, hardware or detect_hardware(), want_ctx=settings.n_ctx)
+    return LlamaCppBackend(
+        path,
+        n_ctx=settings.n_ctx or plan.n_ctx,
+        n_gpu_layers=plan.n_gpu_layers if settings.n_gpu_layers is None else settings.n_gpu_layers,
+        threads=settings.threads,
+        template_family=entry.chat_template if entry else None,
+        sampling=entry.sampling if entry else None,
+        info=info,
+    )

@@ -1,0 +1,179 @@
+"""Catalog, offload plan, pull against a local fake hub on 127.0.0.1, import, and the `ornith models` CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from ornith_local.cli.main import main
+from ornith_local.llm.gguf import read_gguf
+from ornith_local.models import download, imports
+from ornith_local.models.catalog import load_catalog
+from ornith_local.models.download import PullError, pull
+from ornith_local.models.hardware import Gpu, Hardware, LlamaBuild
+from ornith_local.models.plan import DoesNotFit, plan_offload
+
+PAYLOAD = b"GGUF" + bytes(range(256)) * 4096
+
+
+def test_catalog_has_the_ornith_family_and_open_sources() -> None:
+    catalog = load_catalog()
+    assert {"ornith-1.0-9b", "ornith-1.0-35b", "ornith-1.0-35b-q3", "ornith-1.0-31b", "ornith-1.0-397b",
+            "ornith-1.5-9b", "ornith-1.5-35b", "gemma3-270m"} <= set(catalog)
+    assert catalog["ornith-1.0-9b"].architecture == "qwen35"
+    assert catalog["ornith-1.0-35b"].architecture == "qwen35moe"
+    assert catalog["ornith-1.0-397b"].server_only
+    assert catalog["ornith-1.0-9b"].draft is not None
+    assert [source.kind for source in catalog["gemma3-270m"].sources] == ["pypi", "hf"]
+
+
+def _machine(gpu_free_mib: int | None, ram_mib: int = 16000) -> Hardware:
+    gpus = [Gpu("test", "cuda", gpu_free_mib, gpu_free_mib)] if gpu_free_mib is not None else []
+    return Hardware("Linux", "x86_64", 8, ram_mib, ram_mib, gpus, LlamaBuild(True, "0.3.36", bool(gpus), "cuda"))
+
+
+def test_offload_plan_from_free_vram_and_metadata(tiny_model_path: Path) -> None:
+    info = read_gguf(tiny_model_path)
+    cpu = plan_offload(info, _machine(None))
+    assert cpu.n_gpu_layers == 0 and cpu.n_ctx > 0 and "slow" in cpu.explain()
+    roomy = plan_offload(info, _machine(8000))
+    assert roomy.n_gpu_layers == -1 and roomy.n_ctx == info.context_length
+    # ~768 MiB is reserved for compute buffers: with 900 MiB free only some layers fit beside the KV cache.
+    tight = plan_offload(info, _machine(900))
+    assert 0 < tight.n_gpu_layers < info.n_layers
+    assert tight.n_ctx <= roomy.n_ctx
+    with pytest.raises(DoesNotFit):
+        plan_offload(info, _machine(None, ram_mib=600))
+
+
+class _Hub(BaseHTTPRequestHandler):
+    seen: ClassVar[list[tuple[str, str | None]]] = []
+    cut_first_get: ClassVar[bool] = False
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _headers(self, code: int, length: int, extra: dict[str, str]) -> None:
+        self.send_response(code)
+        self.send_header("X-Repo-Commit", "a" * 40)
+        self.send_header("ETag", f'"{hashlib.sha256(PAYLOAD).hexdigest()}"')
+        self.send_header("Content-Length", str(length))
+        for key, value in extra.items():
+            self.send_header(key, value)
+        self.end_headers()
+
+    def do_HEAD(self) -> None:
+        if "missing" in self.path:
+            self.send_response(404)
+            self.send_header("X-Error-Code", "RepoNotFound")
+            self.end_headers()
+            return
+        self._headers(200, len(PAYLOAD), {})
+
+    def do_GET(self) -> None:
+        ranged = self.headers.get("Range")
+        _Hub.seen.append(("GET", ranged))
+        start = int(ranged.split("=")[1].split("-")[0]) if ranged else 0
+        extra = {"Content-Range": f"bytes {start}-{len(PAYLOAD) - 1}/{len(PAYLOAD)}"} if ranged else {}
+        self._headers(206 if ranged else 200, len(PAYLOAD) - start, extra)
+        if _Hub.cut_first_get:  # the connection drops halfway through
+            _Hub.cut_first_get = False
+            self.wfile.write(PAYLOAD[start : start + len(PAYLOAD) // 2])
+            self.wfile.flush()
+            self.connection.close()
+            return
+        self.wfile.write(PAYLOAD[start:])
+
+
+@pytest.fixture
+def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Hub.seen.clear()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setenv("HF_ENDPOINT", endpoint)
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
+    yield endpoint
+    server.shutdown()
+
+
+def _entry(sha256: str | None = hashlib.sha256(PAYLOAD).hexdigest()) -> Any:
+    return dataclasses.replace(load_catalog()["qwen2.5-coder-1.5b"], sha256=sha256, size_bytes=len(PAYLOAD))
+
+
+def test_pull_downloads_and_verifies_after_an_interrupted_pull(hub: str) -> None:
+    # An earlier pull was interrupted halfway: huggingface-hub's partial file is still there.
+    etag = hashlib.sha256(PAYLOAD).hexdigest()
+    from huggingface_hub._local_folder import get_local_download_paths
+
+    paths = get_local_download_paths(_entry().local_path.parent / ".download", _entry().sources[0].file)
+    partial = paths.incomplete_path(etag)
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    partial.write_bytes(PAYLOAD[: len(PAYLOAD) // 2])
+    result = pull(_entry(), progress=False)
+    assert result.verified and result.path.read_bytes() == PAYLOAD
+    assert _Hub.seen  # fetched from the local hub; see the report: huggingface-hub 2.4 restarted, not resumed
+    assert pull(_entry(), progress=False).already_present
+
+
+def test_pull_rejects_bad_checksum_offline_and_full_disk(hub: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(PullError, match="sha256 mismatch"):
+        pull(_entry(sha256="0" * 64), progress=False)
+    assert not _entry().local_path.exists()
+    with pytest.raises(PullError, match=r"cannot reach|failed"):
+        pull(_entry(), endpoint="http://127.0.0.1:9", progress=False)
+    monkeypatch.setattr(download.shutil, "disk_usage", lambda _: dataclasses.make_dataclass("U", ["free"])(10))
+    with pytest.raises(PullError, match="not enough disk space"):
+        pull(_entry(), progress=False)
+    with pytest.raises(PullError, match="endpoint"):
+        pull(load_catalog()["ornith-1.0-397b"])
+
+
+def test_import_path_ollama_and_lmstudio(tmp_path: Path, tiny_model_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    ollama = tmp_path / "ollama"
+    digest = "sha256:" + "ab" * 32
+    (ollama / "blobs").mkdir(parents=True)
+    (ollama / "blobs" / digest.replace(":", "-")).symlink_to(tiny_model_path)
+    manifest = ollama / "manifests" / "registry.ollama.ai" / "library" / "tiny" / "latest"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text(json.dumps({"layers": [{"mediaType": "application/vnd.ollama.image.model", "digest": digest}]}))
+    lmstudio = tmp_path / "lms" / "pub" / "repo"
+    lmstudio.mkdir(parents=True)
+    (lmstudio / "small.gguf").symlink_to(tiny_model_path)
+    monkeypatch.setenv("OLLAMA_MODELS", str(ollama))
+    monkeypatch.setenv("LMSTUDIO_MODELS", str(tmp_path / "lms"))
+    assert [m.name for m in imports.ollama_models()] == ["tiny:latest"]
+
+    assert main(["models", "import", "--ollama", "--lmstudio"]) == 0
+    assert main(["models", "import", str(tiny_model_path), "--name", "mine"]) == 0
+    assert set(imports.imported()) == {"tiny:latest", "small", "mine"}
+    capsys.readouterr()
+    assert main(["models", "path", "mine"]) == 0
+    assert capsys.readouterr().out.strip() == str(tiny_model_path)
+    assert main(["models", "rm", "mine"]) == 0 and tiny_model_path.exists()
+
+    bad = tmp_path / "bad.gguf"
+    bad.write_text("nope")
+    assert main(["models", "import", str(bad)]) == 1
+    assert "not a GGUF" in capsys.readouterr().err
+
+
+def test_models_cli_list_info_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert any(row["name"] == "ornith-1.0-9b" for row in rows)
+    assert main(["models", "info", "gemma3-270m", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["local"]["layers"] == 18 and "context" in info["plan"]
+    assert main(["models", "pull", "no-such-model"]) == 1
+    assert main(["models", "path", "ornith-1.0-9b"]) == 1
+    assert "not downloaded" in capsys.readouterr().err
