@@ -9,6 +9,7 @@ from ornith_local.tools.base import Tool, ToolError, ToolResult, call_tool, func
 from ornith_local.tools.edit import EditFile
 from ornith_local.tools.files import ListDir, ReadFile, WriteFile
 from ornith_local.tools.gittools import GitDiff
+from ornith_local.tools.repomap import RepoMapTool
 from ornith_local.tools.search import Search
 from ornith_local.tools.workspace import Workspace
 
@@ -16,7 +17,7 @@ from ornith_local.tools.workspace import Workspace
 def default_tools(workspace: Workspace) -> list[Tool]:
     """Every tool, bound to `workspace`; the runtime offers each step the subset its scaffold allows."""
     return [ReadFile(workspace), ListDir(workspace), Search(workspace), EditFile(workspace), WriteFile(workspace),
-            GitDiff(workspace)]
+            GitDiff(workspace), RepoMapTool(workspace)]
 
 
 __all__ = ["Tool", "ToolError", "ToolResult", "Workspace", "call_tool", "default_tools", "function_spec"]

@@ -51,6 +51,8 @@ def git_files(root: Path) -> list[str] | None:
         prefix = host_git(root, "rev-parse", "--show-prefix").decode().strip()
     except (subprocess.CalledProcessError, OSError):
         return None
+    if not out and _is_ignored(root):
+        return None  # a directory git ignores (a vendored package in .venv): walk it instead
     seen: set[str] = set()
     files: list[str] = []
     for raw in out.split(b"\0"):
@@ -65,6 +67,11 @@ def git_files(root: Path) -> list[str] | None:
         if os.path.lexists(root / rel):  # a tracked file the user deleted is not there to read
             files.append(rel)
     return sorted(files)
+
+
+def _is_ignored(root: Path) -> bool:
+    result = subprocess.run(["git", *GIT_SAFE, "check-ignore", "-q", "."], cwd=root, capture_output=True)
+    return result.returncode == 0
 
 
 @dataclass(frozen=True)

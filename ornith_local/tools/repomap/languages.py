@@ -1,0 +1,157 @@
+"""Which tree-sitter grammar parses which file, and the queries that find definitions and references.
+
+Grammars come from the per-language wheels (tree-sitter-python, ...), which ship compiled parsers and
+work offline. tree-sitter-language-pack is used only for grammars it already has on disk: from 1.x it
+downloads parsers at first use, and ornith must never touch the network behind the user's back.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from dataclasses import dataclass
+
+import tree_sitter
+
+EXTENSIONS: dict[str, str] = {
+    ".py": "python", ".pyi": "python",
+    ".js": "javascript", ".jsx": "javascript", ".mjs": "javascript", ".cjs": "javascript",
+    ".ts": "typescript", ".mts": "typescript", ".cts": "typescript", ".tsx": "tsx",
+    ".go": "go", ".rs": "rust", ".java": "java",
+    ".c": "c", ".h": "c",
+    ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".hpp": "cpp", ".hh": "cpp", ".hxx": "cpp",
+}
+
+_WHEELS: dict[str, tuple[str, str]] = {
+    "python": ("tree_sitter_python", "language"),
+    "javascript": ("tree_sitter_javascript", "language"),
+    "typescript": ("tree_sitter_typescript", "language_typescript"),
+    "tsx": ("tree_sitter_typescript", "language_tsx"),
+    "go": ("tree_sitter_go", "language"),
+    "rust": ("tree_sitter_rust", "language"),
+    "java": ("tree_sitter_java", "language"),
+    "c": ("tree_sitter_c", "language"),
+    "cpp": ("tree_sitter_cpp", "language"),
+}
+
+_JS_DEFS = """
+(function_declaration name: (identifier) @name) @def.function
+(generator_function_declaration name: (identifier) @name) @def.function
+(method_definition name: (property_identifier) @name) @def.method
+(variable_declarator name: (identifier) @name value: [(arrow_function) (function_expression)]) @def.function
+"""
+_C_DEFS = """
+(function_definition declarator: (function_declarator declarator: (identifier) @name)) @def.function
+(function_definition declarator: (pointer_declarator declarator: (function_declarator
+  declarator: (identifier) @name))) @def.function
+(struct_specifier name: (type_identifier) @name body: (_)) @def.class
+(enum_specifier name: (type_identifier) @name body: (_)) @def.type
+(type_definition declarator: (type_identifier) @name) @def.type
+"""
+
+DEFINITIONS: dict[str, str] = {
+    "python": """
+(function_definition name: (identifier) @name) @def.function
+(class_definition name: (identifier) @name) @def.class
+""",
+    "javascript": _JS_DEFS + "(class_declaration name: (identifier) @name) @def.class\n",
+    "typescript": _JS_DEFS + """
+(class_declaration name: (type_identifier) @name) @def.class
+(abstract_class_declaration name: (type_identifier) @name) @def.class
+(interface_declaration name: (type_identifier) @name) @def.interface
+(type_alias_declaration name: (type_identifier) @name) @def.type
+(enum_declaration name: (identifier) @name) @def.type
+""",
+    "go": """
+(function_declaration name: (identifier) @name) @def.function
+(method_declaration name: (field_identifier) @name) @def.method
+(type_spec name: (type_identifier) @name) @def.type
+""",
+    "rust": """
+(function_item name: (identifier) @name) @def.function
+(function_signature_item name: (identifier) @name) @def.function
+(struct_item name: (type_identifier) @name) @def.class
+(enum_item name: (type_identifier) @name) @def.class
+(trait_item name: (type_identifier) @name) @def.interface
+(type_item name: (type_identifier) @name) @def.type
+(mod_item name: (identifier) @name) @def.module
+(macro_definition name: (identifier) @name) @def.macro
+""",
+    "java": """
+(class_declaration name: (identifier) @name) @def.class
+(interface_declaration name: (identifier) @name) @def.interface
+(enum_declaration name: (identifier) @name) @def.class
+(record_declaration name: (identifier) @name) @def.class
+(method_declaration name: (identifier) @name) @def.method
+(constructor_declaration name: (identifier) @name) @def.method
+""",
+    "c": _C_DEFS,
+    "cpp": _C_DEFS + """
+(function_definition declarator: (function_declarator
+  declarator: [(field_identifier) (qualified_identifier) (destructor_name)] @name)) @def.function
+(class_specifier name: (type_identifier) @name body: (_)) @def.class
+(namespace_definition name: (namespace_identifier) @name) @def.module
+""",
+}
+DEFINITIONS["tsx"] = DEFINITIONS["typescript"]
+
+# Every identifier-like leaf counts as a reference: cheap, language-neutral, and good enough for
+# ranking (the same trade-off aider's repo map makes when a grammar has no reference queries).
+_REF_NODES: dict[str, str] = {
+    "python": "(identifier) @ref",
+    "javascript": "[(identifier) (property_identifier)] @ref",
+    "typescript": "[(identifier) (property_identifier) (type_identifier)] @ref",
+    "go": "[(identifier) (field_identifier) (type_identifier)] @ref",
+    "rust": "[(identifier) (field_identifier) (type_identifier)] @ref",
+    "java": "[(identifier) (type_identifier)] @ref",
+    "c": "[(identifier) (field_identifier) (type_identifier)] @ref",
+    "cpp": "[(identifier) (field_identifier) (type_identifier) (namespace_identifier)] @ref",
+}
+_REF_NODES["tsx"] = _REF_NODES["typescript"]
+
+
+@dataclass(frozen=True)
+class Grammar:
+    name: str
+    language: tree_sitter.Language
+    definitions: tree_sitter.Query
+    references: tree_sitter.Query
+
+    def parser(self) -> tree_sitter.Parser:
+        return tree_sitter.Parser(self.language)
+
+
+def language_for(path: str) -> str | None:
+    dot = path.rfind(".")
+    return EXTENSIONS.get(path[dot:].lower()) if dot != -1 else None
+
+
+def _load_language(name: str) -> tree_sitter.Language | None:
+    module_name, attribute = _WHEELS[name]
+    try:
+        module = importlib.import_module(module_name)
+        return tree_sitter.Language(getattr(module, attribute)())
+    except (ImportError, AttributeError, ValueError):
+        pass
+    try:
+        import tree_sitter_language_pack as pack
+
+        if name in pack.downloaded_languages():
+            return pack.get_language(name)
+    except Exception:  # the pack raises its own error types; any of them means "not available"
+        return None
+    return None
+
+
+@functools.cache
+def grammar(name: str) -> Grammar | None:
+    """The grammar and compiled queries for a language, or None when no grammar is installed."""
+    language = _load_language(name)
+    if language is None:
+        return None
+    return Grammar(name, language, tree_sitter.Query(language, DEFINITIONS[name]),
+                   tree_sitter.Query(language, _REF_NODES[name]))
+
+
+def available() -> list[str]:
+    return [name for name in _WHEELS if grammar(name) is not None]
