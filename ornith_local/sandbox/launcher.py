@@ -72,13 +72,21 @@ def apply_landlock(spec: dict[str, Any]) -> None:
     size = 8 if abi < 4 else 16 if abi < 6 else 24
     ruleset = _syscall(_CREATE_RULESET, ctypes.c_char_p(attr[:size]), ctypes.c_size_t(size), ctypes.c_uint32(0))
     try:
-        for paths, rights in ((spec["read"], READ_RIGHTS), (spec["write"], handled),
+        for paths, rights in ((spec["read"] + _proc_entries(), READ_RIGHTS), (spec["write"], handled),
                               (spec["device"], READ_RIGHTS | WRITE_FILE | (IOCTL_DEV & handled))):
             for path in paths:
                 _add_path_rule(ruleset, path, rights & handled)
         _syscall(_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0))
     finally:
         os.close(ruleset)
+
+
+def _proc_entries() -> list[str]:
+    """/proc without other processes' directories: Landlock's ptrace scoping does not stop a
+    same-uid read of /proc/PID/environ on every kernel, so those are simply not granted.
+    Only this process's own directory (the command, after exec) stays readable."""
+    entries = [f"/proc/{name}" for name in os.listdir("/proc") if not name.isdigit()]
+    return [*entries, f"/proc/{os.getpid()}"]
 
 
 def _add_path_rule(ruleset: int, path: str, rights: int) -> None:
@@ -142,8 +150,7 @@ def main(argv: list[str]) -> int:
     command = argv[3:]  # argv[2] is "--"
     try:
         apply_rlimits(spec["rlimits"], spec.get("processes"))
-        if spec.get("landlock") is not None or spec.get("seccomp"):
-            _prctl(_PR_SET_NO_NEW_PRIVS, 1)
+        _prctl(_PR_SET_NO_NEW_PRIVS, 1)  # no setuid escalation, in every tier
         if spec.get("landlock") is not None:
             apply_landlock(spec["landlock"])
         if spec.get("seccomp"):

@@ -20,7 +20,7 @@ from ornith_local.sandbox.seccomp import FilterOptions, build_filter
 LAUNCHER = Path(__file__).with_name("launcher.py")
 MACOS_PROFILE = "macos.sb"
 # Never readable in the Landlock tier (in bwrap these are fresh tmpfs mounts instead).
-_HIDDEN = ("/tmp", "/var/tmp", "/dev/shm", "/run/user", "/home", "/root", "/dev")
+_HIDDEN = ("/tmp", "/var/tmp", "/dev/shm", "/run/user", "/home", "/root", "/dev", "/proc")
 
 
 @dataclass
