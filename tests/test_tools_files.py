@@ -117,7 +117,8 @@ def test_latin1_and_utf16_round_trip(tmp_path: Path) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.text(alphabet=st.characters(blacklist_characters="\r\n"), max_size=20), max_size=8),
+# NUL is left out: a UTF-16 file starting with U+0000 is indistinguishable from UTF-32 by its BOM.
+@given(st.lists(st.text(alphabet=st.characters(blacklist_characters="\r\n\x00"), max_size=20), max_size=8),
        st.sampled_from(["\n", "\r\n", "\r"]), st.booleans(), st.sampled_from(["utf-8", "utf-16-le"]),
        st.booleans())
 def test_decode_encode_round_trips_byte_for_byte(lines: list[str], newline: str, trailing: bool, encoding: str,

@@ -5,19 +5,26 @@ Each tool is a small object satisfying `Tool` (name, description, JSON-schema pa
 and turns failures into results the model can read.
 """
 
+from ornith_local.sandbox import Sandbox
 from ornith_local.tools.base import Tool, ToolError, ToolResult, call_tool, function_spec
 from ornith_local.tools.edit import EditFile
 from ornith_local.tools.files import ListDir, ReadFile, WriteFile
 from ornith_local.tools.gittools import GitDiff
 from ornith_local.tools.repomap import RepoMapTool
+from ornith_local.tools.run import RunCommand
 from ornith_local.tools.search import Search
+from ornith_local.tools.testing import RunTests
 from ornith_local.tools.workspace import Workspace
 
 
-def default_tools(workspace: Workspace) -> list[Tool]:
-    """Every tool, bound to `workspace`; the runtime offers each step the subset its scaffold allows."""
+def default_tools(workspace: Workspace, sandbox: Sandbox | None = None) -> list[Tool]:
+    """Every tool, bound to `workspace`; the runtime offers each step the subset its scaffold allows.
+
+    `sandbox` is shared by run and run_tests; without one each opens the configured sandbox when called.
+    """
     return [ReadFile(workspace), ListDir(workspace), Search(workspace), EditFile(workspace), WriteFile(workspace),
-            GitDiff(workspace), RepoMapTool(workspace)]
+            RunCommand(workspace, sandbox), RunTests(workspace, sandbox), GitDiff(workspace),
+            RepoMapTool(workspace)]
 
 
 __all__ = ["Tool", "ToolError", "ToolResult", "Workspace", "call_tool", "default_tools", "function_spec"]

@@ -51,24 +51,26 @@ def is_binary(data: bytes) -> bool:
 
 def decode(data: bytes) -> tuple[str, TextFormat]:
     """Text with `\\n` line endings, and the format needed to write it back byte for byte."""
-    bom, encoding = b"", ""
+    bom, encoding, raw = b"", "", ""
     for candidate, name in _BOMS:
         if data.startswith(candidate):
+            # UTF-16 LE text starting with U+0000 looks like a UTF-32 BOM: take the first that decodes.
+            try:
+                raw = data[len(candidate):].decode(name)
+            except UnicodeDecodeError:
+                continue
             bom, encoding = candidate, name
             break
     if not bom and is_binary(data):
         raise BinaryFileError("binary file")
-    body = data[len(bom):]
     if not encoding:
         try:
-            raw = body.decode("utf-8")
+            raw = data.decode("utf-8")
             encoding = "utf-8"
         except UnicodeDecodeError:
             # latin-1 maps every byte to one character, so any legacy 8-bit file round-trips exactly.
-            raw = body.decode("latin-1")
+            raw = data.decode("latin-1")
             encoding = "latin-1"
-    else:
-        raw = body.decode(encoding)
     crlf = raw.count("\r\n")
     lone_cr = raw.count("\r") - crlf
     lf = raw.count("\n") - crlf

@@ -1,0 +1,147 @@
+"""run_tests: detect the test command, run it in the sandbox, and return structured results.
+
+Results come from the runner's machine-readable output wherever it has one (pytest's JUnit XML,
+`go test -json`), from its verbose lines otherwise (unittest, cargo). npm-style runners are reported
+by exit code and output only: their reporters differ per project.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ornith_local.config import load_config
+from ornith_local.sandbox import Sandbox, open_sandbox
+from ornith_local.tools.base import ToolError, ToolResult, schema
+from ornith_local.tools.testing.detect import TestCommand, detect_test_command
+from ornith_local.tools.testing.model import Frame, TestCase, TestReport
+from ornith_local.tools.testing.parsers import parse_cargo, parse_go_json, parse_junit, parse_unittest
+from ornith_local.tools.workspace import Workspace
+
+OUTPUT_TAIL_CHARS = 4000
+SHOWN_FAILURES = 10
+SHOWN_DETAILS = 3
+DETAIL_CHARS = 1500
+# Keep test runs from leaving bytecode caches and pytest caches in the user's tree.
+TEST_ENV = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
+
+__all__ = ["Frame", "RunTests", "TestCase", "TestCommand", "TestReport", "detect_test_command", "format_report",
+           "run_tests"]
+
+
+def _tail(text: str, limit: int = OUTPUT_TAIL_CHARS) -> str:
+    return text if len(text) <= limit else "[…]\n" + text[-limit:]
+
+
+def run_tests(root: Path, sandbox: Sandbox | None = None, *, command: TestCommand | None = None,
+              select: Sequence[str] = (), timeout_s: float | None = None) -> TestReport:
+    """Run the project's tests (or `select`ed ones) in the sandbox; never raises for a failing suite."""
+    config = load_config(root)
+    command = command or detect_test_command(root)
+    if command is None:
+        return TestReport("none", "", exit_code=-1, duration_s=0.0,
+                          error="no test suite detected (set [tests] command in .ornith.toml)")
+    sandbox = sandbox or open_sandbox(config.sandbox)
+    timeout = timeout_s or config.tests.timeout_s
+    argv = list(command.argv)
+    junit: Path | None = None
+    if command.runner == "pytest":
+        junit = root / f".ornith-junit-{secrets.token_hex(6)}.xml"
+        argv += ["-p", "no:cacheprovider", "--tb=short", "-o", "junit_family=xunit1", f"--junitxml={junit}"]
+    argv += list(select)
+    try:
+        result = sandbox.run(argv, workspace=root, timeout_s=timeout, env=TEST_ENV)
+        junit_text = junit.read_text(errors="replace") if junit is not None and junit.exists() else None
+    finally:
+        if junit is not None:
+            junit.unlink(missing_ok=True)
+    output = result.stdout + ("\n" + result.stderr if result.stderr else "")
+    report = TestReport(command.runner, " ".join(argv[:len(command.argv)] + list(select)), result.exit_code,
+                        result.duration_s, timed_out=result.timed_out, output=_tail(output))
+    if command.runner == "pytest" and junit_text:
+        report.cases = parse_junit(junit_text)
+    elif command.runner == "go":
+        report.cases = parse_go_json(result.stdout)
+    elif command.runner == "cargo":
+        report.cases = parse_cargo(output)
+    elif command.runner == "unittest":
+        report.cases = parse_unittest(output)
+    report.error = _problem(report, command, timeout)
+    return report
+
+
+def _problem(report: TestReport, command: TestCommand, timeout: float) -> str | None:
+    if report.timed_out:
+        return f"the test command timed out after {timeout:.0f} s"
+    if report.exit_code == 127:
+        return f"command not found: {command.argv[0]}"
+    if command.runner == "pytest" and report.exit_code == 5:
+        return "pytest collected no tests"
+    if report.exit_code != 0 and not report.cases:
+        return f"the test command failed (exit {report.exit_code}) before reporting any test"
+    if report.exit_code != 0 and not report.failures and command.runner in {"pytest", "go", "cargo", "unittest"}:
+        return f"the test command failed (exit {report.exit_code}) although no test failed"
+    return None
+
+
+def _where(case: TestCase) -> str:
+    if case.frames:
+        frame = case.frames[-1]
+        return f"{frame.path}:{frame.line}" + (f" in {frame.function}" if frame.function else "")
+    return f"{case.file}:{case.line}" if case.file and case.line else ""
+
+
+def format_report(report: TestReport) -> str:
+    """The report as the model reads it: counts, then each failure with its message and location."""
+    counts = report.counts
+    head = (f"{report.runner}: {counts['failed']} failed, {counts['passed']} passed, {counts['errors']} errors, "
+            f"{counts['skipped']} skipped in {report.duration_s:.1f} s (exit {report.exit_code})")
+    lines = [head]
+    if report.error:
+        lines.append(f"problem: {report.error}")
+    for index, case in enumerate(report.failures[:SHOWN_FAILURES]):
+        lines.append(f"{case.outcome.upper()} {case.id}")
+        lines += [f"  {line}" for line in case.message.splitlines()]
+        where = _where(case)
+        if where:
+            lines.append(f"  at {where}")
+        if index < SHOWN_DETAILS and case.details:
+            lines += ["  " + line for line in _tail(case.details.strip(), DETAIL_CHARS).splitlines()]
+    if len(report.failures) > SHOWN_FAILURES:
+        lines.append(f"[{len(report.failures) - SHOWN_FAILURES} more failures]")
+    if (report.error or not report.cases) and report.output:
+        lines += ["output:", report.output]
+    return "\n".join(lines)
+
+
+@dataclass
+class RunTests:
+    workspace: Workspace
+    sandbox: Sandbox | None = None
+    name: str = "run_tests"
+    description: str = (
+        "Run the project's test suite (the command is fixed by the project's configuration) in the sandbox "
+        "and get per-test results: failures with messages and file:line. Pass tests to run only some "
+        "(pytest node ids or paths)."
+    )
+    parameters: dict[str, Any] = field(default_factory=lambda: schema({
+        "tests": {"type": "array", "items": {"type": "string"},
+                  "description": "only these tests, e.g. ['tests/test_x.py::test_y'] (default: all)"},
+    }, []))
+    last_report: TestReport | None = None
+
+    def run(self, args: Mapping[str, Any]) -> ToolResult:
+        select = [str(item) for item in args.get("tests") or []]
+        if any(item.startswith("-") for item in select):
+            raise ToolError("tests must be test ids or paths, not options")
+        report = run_tests(self.workspace.root, self.sandbox, select=select)
+        self.last_report = report
+        counts = report.counts
+        title = (f"tests: {counts['failed'] + counts['errors']} failing, {counts['passed']} passed"
+                 + (f" — {report.error}" if report.error else ""))
+        return ToolResult(report.ok, format_report(report), title=title,
+                          data={"runner": report.runner, "exit_code": report.exit_code, "counts": counts,
+                                "failing": [case.id for case in report.failures], "error": report.error})
