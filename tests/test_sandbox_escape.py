@@ -287,7 +287,8 @@ def test_symlink_escape(ctx: Ctx) -> None:
 
 
 def _git_repo(path: Path) -> None:
-    for args in (["init", "-q"], ["-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "i"]):
+    commit = ["-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "i"]
+    for args in (["init", "-q"], commit):
         subprocess.run(["git", "-C", str(path), *args], check=True, capture_output=True)
 
 
@@ -369,7 +370,10 @@ def test_memory_hog(ctx: Ctx) -> None:
     assert "allocated" in ctx.run([PY, "-c", HOG], limits=Limits(address_space_mib=2048)).stdout
 
 
-SPIN = "import time; print('started', flush=True)\nend = time.time() + 1.5\nwhile time.time() < end: pass\nprint('finished')"
+SPIN = """import time; print('started', flush=True)
+end = time.time() + 1.5
+while time.time() < end: pass
+print('finished')"""
 
 
 def test_cpu_spin(ctx: Ctx) -> None:
@@ -416,7 +420,12 @@ def test_no_new_privs(ctx: Ctx) -> None:
     assert "NoNewPrivs:\t0" in bare("grep NoNewPrivs /proc/self/status").stdout
 
 
-TIOCSTI = "import fcntl, termios\ntry:\n    fcntl.ioctl(0, termios.TIOCSTI, b'#')\n    print('injected')\nexcept OSError as e:\n    print('refused', e)"
+TIOCSTI = """import fcntl, termios
+try:
+    fcntl.ioctl(0, termios.TIOCSTI, b'#')
+    print('injected')
+except OSError as e:
+    print('refused', e)"""
 
 
 def test_tiocsti(ctx: Ctx, tmp_path: Path) -> None:
