@@ -1,0 +1,58 @@
+"""Spectrum-based fault localization: Ochiai per line, aggregated per function by its best line.
+
+Ochiai(line) = ef / sqrt(F * (ef + ep)), with ef / ep the failing / passing tests that executed the
+line and F all failing tests under consideration. A line run by every failing test and no passing one
+scores 1. A function scores as its most suspicious line, the usual aggregation in the literature (a
+mean would punish long functions for their many innocent lines).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ornith_local.triage.functions import Function, FunctionIndex
+from ornith_local.triage.spectra import Spectra
+
+
+@dataclass(frozen=True)
+class FunctionScore:
+    function: Function
+    score: float  # Ochiai of the function's most suspicious line, 0..1
+    line: int  # that line
+    failed: int  # failing tests that executed it (ef)
+    passed: int  # passing tests that executed it (ep)
+
+
+def ochiai(failed_covering: int, passed_covering: int, total_failed: int) -> float:
+    if failed_covering == 0 or total_failed == 0:
+        return 0.0
+    return failed_covering / math.sqrt(total_failed * (failed_covering + passed_covering))
+
+
+def score_functions(spectra: Spectra, functions: FunctionIndex, failing: int, passing: int) -> list[FunctionScore]:
+    """Every function executed by at least one of the `failing` tests (bitsets over spectra.tests), best first."""
+    total_failed = failing.bit_count()
+    if total_failed == 0:
+        return []
+    best: dict[tuple[str, str, int], FunctionScore] = {}
+    for path, lines in spectra.lines.items():
+        index = functions.file(path)
+        for line, tests in lines.items():
+            ef = (tests & failing).bit_count()
+            if ef == 0:
+                continue
+            function = index.at(line)
+            if function is None:
+                continue
+            ep = (tests & passing).bit_count()
+            candidate = FunctionScore(function, ochiai(ef, ep, total_failed), line, ef, ep)
+            key = (function.path, function.symbol, function.line)
+            current = best.get(key)
+            if current is None or _better(candidate, current):
+                best[key] = candidate
+    return sorted(best.values(), key=lambda s: (-s.score, -s.failed, s.passed, s.function.path, s.function.line))
+
+
+def _better(a: FunctionScore, b: FunctionScore) -> bool:
+    return (a.score, a.failed, -a.passed, -a.line) > (b.score, b.failed, -b.passed, -b.line)
