@@ -7,6 +7,7 @@ signatures grouped by file. `RepoMapTool` offers it to the model; `ornith map` p
 
 from __future__ import annotations
 
+import heapq
 import os
 import re
 import time
@@ -17,7 +18,8 @@ from typing import Any
 
 from ornith_local.tools.base import ToolResult, arg_int, schema
 from ornith_local.tools.listing import list_files
-from ornith_local.tools.repomap.cache import TagCache, cache_file
+from ornith_local.tools.repomap.cache import TagCache, cache_file, load_memo, save_memo
+from ornith_local.tools.repomap.cache import fingerprint as _fingerprint
 from ornith_local.tools.repomap.languages import grammar, language_for
 from ornith_local.tools.repomap.ranking import rank_definitions
 from ornith_local.tools.repomap.tags import Definition, FileTags, extract
@@ -59,24 +61,44 @@ class RepoMap:
     def __init__(self, root: Path, *, cache_dir: Path | None = None,
                  count_tokens: Callable[[str], int] = estimate_tokens) -> None:
         self.root = Path(os.path.realpath(root))
-        self.cache = TagCache(cache_file(self.root, cache_dir))
+        self.cache_path = cache_file(self.root, cache_dir)
+        self._cache: TagCache | None = None
         self.count_tokens = count_tokens
 
-    def tags(self, progress: Callable[[int, int], None] | None = None) -> tuple[dict[str, FileTags], int]:
-        """Tags of every supported file (from the cache when unchanged) and how many were parsed now."""
-        sources = [rel for rel in list_files(self.root) if language_for(rel)]
-        found: dict[str, FileTags] = {}
-        parsed = 0
-        for index, rel in enumerate(sources):
+    @property
+    def cache(self) -> TagCache:
+        # Loaded on first need: a warm build whose memo matches never reads the tag cache at all.
+        if self._cache is None:
+            self._cache = TagCache(self.cache_path)
+        return self._cache
+
+    def _sources(self) -> list[tuple[str, str, os.stat_result]]:
+        """(path, language, stat) of every source file the map covers."""
+        found = []
+        for rel in list_files(self.root):
             language = language_for(rel)
-            path = self.root / rel
+            if language is None:
+                continue
             try:
-                info = path.stat()
+                info = (self.root / rel).stat()
             except OSError:
                 continue
-            if language is None or not path.is_file() or info.st_size > MAX_FILE_BYTES:
+            if info.st_size <= MAX_FILE_BYTES and not os.path.isdir(self.root / rel):
+                found.append((rel, language, info))
+        return found
+
+    def tags(self, progress: Callable[[int, int], None] | None = None,
+             sources: list[tuple[str, str, os.stat_result]] | None = None) -> tuple[dict[str, FileTags], int]:
+        """Tags of every supported file (from the cache when unchanged) and how many were parsed now."""
+        sources = self._sources() if sources is None else sources
+        found: dict[str, FileTags] = {}
+        parsed = 0
+        for index, (rel, language, info) in enumerate(sources):
+            path = self.root / rel
+            try:
+                cached, content, sha = self.cache.lookup(rel, info, path.read_bytes)
+            except OSError:
                 continue
-            cached, content, sha = self.cache.lookup(rel, info, path.read_bytes)
             if cached is None:
                 loaded = grammar(language)
                 if loaded is None or content is None:
@@ -94,27 +116,36 @@ class RepoMap:
     def build(self, *, task: str = "", focus: Iterable[str] = (), tokens: int = DEFAULT_TOKENS,
               progress: Callable[[int, int], None] | None = None) -> RepoMapResult:
         started = time.perf_counter()
-        files, parsed = self.tags(progress)
+        focus = list(focus)
+        sources = self._sources()
+        key = _fingerprint(sources, task, focus, tokens)
+        memo = load_memo(self.cache_path, key)
+        if memo is not None:
+            return RepoMapResult(**{**memo, "files_parsed": 0, "elapsed_s": time.perf_counter() - started})
+        files, parsed = self.tags(progress, sources)
         names = {d.name for tags in files.values() for d in tags.definitions}
         focus_files, focus_names = focus_from_task(" ".join([task, *focus]), files, names)
         focus_files |= {f.strip("./") for f in focus if f.strip("./") in files}
         file_rank, definition_rank = rank_definitions(files, focus_files, focus_names)
-        ranked = self._ordered(files, file_rank, definition_rank)
+        # Every shown definition costs several tokens: more than tokens / 4 of them can never fit.
+        ranked = self._ordered(files, file_rank, definition_rank, max(tokens // 4, 1))
         text = self._fit(ranked, tokens, focus_files)
-        return RepoMapResult(
+        result = RepoMapResult(
             text=text, tokens=self.count_tokens(text), files_total=len(files), files_parsed=parsed,
-            definitions_total=len(ranked), definitions_shown=text.count("│"),
+            definitions_total=sum(len(t.definitions) for t in files.values()), definitions_shown=text.count("│"),
             elapsed_s=time.perf_counter() - started, focus_files=sorted(focus_files),
             focus_names=sorted(focus_names),
         )
+        save_memo(self.cache_path, key, result)
+        return result
 
     @staticmethod
     def _ordered(files: Mapping[str, FileTags], file_rank: Mapping[str, float],
-                 definition_rank: Mapping[tuple[str, str], float]) -> list[tuple[str, Definition]]:
-        """Every definition, most important first; ties (and unreferenced names) follow their file's rank."""
+                 definition_rank: Mapping[tuple[str, str], float], limit: int) -> list[tuple[str, Definition]]:
+        """The definitions that could fit, most important first; ties follow their file's rank."""
         entries = [(rel, d) for rel, tags in files.items() for d in tags.definitions]
-        return sorted(entries, key=lambda e: (-definition_rank.get((e[0], e[1].name), 0.0),
-                                              -file_rank.get(e[0], 0.0), e[0], e[1].line))
+        return heapq.nsmallest(limit, entries, key=lambda e: (-definition_rank.get((e[0], e[1].name), 0.0),
+                                                              -file_rank.get(e[0], 0.0), e[0], e[1].line))
 
     def _render(self, chosen: list[tuple[str, Definition]], focus_files: set[str]) -> str:
         by_file: dict[str, list[Definition]] = {rel: [] for rel in sorted(focus_files)}

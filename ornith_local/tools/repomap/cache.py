@@ -72,5 +72,35 @@ class TagCache:
         self.dirty = False
 
 
+def fingerprint(sources: list[tuple[str, str, os.stat_result]], *query: object) -> str:
+    """Identifies one build: every source file's path, mtime and size, and the query (task, focus, budget)."""
+    digest = hashlib.sha1(json.dumps([str(q) for q in query]).encode())
+    for rel, _language, info in sources:
+        digest.update(f"{rel}\0{info.st_mtime_ns}\0{info.st_size}\n".encode())
+    return digest.hexdigest()
+
+
+def _memo_path(cache_path: Path) -> Path:
+    return cache_path.with_suffix(".last.json")
+
+
+def load_memo(cache_path: Path, key: str) -> dict[str, Any] | None:
+    """The last build's result when nothing it depends on has changed since."""
+    try:
+        data = json.loads(_memo_path(cache_path).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("key") != key or data.get("version") != CACHE_VERSION:
+        return None
+    result = data.get("result")
+    return result if isinstance(result, dict) else None
+
+
+def save_memo(cache_path: Path, key: str, result: Any) -> None:
+    payload = {"version": CACHE_VERSION, "key": key, "result": asdict(result)}
+    with contextlib.suppress(OSError):
+        write_atomic(_memo_path(cache_path), json.dumps(payload).encode())
+
+
 def _tags(entry: dict[str, Any]) -> FileTags:
     return FileTags(entry["language"], [Definition(*d) for d in entry["definitions"]], Counter(entry["references"]))
