@@ -7,10 +7,12 @@ is checked first, and an offline machine gets one line saying so.
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ornith_local.models.catalog import CatalogEntry, ModelSource
 from ornith_local.models.tiny import TINY_MODEL_NAME, ensure_tiny_model, is_verified, sha256_of
@@ -73,9 +75,20 @@ def pull(entry: CatalogEntry, *, source: str = "hf", endpoint: str | None = None
     return PullResult(target, digest, bool(entry.sha256))
 
 
+def _quiet_tqdm() -> Any:
+    """A tqdm class that never draws (tests, scripts); huggingface-hub's own bar is used otherwise."""
+    tqdm_module: Any = importlib.import_module("tqdm.auto")
+
+    class QuietTqdm(tqdm_module.tqdm):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **{**kwargs, "disable": True})
+
+    return QuietTqdm
+
+
 def _hf_download(source: ModelSource, staging: Path, endpoint: str | None, progress: bool) -> Path:
     try:
-        from huggingface_hub import disable_progress_bars, enable_progress_bars, hf_hub_download
+        from huggingface_hub import hf_hub_download
         from huggingface_hub.errors import (
             EntryNotFoundError,
             GatedRepoError,
@@ -87,10 +100,9 @@ def _hf_download(source: ModelSource, staging: Path, endpoint: str | None, progr
     endpoint = endpoint or os.environ.get("HF_ENDPOINT") or None
     where = endpoint or "the Hugging Face hub"
     assert source.repo is not None and source.file is not None
-    (enable_progress_bars if progress else disable_progress_bars)()
     try:
         path = hf_hub_download(source.repo, source.file, revision=source.revision, local_dir=staging,
-                               endpoint=endpoint)
+                               endpoint=endpoint, tqdm_class=None if progress else _quiet_tqdm())
     except (RepositoryNotFoundError, GatedRepoError):
         raise PullError(f"{source.repo}: no such repository on {where} (or it needs a login)") from None
     except LocalEntryNotFoundError:  # before EntryNotFoundError: in huggingface-hub 1.x+ it is a subclass
