@@ -47,21 +47,28 @@ if coverage is not None and _scratch:
         _problem = f"coverage.py could not start: {type(error).__name__}: {error}"
 
 
+_dump_file: Any = None
+_dump_every = 0.0
+
+
 def _arm_hang_dump() -> None:
-    """Dump every thread's stack shortly before the sandbox's timeout kills us: where a hang is stuck."""
-    try:
-        delay = float(os.environ.get("ORNITH_TRIAGE_DUMP_AFTER", "0"))
-    except ValueError:
-        return
-    if delay <= 0 or not _scratch:
-        return
+    """Dump every thread's stack every few seconds: if the sandbox's timeout kills a hanging suite, the
+    last dump says where it was stuck. (One late dump would race the kill on a loaded machine.)
+
+    Re-armed at each test's start, because pytest cancels faulthandler's timer whenever a test fails
+    (pytest_exception_interact) and a project's own faulthandler_timeout replaces it."""
+    global _dump_file, _dump_every
     import faulthandler
 
     try:
-        handle = open(os.path.join(_scratch, f"hang-{os.getpid()}.txt"), "w", encoding="utf-8")  # noqa: SIM115
-        faulthandler.dump_traceback_later(delay, repeat=False, file=handle)
+        if _dump_file is None:
+            _dump_every = float(os.environ.get("ORNITH_TRIAGE_DUMP_EVERY", "0"))
+            if _dump_every <= 0 or not _scratch:
+                return
+            _dump_file = open(os.path.join(_scratch, f"hang-{os.getpid()}.txt"), "w", encoding="utf-8")  # noqa: SIM115
+        faulthandler.dump_traceback_later(_dump_every, repeat=True, file=_dump_file)
     except (OSError, ValueError, RuntimeError):
-        pass
+        _dump_every = 0.0
 
 
 _arm_hang_dump()
@@ -98,6 +105,8 @@ def _record(event: str, nodeid: str) -> None:
 
 def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
     _record("start", nodeid)
+    if _dump_file is not None and _dump_every > 0:
+        _arm_hang_dump()
     if _cov is not None:
         _cov.switch_context(nodeid)
 

@@ -21,7 +21,7 @@ from ornith_local.triage.gitsignal import GitRecency
 from ornith_local.triage.localize import Evidence, Weights, localize, merge_rankings
 from ornith_local.triage.model import Cluster, Suspect, TriageReport
 from ornith_local.triage.run import SuiteRun, run_suite
-from ornith_local.triage.sbfl import score_functions
+from ornith_local.triage.sbfl import best_per_test
 
 Progress = Callable[[str], None]
 
@@ -71,18 +71,18 @@ def _synthetic_failures(report: TestReport) -> list[TestCase]:
                      details=report.output, frames=frames)]
 
 
-def _per_test_suspect(evidence: Evidence) -> Callable[[Failure], str | None]:
+def _per_test_suspect(evidence: Evidence, failures: list[Failure]) -> Callable[[Failure], str | None]:
     """For a failure in test code: the function per-test SBFL finds most suspicious, as "path:symbol"."""
-    cache: dict[str, str | None] = {}
+    spectra = evidence.spectra
+    if spectra is None:
+        return lambda failure: None
+    in_tests = [f for f in failures if not f.raised_in_project and not f.collection]
+    best = best_per_test(spectra, evidence.functions, evidence.failing_mask(in_tests), evidence.passing)
 
     def suspect_of(failure: Failure) -> str | None:
-        if evidence.spectra is None:
-            return None
-        if failure.test_id not in cache:
-            mask = evidence.failing_mask([failure])
-            ranked = score_functions(evidence.spectra, evidence.functions, mask, evidence.passing) if mask else []
-            cache[failure.test_id] = f"{ranked[0].function.path}:{ranked[0].function.symbol}" if ranked else None
-        return cache[failure.test_id]
+        index = spectra.find(failure.test_id)
+        function = best.get(index) if index is not None else None
+        return f"{function.path}:{function.symbol}" if function else None
 
     return suspect_of
 
@@ -103,7 +103,7 @@ def analyze(collected: Collected, options: TriageOptions) -> tuple[list[Cluster]
     failures, evidence, weights = collected.failures, collected.evidence, options.weights
     if not failures:
         return [], []
-    groups = group_failures(failures, _per_test_suspect(evidence))
+    groups = group_failures(failures, _per_test_suspect(evidence, failures))
     ranked = {id(g): localize(g.failures, evidence, weights, options.suspects_per_cluster) for g in groups}
 
     def top_of(group: Group) -> str | None:

@@ -25,6 +25,7 @@ from ornith_local.triage.sbfl import FunctionScore, score_functions
 from ornith_local.triage.spectra import Spectra
 
 TRACEBACK_DECAY = 0.5
+NONE_VALUE_FACTOR = 0.5
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,9 @@ class _Candidate:
 
 def _traceback_scores(failures: list[Failure], candidates: dict[tuple[str, str, int], _Candidate]) -> None:
     for failure in failures:
+        # "'NoneType' object has no attribute ...": the frame that raised used a value made elsewhere
+        # (often a function that forgot to return), so where it raised is weaker evidence.
+        victim = NONE_VALUE_FACTOR if "NoneType" in failure.message else 1.0
         seen: set[tuple[str, str, int]] = set()
         for depth, frame in enumerate(failure.frames):
             start = frame.function.line if frame.function else frame.line
@@ -88,7 +92,7 @@ def _traceback_scores(failures: list[Failure], candidates: dict[tuple[str, str, 
                 continue  # recursion: count a function once per test, at its innermost frame
             seen.add(key)
             candidate = candidates.setdefault(key, _Candidate(frame.function, frame.path, frame.line))
-            candidate.traceback += TRACEBACK_DECAY ** depth / len(failures)
+            candidate.traceback += victim * TRACEBACK_DECAY ** depth / len(failures)
             if candidate.traceback_line is None:
                 candidate.traceback_line = frame.line
 
@@ -110,15 +114,15 @@ def localize(failures: list[Failure], evidence: Evidence, weights: Weights, limi
     """The suspects for `failures`, best first."""
     candidates: dict[tuple[str, str, int], _Candidate] = {}
     total_failed = 0
-    if evidence.spectra is not None and weights.sbfl > 0:
+    # The candidates come from coverage and tracebacks whatever the weights; weights only rank them.
+    if evidence.spectra is not None:
         failing = evidence.failing_mask(failures)
         total_failed = failing.bit_count()
         for scored in score_functions(evidence.spectra, evidence.functions, failing, evidence.passing):
             f = scored.function
             candidates[(f.path, f.symbol, f.line)] = _Candidate(f, f.path, scored.line, sbfl=scored)
-    if weights.traceback > 0:
-        _traceback_scores(failures, candidates)
-    if evidence.git.informative and weights.git > 0:
+    _traceback_scores(failures, candidates)
+    if evidence.git.informative:
         if evidence.spectra is None:
             for f in evidence.changed_functions():
                 candidates.setdefault((f.path, f.symbol, f.line), _Candidate(f, f.path, f.line))

@@ -87,18 +87,18 @@ def _prepare_scratch(root: Path) -> Path:
 
 def _coverage_env(root: Path, scratch: Path, timeout_s: float) -> dict[str, str]:
     settings = {"source": [str(root)], "omit": _omit(root, scratch)}
-    # The stack dump must land before the kill: a few seconds early (less for short timeouts).
-    dump_after = max(timeout_s - min(5.0, timeout_s * 0.1), 0.5)
+    # A stack dump every so often; the last one before the kill shows where a hang was stuck.
+    dump_every = min(max(timeout_s / 8, 1.0), 30.0)
     return {"PYTHONPATH": str(scratch), "PYTEST_ADDOPTS": f"-p {PLUGIN_MODULE}", "ORNITH_TRIAGE_DIR": str(scratch),
-            "ORNITH_TRIAGE_COVERAGE": json.dumps(settings), "ORNITH_TRIAGE_DUMP_AFTER": f"{dump_after:.1f}"}
+            "ORNITH_TRIAGE_COVERAGE": json.dumps(settings), "ORNITH_TRIAGE_DUMP_EVERY": f"{dump_every:.1f}"}
 
 
 def _read_hang(scratch: Path) -> tuple[Frame, ...]:
-    """The test thread's stack from faulthandler's dump (most recent call first), outermost first."""
+    """The test thread's stack in faulthandler's last dump (most recent call first), outermost first."""
     best: list[Frame] = []
     for dump in sorted(scratch.glob("hang-*.txt")):
-        text = dump.read_text(encoding="utf-8", errors="replace")
-        for block in re.split(r"\n(?=\S)", text):
+        last = dump.read_text(encoding="utf-8", errors="replace").rsplit("Timeout (", 1)[-1]
+        for block in re.split(r"\n(?=\S)", last):
             frames = [Frame(m["path"], int(m["line"]), m["func"]) for m in _DUMP_FRAME.finditer(block)]
             if sum("pytest" in f.path for f in frames) > sum("pytest" in f.path for f in best):
                 best = frames
