@@ -346,3 +346,13 @@ def test_export_writes_only_verified_unflagged_runs_as_chat_data(tmp_path: Path)
     reply = example["messages"][example["messages"].index(assistant) + 1]
     assert reply == {"role": "tool", "tool_call_id": call_entry["id"], "content": "read_file ok: a.py"}
     assert {tool["function"]["name"] for tool in example["tools"]} >= {"read_file", "step_done"}
+
+
+def test_unusable_scaffold_falls_back_to_the_fixed_one(tmp_path: Path) -> None:
+    runtime, _, _ = make_runtime(tmp_path, [
+        '{"task_kind": "fix_bug", "goal": "x", "steps": [',  # cut off
+        call("step_done", summary="a"), call("step_done", summary="b"), call("step_done", summary="c"),
+    ])
+    result = runtime.run("fix it")
+    assert [name for name, _ in result.steps] == ["understand", "change", "verify"]
+    assert "scaffold_fallback" in events(runtime)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from ornith_local.agent.library import ScaffoldLibrary
-from ornith_local.agent.scaffold import Scaffold
+from ornith_local.agent.scaffold import SCAFFOLD_MAX_TOKENS, Scaffold
 from ornith_local.agent.trajectory import Trajectory
 from ornith_local.llm.backend import Backend, OnText
 from ornith_local.tools.base import Tool
@@ -63,7 +63,7 @@ class AgentOptions:
     withheld: tuple[str, ...] = ()
     tool_call_format: str = "auto"
     max_tokens_per_turn: int = 768
-    max_scaffold_tokens: int = 700
+    max_scaffold_tokens: int = SCAFFOLD_MAX_TOKENS
     max_reasoning_tokens: int | None = 1024
     seed: int = 0
     repo: str | None = None  # recorded so `ornith sessions resume` and `ornith undo` know where the run was
@@ -87,3 +87,4 @@ class AgentDeps:
     approve: Callable[[str, dict[str, Any]], Approval] = lambda tool, arguments: "yes"
     emit: Callable[[str, dict[str, Any]], None] = lambda event, data: None
     on_text: OnText | None = None
+    sandbox_tier: str = "none"

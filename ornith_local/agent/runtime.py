@@ -75,7 +75,8 @@ class Runtime:
         deps, options = self.deps, self.options
         if resume is None:
             self._log("start", task=task, mode=options.mode, scaffold_mode=options.scaffold_mode,
-                      backend=deps.backend.name, n_ctx=deps.backend.n_ctx, tools=self._specs(), repo=options.repo)
+                      backend=deps.backend.name, n_ctx=deps.backend.n_ctx, tools=self._specs(), repo=options.repo,
+                      sandbox=deps.sandbox_tier)
         else:
             self.turns = resume.turns
             self._log("resumed", finished_steps=resume.finished_steps, turns=resume.turns)
@@ -121,7 +122,13 @@ class Runtime:
         if self.options.scaffold_mode == "fixed":
             scaffold, notes = self.deps.clamp(fixed_scaffold(task))
         else:
-            scaffold, notes = propose_scaffold(self.deps, self.options, task, history, self._account)
+            try:
+                scaffold, notes = propose_scaffold(self.deps, self.options, task, history, self._account)
+            except ScaffoldError as error:
+                # A model that cannot plan still gets the task done the baseline way; the report says so.
+                self._log("scaffold_fallback", reason=str(error))
+                scaffold, notes = self.deps.clamp(fixed_scaffold(task))
+                notes = (f"the model's scaffold was unusable ({error}); using the fixed scaffold", *notes)
         self._log("scaffold", scaffold=scaffold.to_json(), clamp_notes=list(notes))
         return scaffold
 

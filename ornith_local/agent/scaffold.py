@@ -17,11 +17,15 @@ OnFailure = Literal["retry", "replan", "abort"]
 KeepItem = Literal["task", "repo_map", "step_summaries", "last_test_results", "last_diff", "recent_observations"]
 
 # Hard ceilings no scaffold can exceed, whatever the user configured.
-MAX_STEPS = 8
+MAX_STEPS = 5
+MAX_STEP_TOOLS = 5
 MAX_STEP_TURNS = 20
 MAX_REPLANS = 3
 MAX_RETRIES = 2
-MAX_EXTRA_CHECKS = 3
+MAX_EXTRA_CHECKS = 2
+# Even a model that fills every string to its limit ends the scaffold within this many tokens, so the
+# grammar-constrained JSON always closes before the token limit (worst case measured ~750 tokens).
+SCAFFOLD_MAX_TOKENS = 900
 
 # Tools that change the workspace; read-only mode removes them from every step.
 WRITE_TOOLS = frozenset({"edit_file", "write_file", "run"})
@@ -90,15 +94,19 @@ class ScaffoldError(ValueError):
 
 def scaffold_json_schema(tool_names: list[str]) -> dict[str, Any]:
     """The JSON schema Stage 1 generates under; its grammar keeps every string and list bounded."""
-    text = {"type": "string", "minLength": 1, "maxLength": 200}
+
+    def text(limit: int) -> dict[str, Any]:
+        return {"type": "string", "minLength": 1, "maxLength": limit}
+
     step = {
         "type": "object",
         "properties": {
-            "name": {"type": "string", "minLength": 1, "maxLength": 40},
-            "intent": text,
-            "tools": {"type": "array", "items": {"enum": sorted(tool_names)}, "minItems": 1, "maxItems": 8},
+            "name": text(24),
+            "intent": text(100),
+            "tools": {"type": "array", "items": {"enum": sorted(tool_names)}, "minItems": 1,
+                      "maxItems": MAX_STEP_TOOLS},
             "turn_budget": {"type": "integer", "minimum": 1, "maximum": MAX_STEP_TURNS},
-            "exit_condition": text,
+            "exit_condition": text(80),
             "on_failure": {"enum": list(get_args(OnFailure))},
         },
         "required": ["name", "intent", "tools", "turn_budget", "exit_condition", "on_failure"],
@@ -108,11 +116,9 @@ def scaffold_json_schema(tool_names: list[str]) -> dict[str, Any]:
         "type": "object",
         "properties": {
             "task_kind": {"enum": list(get_args(TaskKind))},
-            "goal": text,
+            "goal": text(120),
             "steps": {"type": "array", "items": step, "minItems": 1, "maxItems": MAX_STEPS},
-            "acceptance_checks": {
-                "type": "array", "items": {"type": "string", "maxLength": 120}, "maxItems": MAX_EXTRA_CHECKS,
-            },
+            "acceptance_checks": {"type": "array", "items": text(100), "maxItems": MAX_EXTRA_CHECKS},
             "context": {
                 "type": "object",
                 "properties": {
@@ -163,7 +169,7 @@ def scaffold_from_json(data: Any) -> Scaffold:
         steps.append(Step(
             name=str(raw.get("name") or f"step-{index}")[:40],
             intent=str(raw.get("intent") or "")[:200],
-            tools=tuple(str(tool) for tool in tools) if isinstance(tools, list) else (),
+            tools=tuple(str(tool) for tool in tools)[:MAX_STEP_TOOLS] if isinstance(tools, list) else (),
             turn_budget=_as_int(raw.get("turn_budget"), 5),
             exit_condition=str(raw.get("exit_condition") or "")[:200],
             on_failure=_choice(raw.get("on_failure"), get_args(OnFailure), "replan"),  # type: ignore[arg-type]

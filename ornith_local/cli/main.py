@@ -13,17 +13,14 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from ornith_local import __version__
-from ornith_local.cli.commands import doctor, generate, map, models, parse, sandbox, triage
+from ornith_local.cli.commands import doctor, generate, map, models, parse, run, sandbox, sessions, triage, undo
 from ornith_local.cli.output import CliError, fail, stderr
 from ornith_local.config import ConfigError
 
-BUILT: list[ModuleType] = [doctor, generate, parse, models, sandbox, map, triage]
+BUILT: list[ModuleType] = [doctor, generate, parse, models, sandbox, map, run, sessions, undo, triage]
 
 # name -> one-line help, for subcommands that are designed but not built yet.
 PLANNED: dict[str, str] = {
-    "run": "run a task headless: propose a scaffold, work inside it, verify",
-    "sessions": "list, show, resume and export past runs",
-    "undo": "restore the working tree to the checkpoint before a run",
     "precommit": "check staged changes and propose a fix as a patch",
     "hook": "install or remove the git pre-commit hook",
 }
