@@ -2,9 +2,12 @@
 
 For each package (an sdist fetched by pip at run time into a cache outside the repo, never committed):
 extract, `git init` the pristine tree as the root commit, then per bug: apply one mutant (see
-triage_mutants.py) plus harmless "decoy" edits in a few other functions (same file first) and commit
-them together, as a realistic recent commit; run the suite plainly (keeps only mutants some test
-catches), then run triage and find the rank of the mutated function in the top-level suspects.
+triage_mutants.py) and commit it; run the suite plainly (keeps only mutants some test catches), then
+run triage (timed). Before ranking, the bug's commit is amended with harmless edits (a trailing comment)
+in `--decoys` other functions picked at random among triage's own candidates (functions the failing
+tests ran or raised in): a recent commit that also touched code near the failure, so recent changes
+cannot single out the bug by themselves. The rank of the mutated function in the top-level suspects is
+then read off.
 
 Reported: top-1/3/5 accuracy overall, per bug kind (raises inside the faulty function / only returns a
 wrong value) and per signal combination (one run re-ranked with the other signals' weights at zero),
@@ -32,8 +35,10 @@ from benchmarks.triage_mutants import Site, apply_decoy, apply_site, decoy_lines
 from ornith_local.config import app_dirs
 from ornith_local.sandbox import open_sandbox
 from ornith_local.tools.testing import TestCommand, run_tests
-from ornith_local.triage.engine import TriageOptions, analyze, triage
-from ornith_local.triage.localize import Weights
+from ornith_local.triage.engine import Collected, TriageOptions, analyze, triage
+from ornith_local.triage.functions import Function
+from ornith_local.triage.gitsignal import GitRecency
+from ornith_local.triage.localize import Weights, localize
 from ornith_local.triage.model import Suspect
 
 # name -> (version, pytest pythonpath): pure-Python sdists whose tests need nothing but pytest.
@@ -45,7 +50,7 @@ MORE_PACKAGES = {"more-itertools": ("11.2.1", "."), "tabulate": ("0.10.0", "."),
 GRID = [(traceback, git) for traceback in (0.25, 0.5, 1.0, 2.0) for git in (0.0, 0.15, 0.3, 0.6)]
 COMBOS = [("sbfl",), ("traceback",), ("git",), ("sbfl", "traceback"), ("sbfl", "git"), ("traceback", "git"),
           ("sbfl", "traceback", "git")]
-ALL = "sbfl+traceback+git"
+ALL = "sbfl+traceback+git"  # the default weights: what `ornith triage` itself reports
 
 
 @dataclass
@@ -59,7 +64,7 @@ class BugResult:
     plain_s: float
     triage_s: float
     analysis_s: float
-    ranks: dict[str, int | None] = field(default_factory=dict)  # combo -> 1-based rank or None
+    ranks: dict[str, float | None] = field(default_factory=dict)  # combo -> expected rank (1 = top) or None
 
 
 def _git(root: Path, *args: str) -> str:
@@ -92,10 +97,15 @@ def prepare(tarball: Path, work: Path, pythonpath: str) -> Path:
     return root
 
 
-def rank_of(suspects: list[Suspect], site: Site) -> int | None:
-    for position, suspect in enumerate(suspects, start=1):
+def rank_of(suspects: list[Suspect], site: Site) -> float | None:
+    """The bug's expected rank, ties counted fairly: among k suspects tied on score, each ranks (k + 1) / 2
+    past the better ones. (The product breaks ties with secondary evidence; scoring them as ties keeps
+    each signal combination from borrowing the others through the tie-break.)"""
+    for suspect in suspects:
         if suspect.path == site.path and suspect.symbol == site.symbol:
-            return position
+            better = sum(1 for other in suspects if other.score > suspect.score + 1e-9)
+            tied = sum(1 for other in suspects if abs(other.score - suspect.score) <= 1e-9)
+            return better + (tied + 1) / 2
     return None
 
 
@@ -118,44 +128,60 @@ def evaluate_package(name: str, version: str, pythonpath: str, args: argparse.Na
         if len(results) >= args.bugs or attempt >= args.bugs * args.attempts:
             break
         original = apply_site(root, site)
-        for path, line in decoy_lines(root, site, args.decoys, rng):
-            apply_decoy(root, path, line)
         _git(root, "commit", "-q", "-am", "recent change")
         try:
-            result = _evaluate_bug(name, root, sandbox, command, site, original, timeout, args.grid)
+            result = _evaluate_bug(name, root, sandbox, command, site, original, timeout, args, rng)
         finally:
             _git(root, "reset", "-q", "--hard", pristine)
             _git(root, "clean", "-q", "-fdx")
         if result is not None:
             results.append(result)
-            shown = " ".join(f"{k}={v or '-'}" for k, v in result.ranks.items() if k in {ALL, "sbfl", "traceback"})
+            shown = " ".join(f"{k}={v or '-'}" for k, v in result.ranks.items()
+                             if k in {ALL, "sbfl", "traceback", "git"})
             print(f"    {result.bug} ({result.kind}, {result.failing} failing): {shown}; plain "
                   f"{result.plain_s:.1f} s, triage {result.triage_s:.1f} s", flush=True)
     return results
 
 
 def _evaluate_bug(name: str, root: Path, sandbox: object, command: TestCommand, site: Site, original: str,
-                  timeout: float, grid: bool) -> BugResult | None:
+                  timeout: float, args: argparse.Namespace, rng: random.Random) -> BugResult | None:
     plain = run_tests(root, sandbox, command=command, timeout_s=timeout)  # type: ignore[arg-type]
     if plain.timed_out or not plain.failures:
         return None  # a hang or an equivalent mutant: not a bug this suite can see
     # Coverage slows a suite down: the triage run gets the generous limit a user would give it.
     options = TriageOptions(timeout_s=max(60.0, 4 * plain.duration_s), top_suspects=10)
+    ranking = replace(options, top_suspects=100)  # long lists, so ties at the cut are seen
     started = time.monotonic()
     report, collected = triage(root, sandbox, command, options)  # type: ignore[arg-type]
     triage_s = time.monotonic() - started
-    ranks: dict[str, int | None] = {ALL: rank_of(report.suspects, site)}
-    for combo in COMBOS[:-1]:
-        _, suspects = analyze(collected, replace(options, weights=Weights().only(*combo)))
+    _add_decoys(root, collected, site, args.decoys, rng)
+    ranks: dict[str, float | None] = {}
+    for combo in COMBOS:
+        _, suspects = analyze(collected, replace(ranking, weights=Weights().only(*combo)))
         ranks["+".join(combo)] = rank_of(suspects, site)
-    for traceback, git in GRID if grid else []:
-        _, suspects = analyze(collected, replace(options, weights=Weights(1.0, traceback, git)))
+    for traceback, git in GRID if args.grid else []:
+        _, suspects = analyze(collected, replace(ranking, weights=Weights(1.0, traceback, git)))
         ranks[f"grid tb={traceback} git={git}"] = rank_of(suspects, site)
     raises = any(frame.path == site.path and frame.symbol == site.symbol
                  for failure in collected.failures for frame in failure.frames)
     return BugResult(name, site.describe(original), site.operator, "raises-in-function" if raises else "wrong-value",
                      len(collected.failures), len(report.clusters), plain.duration_s, triage_s,
                      report.timings.get("analysis_s", 0.0), ranks)
+
+
+def _add_decoys(root: Path, collected: Collected, site: Site, count: int, rng: random.Random) -> None:
+    """Amend the bug's commit with comment-only edits in other candidate functions; refresh the git signal.
+
+    Comments only: no line moves, so the coverage and tracebacks of the run stay valid."""
+    everything = localize(collected.failures, collected.evidence, Weights(), limit=10_000)
+    others = [s for s in everything if s.symbol != "<module>" and (s.path, s.symbol) != (site.path, site.symbol)]
+    picked = rng.sample(others, min(count, len(others)))
+    functions = [Function(s.path, s.symbol, s.start_line, s.end_line) for s in picked]
+    for path, line in decoy_lines(root, functions):
+        apply_decoy(root, path, line)
+    _git(root, "commit", "-q", "-a", "--amend", "--no-edit")
+    collected.evidence.git = GitRecency(root)
+    collected.evidence.reset_caches()
 
 
 def _accuracy(results: list[BugResult], combo: str) -> str:
@@ -196,7 +222,8 @@ def main() -> int:
                         help=f"from {', '.join([*PACKAGES, *MORE_PACKAGES])} (default: {' '.join(PACKAGES)})")
     parser.add_argument("--bugs", type=int, default=5, help="detected bugs per package (default 5)")
     parser.add_argument("--attempts", type=int, default=4, help="mutants tried per wanted bug (default 4)")
-    parser.add_argument("--decoys", type=int, default=4, help="other functions the bug's commit touches (default 4)")
+    parser.add_argument("--decoys", type=int, default=4,
+                        help="other candidate functions the bug's commit also touches (default 4)")
     parser.add_argument("--seed", default="0")
     parser.add_argument("--cache", type=Path, default=app_dirs().cache / "triage-eval", help="sdist cache")
     parser.add_argument("--json", type=Path, help="also write every bug's result here")

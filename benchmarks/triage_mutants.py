@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ornith_local.triage.failures import is_test_path
-from ornith_local.triage.functions import FunctionIndex
+from ornith_local.triage.functions import Function, FunctionIndex
 
 _CMP = {ast.Lt: ("<", "<="), ast.LtE: ("<=", "<"), ast.Gt: (">", ">="), ast.GtE: (">=", ">"),
         ast.Eq: ("==", "!="), ast.NotEq: ("!=", "=="), ast.Is: ("is", "is not"), ast.IsNot: ("is not", "is"),
@@ -148,17 +148,10 @@ def apply_site(root: Path, site: Site) -> str:
     return original
 
 
-def decoy_lines(root: Path, site: Site, count: int, rng: random.Random) -> list[tuple[str, int]]:
-    """Harmless edits (a trailing comment) in `count` other functions, same file first: the rest of a commit."""
-    functions = FunctionIndex(root)
-    same = [f for f in functions.all(site.path) if f.symbol != site.symbol]
-    others = [f for path in source_files(root) if path != site.path for f in functions.all(path)]
-    rng.shuffle(same)
-    rng.shuffle(others)
+def decoy_lines(root: Path, functions: list[Function]) -> list[tuple[str, int]]:
+    """A line in each of `functions` that can take a harmless trailing comment: a one-line statement."""
     chosen: list[tuple[str, int]] = []
-    for function in same + others:
-        if len(chosen) >= count:
-            break
+    for function in functions:
         tree = ast.parse((root / function.path).read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.lineno == function.line:

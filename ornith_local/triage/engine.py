@@ -118,7 +118,7 @@ def analyze(collected: Collected, options: TriageOptions) -> tuple[list[Cluster]
         clusters.append(_cluster(group, suspects))
     # Overall: every cluster's ranking, plus one over all failures together (a single bug that shows
     # up as several clusters is best seen from all of its tests at once).
-    together = localize(failures, evidence, weights, options.top_suspects) if len(clusters) > 1 else []
+    together = localize(failures, evidence, weights, options.top_suspects)
     overall = merge_rankings([*(c.suspects for c in clusters), together], options.top_suspects)
     return clusters, overall
 

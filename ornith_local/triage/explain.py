@@ -9,8 +9,10 @@ that is killed at the deadline, so a slow model costs at most the budget and lea
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
+import os
 import re
 import subprocess
 import time
@@ -131,6 +133,11 @@ def explain_with_backend(backend: Backend, jobs: list[Job], *, suggest: bool, de
 def _child(settings: dict[str, Any], model: str | None, jobs: list[Job], suggest: bool, conn: Connection) -> None:
     from ornith_local.llm.factory import open_backend
 
+    # llama.cpp writes to fd 2 from C; the user's terminal shows the report, not the engine's chatter.
+    # Failures still reach the parent, through the pipe.
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
     try:
         backend = open_backend(ModelSettings(**settings), model=model)
         conn.send(("loaded", backend.name))

@@ -105,4 +105,6 @@ class TriageReport:
             "clusters": [c.to_json() for c in self.clusters], "suspects": [s.to_json() for s in self.suspects],
             "timings": {name: round(value, 3) for name, value in self.timings.items()},
             "coverage": self.coverage, "sandbox_tier": self.sandbox_tier, "notes": self.notes,
+            # What the runner printed last, where it matters: it hung, could not import, or did not run.
+            "output_tail": self.output_tail if self.status in {"timeout", "import-error", "error", "no-tests"} else "",
         }

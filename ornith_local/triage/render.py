@@ -17,15 +17,29 @@ _STATUS_STYLE = {"failures": "bold red", "all-passed": "bold green", "no-suite":
                  "no-tests": "bold yellow", "import-error": "bold red", "timeout": "bold red", "error": "bold red"}
 
 
+def _evidence(suspect: Suspect) -> str:
+    """The signals in a few words (the JSON and Markdown carry the long `why`)."""
+    parts = []
+    if suspect.signals.get("sbfl", 0) > 0:
+        parts.append(f"run by {suspect.failed} failing / {suspect.passed} passing")
+    traceback = suspect.signals.get("traceback", 0)
+    if traceback > 0:
+        parts.append("raised here" if traceback >= 0.5 else "in the call chain")
+    if suspect.signals.get("git", 0) > 0:
+        parts.append("changed recently")
+    return ", ".join(parts)
+
+
 def _suspect_table(suspects: list[Suspect], title: str | None = None) -> Table:
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False, expand=False)
     table.add_column("#", justify="right", style="dim")
-    table.add_column("where", style="cyan", no_wrap=True)
-    table.add_column("symbol", style="bold")
+    table.add_column("where", style="cyan", overflow="fold")
+    table.add_column("symbol", style="bold", overflow="fold")
     table.add_column("score", justify="right")
-    table.add_column("why", style="dim")
+    table.add_column("evidence", style="dim")
     for rank, suspect in enumerate(suspects, start=1):
-        table.add_row(str(rank), f"{suspect.path}:{suspect.line}", suspect.symbol, f"{suspect.score:.2f}", suspect.why)
+        table.add_row(str(rank), f"{suspect.path}:{suspect.line}", suspect.symbol, f"{suspect.score:.2f}",
+                      _evidence(suspect))
     return table
 
 
