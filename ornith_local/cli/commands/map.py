@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     if args.tokens < 16:
         raise CliError("--tokens must be at least 16", exit_code=2)
     if not available():
-        raise CliError("no tree-sitter grammar is installed (pip install tree-sitter-python ...)")
+        raise CliError("no tree-sitter grammar is installed (pip install 'tree-sitter-language-pack<1')")
     repo_map = RepoMap(root)
     with Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), console=stderr,
                   transient=True, disable=args.json) as progress:

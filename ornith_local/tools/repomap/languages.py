@@ -1,14 +1,13 @@
 """Which tree-sitter grammar parses which file, and the queries that find definitions and references.
 
-Grammars come from the per-language wheels (tree-sitter-python, ...), which ship compiled parsers and
-work offline. tree-sitter-language-pack is used only for grammars it already has on disk: from 1.x it
-downloads parsers at first use, and ornith must never touch the network behind the user's back.
+Grammars come from tree-sitter-language-pack's 0.x line, which ships every compiled parser inside its
+wheel and works offline (pyproject.toml pins it below 1.0: from 1.x it downloads parsers at first use,
+and ornith must never touch the network behind the user's back).
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
 from dataclasses import dataclass
 
 import tree_sitter
@@ -22,16 +21,10 @@ EXTENSIONS: dict[str, str] = {
     ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".hpp": "cpp", ".hh": "cpp", ".hxx": "cpp",
 }
 
-_WHEELS: dict[str, tuple[str, str]] = {
-    "python": ("tree_sitter_python", "language"),
-    "javascript": ("tree_sitter_javascript", "language"),
-    "typescript": ("tree_sitter_typescript", "language_typescript"),
-    "tsx": ("tree_sitter_typescript", "language_tsx"),
-    "go": ("tree_sitter_go", "language"),
-    "rust": ("tree_sitter_rust", "language"),
-    "java": ("tree_sitter_java", "language"),
-    "c": ("tree_sitter_c", "language"),
-    "cpp": ("tree_sitter_cpp", "language"),
+# Our language names -> the pack's.
+_PACK_NAMES: dict[str, str] = {
+    "python": "python", "javascript": "javascript", "typescript": "typescript", "tsx": "tsx", "go": "go",
+    "rust": "rust", "java": "java", "c": "c", "cpp": "cpp",
 }
 
 _JS_DEFS = """
@@ -127,20 +120,12 @@ def language_for(path: str) -> str | None:
 
 
 def _load_language(name: str) -> tree_sitter.Language | None:
-    module_name, attribute = _WHEELS[name]
-    try:
-        module = importlib.import_module(module_name)
-        return tree_sitter.Language(getattr(module, attribute)())
-    except (ImportError, AttributeError, ValueError):
-        pass
     try:
         import tree_sitter_language_pack as pack
 
-        if name in pack.downloaded_languages():
-            return pack.get_language(name)
+        return pack.get_language(_PACK_NAMES[name])  # type: ignore[arg-type]
     except Exception:  # the pack raises its own error types; any of them means "not available"
         return None
-    return None
 
 
 @functools.cache
@@ -154,4 +139,4 @@ def grammar(name: str) -> Grammar | None:
 
 
 def available() -> list[str]:
-    return [name for name in _WHEELS if grammar(name) is not None]
+    return [name for name in _PACK_NAMES if grammar(name) is not None]
