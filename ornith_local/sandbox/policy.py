@@ -59,6 +59,9 @@ class RunRequest:
     limits: Limits
     home: Path  # the user's real home, hidden inside the sandbox
     interactive: bool = False  # a pty shell: keep the controlling terminal so Ctrl-C works
+    # Extra host directories the command may read but never write (e.g. the project's .venv when the
+    # workspace is a copy of the project elsewhere); checked by `check_read_only`.
+    read_only: tuple[Path, ...] = ()
 
 
 class Sandbox(Protocol):
@@ -111,6 +114,23 @@ def check_workspace(workspace: Path, home: Path) -> Path:
     if real == Path(real.anchor) or real == real_home or real in real_home.parents:
         raise SandboxError(f"refusing {real} as a workspace: it contains your home directory; use a project folder")
     return real
+
+
+def check_read_only(paths: Sequence[Path], home: Path) -> tuple[Path, ...]:
+    """The real paths of existing directories to expose read-only; never `/`, the home directory or above it."""
+    real_home = home.resolve()
+    checked: list[Path] = []
+    for path in paths:
+        try:
+            real = path.resolve(strict=True)
+        except OSError:
+            continue
+        if not real.is_dir():
+            continue
+        if real == Path(real.anchor) or real == real_home or real in real_home.parents:
+            raise SandboxError(f"refusing to expose {real} read-only: it contains your home directory")
+        checked.append(real)
+    return tuple(checked)
 
 
 def home_toolchains(home: Path) -> list[Path]:

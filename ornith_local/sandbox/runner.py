@@ -12,6 +12,7 @@ from ornith_local.sandbox.policy import (
     RunRequest,
     SandboxError,
     as_argv,
+    check_read_only,
     check_workspace,
 )
 from ornith_local.sandbox.process import execute
@@ -32,6 +33,7 @@ class TierSandbox:
         allow_unix_sockets: bool = False,
         limits: Limits | None = None,
         home: Path | None = None,
+        read_only: Sequence[Path] = (),
     ) -> None:
         self._tier = tier
         self.tier = tier.name
@@ -41,6 +43,7 @@ class TierSandbox:
         self.allow_unix_sockets = allow_unix_sockets
         self.limits = limits or Limits()
         self.home = home or Path.home()
+        self.read_only = check_read_only(read_only, self.home)
 
     def _request(
         self, argv: tuple[str, ...], workspace: Path, env: Mapping[str, str] | None, allow_network: bool,
@@ -49,7 +52,7 @@ class TierSandbox:
         return RunRequest(
             argv=argv, workspace=check_workspace(workspace, self.home), env=dict(env or {}),
             allow_network=self.allow_network or allow_network, allow_unix_sockets=self.allow_unix_sockets,
-            limits=self.limits, home=self.home, interactive=interactive,
+            limits=self.limits, home=self.home, interactive=interactive, read_only=self.read_only,
         )
 
     def run(
@@ -72,8 +75,13 @@ class TierSandbox:
         return ShellSession(self._tier, request, default_timeout_s=self.timeout_s)
 
 
-def open_sandbox(settings: SandboxSettings | None = None, *, tier: str | None = None) -> TierSandbox:
-    """The sandbox for this machine: the configured tier, or with "auto" the strongest that works."""
+def open_sandbox(
+    settings: SandboxSettings | None = None, *, tier: str | None = None, read_only: Sequence[Path] = ()
+) -> TierSandbox:
+    """The sandbox for this machine: the configured tier, or with "auto" the strongest that works.
+
+    `read_only`: host directories commands may read but not write, beyond what the tier shows anyway.
+    """
     from ornith_local.sandbox.probe import active_tier, probe_tiers
 
     settings = settings or SandboxSettings()
@@ -86,4 +94,5 @@ def open_sandbox(settings: SandboxSettings | None = None, *, tier: str | None = 
             raise SandboxError(f"unknown sandbox tier '{name}' (known: auto, bwrap, landlock, macos, fallback)")
         if not probe.works:
             raise SandboxError(f"sandbox tier '{name}' does not work here: {probe.detail}")
-    return TierSandbox(make_tier(name), timeout_s=settings.timeout_s, allow_network=settings.allow_network)
+    return TierSandbox(make_tier(name), timeout_s=settings.timeout_s, allow_network=settings.allow_network,
+                       read_only=read_only)

@@ -124,6 +124,8 @@ class BwrapTier:
             argv += ["--tmpfs", home]
             for tool in home_toolchains(request.home):
                 argv += ["--ro-bind", str(tool), str(tool)]
+        for path in request.read_only:  # after the tmpfs mounts, so they show through them
+            argv += ["--ro-bind", str(path), str(path)]
         argv += ["--bind", ws, ws]
         git_dir = request.workspace / ".git"
         if git_dir.exists():
@@ -178,7 +180,7 @@ class LandlockTier:
         hidden += [Path(path).resolve() for path in _HIDDEN if Path(path).exists()]
         landlock = {
             "read": [*_readable_roots(hidden), *map(str, home_toolchains(request.home)), sys.prefix,
-                     sys.base_prefix],
+                     sys.base_prefix, *map(str, request.read_only)],
             "write": [str(request.workspace), str(private)],
             "device": ["/dev"],
             "network": request.allow_network,
