@@ -13,17 +13,27 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from ornith_local import __version__
-from ornith_local.cli.commands import doctor, generate, map, models, parse, run, sandbox, sessions, triage, undo
+from ornith_local.cli.commands import (
+    doctor,
+    generate,
+    hook,
+    map,
+    models,
+    parse,
+    precommit,
+    run,
+    sandbox,
+    sessions,
+    triage,
+    undo,
+)
 from ornith_local.cli.output import CliError, fail, stderr
 from ornith_local.config import ConfigError
 
-BUILT: list[ModuleType] = [doctor, generate, parse, models, sandbox, map, run, sessions, undo, triage]
+BUILT: list[ModuleType] = [doctor, generate, parse, models, sandbox, map, run, sessions, undo, triage, precommit, hook]
 
 # name -> one-line help, for subcommands that are designed but not built yet.
-PLANNED: dict[str, str] = {
-    "precommit": "check staged changes and propose a fix as a patch",
-    "hook": "install or remove the git pre-commit hook",
-}
+PLANNED: dict[str, str] = {}
 
 
 class _Parser(argparse.ArgumentParser):

@@ -60,9 +60,12 @@ class TestSettings:
 
 @dataclass(frozen=True)
 class PrecommitSettings:
+    # Shell commands run on the staged content; placeholders {files}, {files:GLOB,...}, {related_tests},
+    # {python}. Empty: ruff (when the project configures it) and the tests related to the staged files.
     checks: list[str] = field(default_factory=list)
-    time_budget_s: float = 60.0
-    warn_only: bool = False
+    time_budget_s: float = 60.0  # for a fix suggestion: model load, generation and re-running the checks
+    warn_only: bool = False  # failing checks print a warning and let the commit through
+    model: str | None = None  # model for suggestions; None: [model] name, else the smallest installed
 
 
 @dataclass(frozen=True)

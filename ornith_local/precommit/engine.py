@@ -1,0 +1,235 @@
+"""One `ornith precommit` run: read the staged change, check it in a copy, and on failure ask for a fix.
+
+    with staged_run(Path.cwd()) as run:          # PrecommitError: not a repo, nothing staged, bad config
+        results = run.check()                    # in the sandbox, on the staged content only
+        outcome = run.suggest(failing, choice)   # within the time budget; verified or nothing
+        save_suggestion(run, outcome.suggestion) # .git/ornith/suggestion.patch
+
+The copy is a temporary directory holding exactly the index (`staged.materialise`), so neither the
+working tree nor the index is ever written; `apply_to_worktree` is the only write, and only on request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ornith_local.config import Config, ConfigError, load_config
+from ornith_local.config.settings import REPO_CONFIG_NAME
+from ornith_local.precommit.checks import (
+    Check,
+    CheckResult,
+    Context,
+    configured_checks,
+    default_checks,
+    run_checks,
+    tool_path,
+)
+from ornith_local.precommit.model import ModelChoice, ModelProcess, ModelSession
+from ornith_local.precommit.staged import (
+    PrecommitError,
+    Repo,
+    Staged,
+    find_repo,
+    index_fingerprint,
+    materialise,
+    read_staged,
+    staged_diff,
+)
+from ornith_local.sandbox import Sandbox, SandboxError, host_git_command, open_sandbox
+
+PATCH_NAME = "suggestion.patch"
+META_NAME = "suggestion.json"
+
+
+class NothingStaged(PrecommitError):
+    def __init__(self) -> None:
+        super().__init__("nothing is staged: git add the changes to check first", exit_code=2)
+
+
+def _interpreter_dirs(python: str) -> list[Path]:
+    """What the checks' interpreter needs to be visible: its venv and the Python the venv points at."""
+    executable = Path(python)
+    dirs = [executable.parent.parent, executable.resolve().parent.parent]
+    config = executable.parent.parent / "pyvenv.cfg"
+    try:
+        for line in config.read_text(encoding="utf-8", errors="replace").splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "home" and value.strip():
+                dirs.append(Path(value.strip()).parent)
+    except OSError:
+        pass
+    if python == sys.executable:
+        dirs += [Path(sys.prefix), Path(sys.base_prefix)]
+    return dirs
+
+
+@dataclass
+class StagedRun:
+    repo: Repo
+    staged: Staged
+    config: Config
+    checks: list[Check]
+    tree: Path  # the staged content, materialised
+    context: Context
+    sandbox: Sandbox
+    env: dict[str, str]
+
+    @property
+    def timeout_s(self) -> float:
+        return self.config.sandbox.timeout_s
+
+    def check(self, *, deadline: float | None = None, stop_at_failure: bool = False) -> list[CheckResult]:
+        return run_checks(self.checks, self.context, self.sandbox, self.tree, timeout_s=self.timeout_s,
+                          env=self.env, deadline=deadline, stop_at_failure=stop_at_failure)
+
+    def suggest(self, failures: list[CheckResult], choice: ModelChoice, budget_s: float,
+                session: ModelSession | None = None) -> SuggestOutcome:
+        """A verified fix for `failures`, or the reason there is none; never longer than `budget_s`."""
+        from ornith_local.precommit.suggest import SuggestOutcome, editable_files, propose_fix
+
+        started = time.monotonic()
+        editable = editable_files(self.tree, self.staged.present)
+        if not editable:
+            return SuggestOutcome(note="no staged file the model may edit (tests and checks' own files are "
+                                       "never edited for you)")
+        if session is None and choice.factory is None:
+            return SuggestOutcome(note=choice.note)
+        if session is None:
+            assert choice.factory is not None
+            session = ModelProcess(choice.factory, choice.label)
+        try:
+            return propose_fix(session, self.tree, staged_diff(self.repo), failures, editable,
+                               lambda deadline: self.check(deadline=deadline, stop_at_failure=True),
+                               started + budget_s)
+        finally:
+            session.close()
+
+
+if TYPE_CHECKING:  # a real import would load the guard and the tools on the fast path (checks pass)
+    from ornith_local.precommit.suggest import Suggestion, SuggestOutcome
+
+
+def _checks(repo: Repo, config: Config, path: str) -> list[Check]:
+    if config.precommit.checks:
+        where = next((s for s in config.sources if s.endswith(REPO_CONFIG_NAME)), "config") + " [precommit] checks"
+        return configured_checks(config.precommit.checks, where)
+    return default_checks(repo.root, path)
+
+
+@contextmanager
+def staged_run(path: Path, *, needs_files: bool = True) -> Iterator[StagedRun]:
+    """The staged change of the repo at `path`, materialised in a temporary directory for the block."""
+    repo = find_repo(path)
+    config = load_config(repo.root)
+    if config.precommit.time_budget_s <= 0:
+        raise ConfigError("[precommit] time_budget_s must be positive")
+    staged = read_staged(repo)
+    if needs_files and not staged.files:
+        raise NothingStaged()
+    from ornith_local.tools.testing.detect import project_python
+
+    python = project_python(repo.root)
+    path_var = tool_path(repo.root, python)
+    checks = _checks(repo, config, path_var)
+    tree = Path(tempfile.mkdtemp(prefix="ornith-precommit-"))
+    try:
+        linked = materialise(repo, tree)
+        related: tuple[str, ...] = ()
+        if any("{related_tests" in check.command for check in checks):
+            from ornith_local.precommit.related import related_tests
+
+            related = tuple(related_tests(tree, staged.present, staged.deleted))
+        try:
+            sandbox = open_sandbox(config.sandbox, read_only=[*linked, *_interpreter_dirs(python)])
+        except SandboxError as error:
+            raise PrecommitError(f"sandbox: {error}", exit_code=1) from None
+        context = Context(tuple(staged.present), related, python)
+        yield StagedRun(repo, staged, config, checks, tree, context, sandbox, {"PATH": path_var})
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
+
+
+# --- the saved suggestion -------------------------------------------------------------------------
+
+def patch_path(repo: Repo) -> Path:
+    return repo.ornith_dir / PATCH_NAME
+
+
+def save_suggestion(run: StagedRun, suggestion: Suggestion) -> Path:
+    """Write the patch and what it was made for (the index's fingerprint) under .git/ornith/."""
+    folder = run.repo.ornith_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / PATCH_NAME
+    target.write_bytes(suggestion.patch.encode("utf-8", "surrogateescape"))
+    meta = {"index": index_fingerprint(run.repo), "model": suggestion.model, "cause": suggestion.cause,
+            "files": suggestion.files, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    (folder / META_NAME).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return target
+
+
+def clear_suggestion(repo: Repo) -> None:
+    for name in (PATCH_NAME, META_NAME):
+        (repo.ornith_dir / name).unlink(missing_ok=True)
+
+
+def saved_suggestion(run: StagedRun) -> str | None:
+    """The saved patch when it was made for exactly what is staged now; None otherwise."""
+    try:
+        meta = json.loads((run.repo.ornith_dir / META_NAME).read_text(encoding="utf-8"))
+        patch = (run.repo.ornith_dir / PATCH_NAME).read_bytes().decode("utf-8", "surrogateescape")
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict) or meta.get("index") != index_fingerprint(run.repo):
+        return None
+    return patch
+
+
+def _git_apply(cwd: Path, patch: str, *extra: str, outside_repo: bool = False) -> subprocess.CompletedProcess[bytes]:
+    # Without --index or --cached, `git apply` touches only files: never the index.
+    env = dict(os.environ)
+    if outside_repo:  # the staged copy: never let git find a repository above it and apply there
+        env["GIT_CEILING_DIRECTORIES"] = str(cwd.parent)
+        env.pop("GIT_DIR", None)
+        env.pop("GIT_INDEX_FILE", None)
+    return subprocess.run(host_git_command(cwd, "apply", "--whitespace=nowarn", *extra, "-"), env=env,
+                          input=patch.encode("utf-8", "surrogateescape"), capture_output=True, timeout=60)
+
+
+def verify_saved(run: StagedRun, patch: str, budget_s: float) -> list[CheckResult] | str:
+    """Re-check a saved patch on the staged copy: the check results, or why it cannot be used."""
+    from ornith_local.precommit.suggest import guard_reason
+
+    reason = guard_reason(patch)
+    if reason:
+        return reason
+    applied = _git_apply(run.tree, patch, outside_repo=True)
+    if applied.returncode != 0:
+        return "it no longer applies to the staged content"
+    return run.check(deadline=time.monotonic() + budget_s, stop_at_failure=True)
+
+
+def apply_to_worktree(repo: Repo, patch: str) -> None:
+    """Apply `patch` to the working tree only; PrecommitError (exit 1) when it does not apply cleanly."""
+    check = _git_apply(repo.root, patch, "--check")
+    if check.returncode != 0:
+        reason = (check.stderr.decode(errors="replace").strip().splitlines() or ["it does not apply"])[-1]
+        raise PrecommitError(f"the suggestion does not apply to the working tree (unstaged edits in the same "
+                             f"lines?): {reason}", exit_code=1)
+    applied = _git_apply(repo.root, patch)
+    if applied.returncode != 0:
+        raise PrecommitError("git apply failed on the working tree", exit_code=1)
+
+
+__all__ = ["NothingStaged", "PrecommitError", "StagedRun", "apply_to_worktree", "clear_suggestion",
+           "patch_path", "save_suggestion", "saved_suggestion", "staged_run", "verify_saved"]
