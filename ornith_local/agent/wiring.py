@@ -37,7 +37,7 @@ from ornith_local.tools.checkpoint import (
     open_repo,
 )
 from ornith_local.tools.listing import list_files
-from ornith_local.tools.repomap import RepoMap
+from ornith_local.tools.repomap import RepoMap, RepoMapTool
 from ornith_local.tools.testing import format_report, run_tests
 
 REPO_MAP_TOKENS = 1024
@@ -177,6 +177,9 @@ def open_run(
         raise SetupError(str(error).strip("'\"")) from None
     workspace = Workspace.at(repo)
     tools = {tool.name: tool for tool in default_tools(workspace, sandbox)}
+    repo_map_tool = tools.get("repo_map")
+    if isinstance(repo_map_tool, RepoMapTool):
+        repo_map_tool.task = request.task  # the model's own map calls lean toward the task too
     max_turns = request.max_turns or config.agent.max_turns
     permissions = Permissions(tools=frozenset(tools), mode=request.mode, max_turns=max_turns)
     trajectory = Trajectory(request.session_id or new_session_id())
