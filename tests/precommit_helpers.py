@@ -78,13 +78,14 @@ def stage_broken_mean(repo: Path) -> None:
 
 
 def add_unstaged_edits(repo: Path) -> None:
-    """Edits that are not part of the change: a modified tracked file, an untracked file, and a
-    further unstaged edit of the staged file itself (CRLF and no final newline, to catch any rewrite)."""
+    """Edits that are not part of the change: a modified tracked file, an untracked file (CRLF, no final
+    newline: any rewrite would show), and an unstaged edit at the top of the staged file itself."""
     with (repo / "calc" / "text.py").open("a") as handle:
         handle.write("\n\ndef whisper(s):\n    return s.lower()\n")
     (repo / "notes.txt").write_bytes(b"a user's scratch notes\r\nno final newline")
-    with (repo / "calc" / "stats.py").open("a") as handle:
-        handle.write("\n\n# TODO: median\n")
+    stats = repo / "calc" / "stats.py"
+    docstring = '"""Small statistics helpers."""'
+    stats.write_text(stats.read_text().replace(docstring, docstring[:-3] + '\n\nTODO: median\n"""'))
 
 
 @dataclass(frozen=True)

@@ -206,10 +206,21 @@ def _git_apply(cwd: Path, patch: str, *extra: str, outside_repo: bool = False) -
                           input=patch.encode("utf-8", "surrogateescape"), capture_output=True, timeout=60)
 
 
-def verify_saved(run: StagedRun, patch: str, budget_s: float) -> list[CheckResult] | str:
-    """Re-check a saved patch on the staged copy: the check results, or why it cannot be used."""
-    from ornith_local.precommit.suggest import guard_reason
+def patched_files(patch: str) -> list[str]:
+    return [line.split(" b/", 1)[1] for line in patch.splitlines() if line.startswith("diff --git a/")]
 
+
+def verify_saved(run: StagedRun, patch: str, budget_s: float) -> list[CheckResult] | str:
+    """Re-check a saved patch on the staged copy: the check results, or why it cannot be used.
+
+    The same rules as for a fresh suggestion: staged, editable files only, the guard, then the checks.
+    """
+    from ornith_local.precommit.suggest import editable_files, guard_reason
+
+    editable = editable_files(run.tree, run.staged.present)
+    outside = [path for path in patched_files(patch) if path not in editable]
+    if outside or not patched_files(patch):
+        return f"it edits files outside the staged, editable ones ({', '.join(outside) or 'none named'})"
     reason = guard_reason(patch)
     if reason:
         return reason
@@ -219,17 +230,37 @@ def verify_saved(run: StagedRun, patch: str, budget_s: float) -> list[CheckResul
     return run.check(deadline=time.monotonic() + budget_s, stop_at_failure=True)
 
 
-def apply_to_worktree(repo: Repo, patch: str) -> None:
-    """Apply `patch` to the working tree only; PrecommitError (exit 1) when it does not apply cleanly."""
-    check = _git_apply(repo.root, patch, "--check")
-    if check.returncode != 0:
-        reason = (check.stderr.decode(errors="replace").strip().splitlines() or ["it does not apply"])[-1]
-        raise PrecommitError(f"the suggestion does not apply to the working tree (unstaged edits in the same "
-                             f"lines?): {reason}", exit_code=1)
-    applied = _git_apply(repo.root, patch)
-    if applied.returncode != 0:
-        raise PrecommitError("git apply failed on the working tree", exit_code=1)
+def apply_to_worktree(run: StagedRun, patch: str, files: list[str]) -> None:
+    """Merge the fix into the working tree's files, unstaged edits kept; the index is never written.
+
+    The patch was made against the staged content, and the working tree may differ from it (unstaged
+    edits), so each file is a three-way merge (`git merge-file`): base = staged, ours = working tree,
+    theirs = staged + fix. A conflict writes nothing at all and says which file.
+    """
+    from ornith_local.tools.fileio import write_atomic
+
+    with tempfile.TemporaryDirectory(prefix="ornith-apply-") as scratch:
+        base, fixed = Path(scratch, "base"), Path(scratch, "fixed")
+        git_paths = [f"--prefix={base}{os.sep}", "--", *files]
+        subprocess.run(host_git_command(run.repo.root, "checkout-index", *git_paths), check=True, capture_output=True)
+        shutil.copytree(base, fixed)
+        if _git_apply(fixed, patch, outside_repo=True).returncode != 0:
+            raise PrecommitError("the suggestion does not apply to the staged content any more", exit_code=1)
+        merged: dict[Path, bytes] = {}
+        for path in files:
+            ours = run.repo.root / path
+            if not ours.is_file():
+                raise PrecommitError(f"{path} is missing from the working tree: nothing applied", exit_code=1)
+            result = subprocess.run(["git", "merge-file", "-p", "-L", "working tree", "-L", "staged", "-L",
+                                     "suggestion", str(ours), str(base / path), str(fixed / path)],
+                                    capture_output=True, timeout=60)
+            if result.returncode != 0:
+                raise PrecommitError(f"the suggestion conflicts with unstaged edits in {path}: nothing applied",
+                                     exit_code=1)
+            merged[ours] = result.stdout
+    for target, data in merged.items():
+        write_atomic(target, data)
 
 
 __all__ = ["NothingStaged", "PrecommitError", "StagedRun", "apply_to_worktree", "clear_suggestion",
-           "patch_path", "save_suggestion", "saved_suggestion", "staged_run", "verify_saved"]
+           "patch_path", "patched_files", "save_suggestion", "saved_suggestion", "staged_run", "verify_saved"]

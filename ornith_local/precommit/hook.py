@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import os
 import shlex
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ornith_local.precommit.staged import PrecommitError, find_repo, git
+from ornith_local.precommit.staged import PrecommitError, find_repo
 
 MARKER = "# ornith-local pre-commit hook"
 CHAINED_SUFFIX = ".ornith-chained"
@@ -54,7 +55,13 @@ class HookResult:
 
 def hook_path(start: Path) -> Path:
     repo = find_repo(start)
-    hooks = Path(git(repo.root, "rev-parse", "--git-path", "hooks").strip())
+    # Not through host_git_command: its core.hooksPath=/dev/null would hide the folder git really uses.
+    # rev-parse runs no hook and no fsmonitor.
+    result = subprocess.run(["git", "-C", str(repo.root), "rev-parse", "--git-path", "hooks"], capture_output=True,
+                            text=True, timeout=60)
+    if result.returncode != 0:
+        raise PrecommitError(f"git rev-parse failed: {result.stderr.strip()}", exit_code=1)
+    hooks = Path(result.stdout.strip())
     if not hooks.is_absolute():
         hooks = repo.root / hooks
     return hooks / HOOK_NAME

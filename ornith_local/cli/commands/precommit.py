@@ -27,6 +27,7 @@ from ornith_local.precommit.engine import (
     apply_to_worktree,
     clear_suggestion,
     patch_path,
+    patched_files,
     save_suggestion,
     saved_suggestion,
     staged_run,
@@ -152,7 +153,8 @@ def _suggestion_lines(args: argparse.Namespace, run: StagedRun, outcome: Suggest
     _print(args, f"[bold]suggested fix[/] from {suggestion.model} in {suggestion.seconds:.1f} s "
                  f"(the checks pass on it): {suggestion.cause}")
     _print(args, coloured_diff(suggestion.patch))
-    _print(args, f"saved to {relative}; apply it to the working tree with: [bold]git apply {relative}[/]")
+    _print(args, f"saved to {relative}; apply it to the working tree (never the index): [bold]ornith precommit "
+                 f"--apply[/] (re-checks it, keeps unstaged edits) or git apply {relative}")
     return suggestion.patch
 
 
@@ -207,7 +209,7 @@ def _run(args: argparse.Namespace, run: StagedRun) -> int:
         data["suggestion"] = {"patch": patch, "path": str(patch_path(run.repo)), "saved": True}
         _print(args, "the saved suggestion passes the checks:", coloured_diff(patch))
     if args.apply and patch is not None:
-        apply_to_worktree(run.repo, patch)
+        apply_to_worktree(run, patch, patched_files(patch))
         data["applied"] = True
     return _finish_failure(args, run, warn_only, data)
 
