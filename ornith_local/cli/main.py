@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from types import ModuleType
 
 from ornith_local import __version__
@@ -49,6 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
         "Run `ornith` with no subcommand in a repo to open the TUI.",
     )
     parser.add_argument("--version", action="version", version=f"ornith {__version__}")
+    tui = parser.add_argument_group("TUI options (when no COMMAND is given)")
+    tui.add_argument("--repo", dest="tui_repo", type=Path, metavar="DIR", help="the repository to work in (default: .)")
+    tui.add_argument("--model", dest="tui_model", metavar="NAME", help="catalog name or path to a .gguf")
+    tui.add_argument("--endpoint", dest="tui_endpoint", metavar="URL", help="OpenAI-compatible server instead")
+    tui.add_argument("--mode", dest="tui_mode", choices=["read-only", "ask", "auto"],
+                     help="what may change without asking")
+    tui.add_argument("--scaffold", dest="tui_scaffold", choices=["self", "fixed"], help="who writes the plan")
+    tui.add_argument("--max-turns", dest="tui_max_turns", type=int, metavar="N", help="hard cap on model turns per run")
+    tui.add_argument("--n-ctx", dest="tui_n_ctx", type=int, metavar="N", help="context window in tokens")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     entries: list[tuple[str, str, ModuleType | None]] = [(m.NAME, m.HELP, m) for m in BUILT]
     entries += [(name, help_text, None) for name, help_text in PLANNED.items()]
@@ -62,13 +72,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def open_tui(args: argparse.Namespace) -> int:
+    """`ornith` alone: the TUI, in a terminal only (scripts get one line pointing at `ornith run`)."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise CliError("the TUI needs a terminal; use 'ornith run' for headless use", exit_code=2)
+    from ornith_local.config import load_config
+    from ornith_local.tui import TuiOptions, run_tui
+
+    repo = (args.tui_repo or Path.cwd()).resolve()
+    if not repo.is_dir():
+        raise CliError(f"{args.tui_repo}: not a directory", exit_code=2)
+    if args.tui_max_turns is not None and args.tui_max_turns < 1:
+        raise CliError("--max-turns must be at least 1", exit_code=2)
+    config = load_config(repo)
+    options = TuiOptions(
+        repo=repo, config=config, mode=args.tui_mode or config.agent.mode,
+        scaffold_mode=args.tui_scaffold or config.agent.scaffold, model=args.tui_model,
+        endpoint=args.tui_endpoint, max_turns=args.tui_max_turns, n_ctx=args.tui_n_ctx,
+    )
+    return run_tui(options)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         # Known-args parsing so a planned command reports "not built yet" whatever flags follow it.
         args, extras = parser.parse_known_args(argv)
         if args.command is None:
-            raise CliError("the TUI is not built yet in this version; see 'ornith --help'", exit_code=2)
+            if extras:
+                parser.error(f"unrecognized arguments: {' '.join(extras)}")
+            return open_tui(args)
         if args.handler is None:
             raise CliError(f"'ornith {args.command}' is not built yet in this version", exit_code=2)
         if extras:

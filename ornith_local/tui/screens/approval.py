@@ -1,0 +1,68 @@
+"""Ask mode's question: may the agent make this edit / run this command? y / n / always-for-this-run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.syntax import Syntax
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+from ornith_local.tui.bridge import Answer, ApprovalRequest
+from ornith_local.tui.changes import preview
+from ornith_local.tui.widgets.transcript import diff_view, markup
+
+WHAT = {"edit_file": "edit", "write_file": "write", "run": "run", "run_tests": "run the tests"}
+
+
+class ApprovalScreen(ModalScreen[Answer]):
+    """Shows the diff or the command and the sandbox tier; answers the runtime's waiting thread."""
+
+    CSS_PATH = "approval.tcss"
+    AUTO_FOCUS = None  # Enter must not approve by accident: answer with y / n / a or a click
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer('yes')", "Yes"),
+        Binding("n", "answer('no')", "No"),
+        Binding("a", "answer('always')", "Always this run"),
+        Binding("escape", "answer('no')", "No", show=False),
+    ]
+
+    def __init__(self, request: ApprovalRequest, repo: Path) -> None:
+        super().__init__()
+        self.request = request
+        self.kind, self.text = preview(repo, request.tool, request.arguments)
+
+    def compose(self) -> Any:
+        request = self.request
+        target = request.arguments.get("path") or ""
+        with Vertical(id="approval"):
+            yield Static(markup("[b]Allow $what[/] $target?", what=WHAT.get(request.tool, request.tool),
+                                target=target), id="approval-title")
+            yield Static(markup("[$text-muted]tool $tool · sandbox[/] [b]$tier[/]", tool=request.tool,
+                                tier=request.sandbox_tier), id="approval-tier")
+            with VerticalScroll(id="approval-body"):
+                yield Static(self._body(), id="approval-preview")
+            with Horizontal(id="approval-buttons"):
+                yield Button("Yes (y)", id="yes", variant="success")
+                yield Button("No (n)", id="no", variant="error")
+                yield Button("Always this run (a)", id="always", variant="primary")
+
+    def _body(self) -> Syntax | Content:
+        if self.kind == "diff":
+            return diff_view(self.text)
+        if self.kind == "command":
+            return Syntax(self.text, "bash", theme="ansi_dark", background_color="default", word_wrap=True)
+        return Content(self.text)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_answer(str(event.button.id))
+
+    def action_answer(self, answer: str) -> None:
+        value: Answer = "yes" if answer == "yes" else "always" if answer == "always" else "no"
+        self.request.answer(value)
+        self.dismiss(value)

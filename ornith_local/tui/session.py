@@ -1,0 +1,150 @@
+"""The TUI's side of a run: the loaded model, and the body of the worker thread that runs a task.
+
+The model is loaded once and kept for every task of the session (its KV cache too). A run goes
+through `open_run()` exactly like `ornith run`; the only difference is where the callbacks lead.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+from ornith_local.agent.sessions import ResumeState
+from ornith_local.agent.wiring import RunRequest, SetupError, open_run
+from ornith_local.config import Config
+from ornith_local.llm.backend import Backend, BackendError, Completion, GenerateOptions, Message, OnText
+from ornith_local.llm.factory import open_backend
+from ornith_local.llm.gguf import ModelFileError
+from ornith_local.models.plan import DoesNotFit
+from ornith_local.models.tiny import TinyModelUnavailable
+from ornith_local.tui.bridge import RunBridge, RunInterrupted
+
+Mode = Literal["read-only", "ask", "auto"]
+BackendFactory = Callable[[str | None], Backend]
+LOAD_ERRORS = (LookupError, FileNotFoundError, ModelFileError, DoesNotFit, BackendError, TinyModelUnavailable,
+               OSError)
+
+
+@dataclass
+class TuiOptions:
+    """What `ornith` was started with; /mode, /scaffold and /model change it as you go."""
+
+    repo: Path
+    config: Config
+    mode: Mode = "ask"
+    scaffold_mode: Literal["self", "fixed"] = "self"
+    model: str | None = None
+    endpoint: str | None = None
+    max_turns: int | None = None
+    n_ctx: int | None = None
+
+
+def default_backend_factory(options: TuiOptions) -> BackendFactory:
+    """Open the configured model (or an endpoint) exactly as `ornith run` does."""
+
+    def load(model: str | None) -> Backend:
+        config = options.config
+        settings = replace(config.model, endpoint=options.endpoint or config.model.endpoint,
+                           n_ctx=options.n_ctx or config.model.n_ctx)
+        return open_backend(settings, model=model)
+
+    return load
+
+
+class ModelSlot:
+    """The one loaded backend; loading happens in a worker thread, never on the UI's."""
+
+    def __init__(self, factory: BackendFactory, name: str | None) -> None:
+        self.factory = factory
+        self.name = name
+        self.backend: Backend | None = None
+        self.error: str | None = None
+        self._lock = threading.Lock()
+
+    def load(self, name: str | None) -> Backend:
+        """Load `name` (None: the configured default), replacing the current model. Raises SetupError."""
+        with self._lock:
+            try:
+                backend = self.factory(name)
+            except LOAD_ERRORS as error:
+                self.error = str(error).strip("'\"")
+                raise SetupError(self.error) from None
+            self.backend, self.name, self.error = backend, name, None
+            return backend
+
+    def ensure(self) -> Backend:
+        backend = self.backend
+        return backend if backend is not None else self.load(self.name)
+
+
+class GuardedBackend:
+    """The loaded backend, with every generation interruptible.
+
+    The runtime streams only the turns of a step; the scaffold and the judge are generated without a
+    text callback. Giving those a counting callback lets an interrupt stop them mid-way too.
+    """
+
+    def __init__(self, inner: Backend, bridge: RunBridge) -> None:
+        self.inner = inner
+        self.bridge = bridge
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def n_ctx(self) -> int:
+        return self.inner.n_ctx
+
+    def _callback(self, on_text: OnText | None) -> OnText:
+        return on_text if on_text is not None else self.bridge.hidden_text
+
+    def chat(self, messages: Sequence[Message], options: GenerateOptions, on_text: OnText | None = None) -> Completion:
+        self.bridge.check()
+        return self.inner.chat(messages, options, self._callback(on_text))
+
+    def complete(self, prompt: str, options: GenerateOptions, on_text: OnText | None = None) -> Completion:
+        self.bridge.check()
+        return self.inner.complete(prompt, options, self._callback(on_text))
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    task: str
+    repo: Path
+    mode: Mode
+    scaffold_mode: Literal["self", "fixed"]
+    resume: ResumeState | None = None
+    session_id: str | None = None
+
+
+def execute_run(spec: RunSpec, options: TuiOptions, slot: ModelSlot, bridge: RunBridge) -> None:
+    """The worker thread's whole job: load if needed, run the task through the runtime, report the end."""
+    try:
+        backend = slot.ensure()
+        request = RunRequest(
+            task=spec.task, repo=spec.repo, config=options.config, mode=spec.mode, scaffold_mode=spec.scaffold_mode,
+            max_turns=options.max_turns, session_id=spec.session_id, endpoint=options.endpoint,
+        )
+        with open_run(request, emit=bridge.emit, on_text=bridge.on_text, ask=bridge.ask,
+                      backend=GuardedBackend(backend, bridge)) as run:
+            bridge.session_id = run.trajectory.session_id
+            result = run.runtime.run(spec.task, resume=spec.resume)
+        bridge.finish(outcome=result.outcome)
+    except RunInterrupted:
+        bridge.finish(interrupted=True)
+    except SetupError as error:
+        bridge.finish(error=str(error))
+    except BackendError as error:
+        bridge.finish(error=f"the model failed: {error}")
+    except Exception as error:  # the UI must survive anything a run throws, and say what it was
+        bridge.finish(error=f"{type(error).__name__}: {error}".splitlines()[0])

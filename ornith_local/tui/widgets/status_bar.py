@@ -1,0 +1,75 @@
+"""The status bar: model and quantisation, backend, GPU layers, context, speed, sandbox, guard, mode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from ornith_local.tui.modelinfo import ModelInfo
+from ornith_local.tui.widgets.transcript import markup, tokens_per_second
+
+GUARD_STYLE = {"clean": "$success", "refused": "$warning", "flagged": "$error"}
+
+
+def compact(tokens: int) -> str:
+    return f"{tokens / 1000:.1f}k" if tokens >= 1000 else str(tokens)
+
+
+class StatusBar(Widget):
+    """One line at the bottom; every field is reactive and set from runtime events."""
+
+    model: reactive[ModelInfo | None] = reactive(None)
+    loading_label: reactive[str] = reactive("")
+    context_used = reactive(0)
+    tokens_per_s = reactive(0.0)
+    ttft_s = reactive(0.0)
+    sandbox = reactive("")
+    guard = reactive("clean")
+    refused = reactive(0)
+    mode = reactive("ask")
+    scaffold_mode = reactive("self")
+
+    def render(self) -> Content:
+        info = self.model
+        parts: list[Content] = []
+        if info is None:
+            parts.append(markup("[$warning]$what[/]", what=self.loading_label or "no model loaded (/model)"))
+        else:
+            quant = f" {info.quantisation}" if info.quantisation else ""
+            parts.append(markup("[b]$name[/]$quant", name=info.name, quant=quant))
+            parts.append(Content(info.backend))
+            if info.gpu_layers:
+                parts.append(Content(f"GPU {info.gpu_layers}"))
+            parts.append(Content(f"ctx {compact(self.context_used)}/{compact(info.n_ctx)}"))
+        parts.append(Content(f"{self.tokens_per_s:.1f} tok/s" if self.tokens_per_s else "– tok/s"))
+        parts.append(Content(f"TTFT {self.ttft_s:.2f} s" if self.ttft_s else "TTFT –"))
+        parts.append(Content(f"sandbox {self.sandbox or '–'}"))
+        guard = self.guard if self.guard != "refused" else f"{self.refused} refused"
+        parts.append(markup(f"guard [{GUARD_STYLE.get(self.guard, '')}]$guard[/]", guard=guard))
+        parts.append(markup("mode [b]$mode[/] · scaffold $scaffold", mode=self.mode, scaffold=self.scaffold_mode))
+        return Content(" · ").join(parts)
+
+    def turn_stats(self, stats: dict[str, Any]) -> None:
+        self.context_used = int(stats.get("prompt_tokens") or 0) + int(stats.get("generated_tokens") or 0)
+        speed = tokens_per_second(stats)
+        if speed:
+            self.tokens_per_s = speed
+        ttft = float(stats.get("time_to_first_token_s") or 0.0)
+        if ttft:
+            self.ttft_s = ttft
+
+    def refused_calls(self, count: int) -> None:
+        """Calls the monitor refused during the run (a notice, not a flag)."""
+        self.refused += count
+        if self.refused and self.guard == "clean":
+            self.guard = "refused"
+
+    def outcome(self, outcome: str) -> None:
+        if outcome == "flagged":
+            self.guard = "flagged"
+
+    def new_run(self) -> None:
+        self.guard, self.refused = "clean", 0

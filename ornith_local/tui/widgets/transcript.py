@@ -1,0 +1,235 @@
+"""The transcript: what you asked, what the model wrote (thinking folded away), what the tools did.
+
+Each entry is a small widget; `Transcript` only stacks them and follows the newest one while you
+are at the bottom (scroll up and it stays where you are).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.syntax import Syntax
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.widget import Widget
+from textual.widgets import Collapsible, Static
+
+from ornith_local.llm.parsing import (
+    ContentDelta,
+    ReasoningDelta,
+    StreamParser,
+    ToolCallStarted,
+    parse_output,
+)
+
+OUTPUT_PREVIEW_LINES = 3
+OUTPUT_MAX_LINES = 200
+ARGUMENT_KEYS = ("command", "path", "pattern", "query", "test", "summary", "reason")
+
+
+def markup(template: str, **values: object) -> Content:
+    """Content from markup whose $names are filled with plain text (never parsed as markup)."""
+    return Content.from_markup(template, **{name: str(value) for name, value in values.items()})
+
+
+def diff_view(diff: str) -> Syntax:
+    return Syntax(diff.rstrip("\n"), "diff", theme="ansi_dark", background_color="default", word_wrap=True)
+
+
+def clip_lines(text: str, limit: int) -> tuple[str, int]:
+    """The first `limit` lines of `text` and how many lines were left out."""
+    lines = text.splitlines()
+    return "\n".join(lines[:limit]), max(0, len(lines) - limit)
+
+
+def describe_arguments(tool: str, arguments: dict[str, Any]) -> str:
+    """The one argument a person wants to see first (the command, the path...), else a short JSON."""
+    for key in ARGUMENT_KEYS:
+        if isinstance(arguments.get(key), str | int) and arguments[key] != "":
+            return str(arguments[key]).splitlines()[0][:120]
+    shown = ", ".join(f"{key}={value!r}" for key, value in list(arguments.items())[:3])
+    return shown[:120]
+
+
+class UserEntry(Static):
+    """The task as typed."""
+
+    def __init__(self, task: str, label: str = "you") -> None:
+        super().__init__(markup("[b $accent]$label ›[/] $task", label=label, task=task))
+
+
+class Notice(Static):
+    """One line from the runtime: a step starting, a replan, clamp notes, errors. kind sets the colour."""
+
+    def __init__(self, text: str | Content, kind: str = "info") -> None:
+        super().__init__(text if isinstance(text, Content) else Content(text), classes=kind)
+
+
+class ModelTurn(Vertical):
+    """One model turn, streamed: reasoning in a folded 'Thinking' block, the answer below it.
+
+    While streaming, a StreamParser splits the text as it arrives; when the runtime reports the turn,
+    the full text is parsed once more and that result is what stays on screen.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._parser = StreamParser(format="auto")
+        self._reasoning = ""
+        self._content = ""
+        self._calls = 0
+        self.thinking_text = Static("", classes="thinking-text")
+        self.thinking = Collapsible(self.thinking_text, title="Thinking…", collapsed=True, classes="thinking")
+        self.answer = Static("", classes="answer")
+        self.footer = Static("", classes="turn-stats")
+        self.finished = False
+        for part in (self.thinking, self.answer, self.footer):
+            part.display = False
+
+    def compose(self) -> Any:
+        yield self.thinking
+        yield self.answer
+        yield self.footer
+
+    def feed(self, text: str) -> None:
+        if self.finished:
+            return
+        for event in self._parser.feed(text):
+            if isinstance(event, ReasoningDelta):
+                self._reasoning += event.text
+            elif isinstance(event, ContentDelta):
+                self._content += event.text
+            elif isinstance(event, ToolCallStarted):
+                self._calls += 1
+        self._show(streaming=True)
+
+    def finish(self, data: dict[str, Any]) -> None:
+        """The runtime's model_turn event: final text, token counts and timings."""
+        parsed = parse_output(str(data.get("text", "")), format="auto")
+        self._reasoning = parsed.reasoning or ""
+        self._content = parsed.content
+        self._calls = len(parsed.tool_calls)
+        self.finished = True
+        self._show(streaming=False)
+        stats = data.get("stats") or {}
+        parts = [f"turn {data.get('turn', '?')}", f"{stats.get('generated_tokens', 0)} tokens"]
+        speed = tokens_per_second(stats)
+        if speed:
+            parts.append(f"{speed:.1f} tok/s")
+        if stats.get("time_to_first_token_s"):
+            parts.append(f"TTFT {float(stats['time_to_first_token_s']):.2f} s")
+        if data.get("finish_reason") == "length":
+            parts.append("cut at the token limit")
+        for problem in data.get("problems") or []:
+            parts.append(f"parse: {problem}")
+        self.footer.update(Content(" · ".join(parts)))
+        self.footer.display = True
+
+    def _show(self, streaming: bool) -> None:
+        if self._reasoning.strip():
+            self.thinking.display = True
+            self.thinking_text.update(Content(self._reasoning.strip()))
+            state = "Thinking…" if streaming else "Thought"
+            self.thinking.title = f"{state} ({len(self._reasoning.split())} words)"
+        text = self._content.strip()
+        if self._calls and not text:
+            text = f"(calling {self._calls} tool{'s' if self._calls > 1 else ''})" if streaming else ""
+        self.answer.display = bool(text)
+        self.answer.update(Content(text))
+
+
+def tokens_per_second(stats: dict[str, Any]) -> float:
+    generated = int(stats.get("generated_tokens") or 0)
+    decode = float(stats.get("total_s") or 0.0) - float(stats.get("time_to_first_token_s") or 0.0)
+    return (generated - 1) / decode if generated > 1 and decode > 0 else 0.0
+
+
+class ToolCard(Vertical):
+    """A tool call as a compact card: what was called, then the result (diff, or output folded)."""
+
+    def __init__(self, tool: str, arguments: dict[str, Any], findings: list[dict[str, Any]]) -> None:
+        super().__init__(classes="tool-card")
+        self.tool = tool
+        self.arguments = arguments
+        self.header = Static(markup("[b]$tool[/] $args", tool=tool, args=describe_arguments(tool, arguments)),
+                             classes="card-head")
+        self.status = Static("", classes="card-status")
+        self.body = Vertical(classes="card-body")
+        self._unmounted: list[Widget] = []  # body parts that arrived before the card was on screen
+        if findings:
+            details = "; ".join(str(finding.get("detail", "")) for finding in findings)
+            self.set_status(markup("[$error]✗ refused:[/] $details", details=details), "refused")
+        else:
+            self.set_status(Content("running…"), "running")
+
+    def compose(self) -> Any:
+        yield self.header
+        yield self.status
+        yield self.body
+
+    def on_mount(self) -> None:
+        if self._unmounted:
+            self.body.mount_all(self._unmounted)
+            self._unmounted = []
+
+    def add_part(self, widget: Widget) -> None:
+        if self.body.is_attached:
+            self.body.mount(widget)
+        else:
+            self._unmounted.append(widget)
+
+    def set_status(self, content: Content, state: str) -> None:
+        self.status.update(content)
+        self.remove_class("running", "ok", "failed", "refused")
+        self.add_class(state)
+
+    def approval(self, answer: str) -> None:
+        if answer == "no":
+            self.set_status(markup("[$warning]✗ declined by you[/]"), "refused")
+        elif answer == "always":
+            self.add_part(Static(markup("[$text-muted]approved for the rest of this run[/]"), classes="card-note"))
+
+    def result(self, data: dict[str, Any]) -> None:
+        ok = bool(data.get("ok"))
+        title = str(data.get("title") or ("ok" if ok else "error"))
+        mark = "[$success]✓[/]" if ok else "[$error]✗[/]"
+        self.set_status(markup(f"{mark} $title", title=title), "ok" if ok else "failed")
+        diff = data.get("diff")
+        text = str(data.get("text") or "")
+        if diff:
+            self.add_part(Static(diff_view(str(diff)), classes="diff"))
+            return
+        if not text.strip() or text.strip() == title:
+            return
+        preview, hidden = clip_lines(text, OUTPUT_PREVIEW_LINES)
+        self.add_part(Static(Content(preview), classes="output-preview"))
+        if hidden:
+            full, beyond = clip_lines(text, OUTPUT_MAX_LINES)
+            note = f"\n… {beyond} more lines not shown" if beyond else ""
+            self.add_part(Collapsible(Static(Content(full + note), classes="output-full"),
+                                        title=f"full output ({hidden + OUTPUT_PREVIEW_LINES} lines)",
+                                        collapsed=True, classes="output"))
+
+
+class Transcript(VerticalScroll):
+    """The scrolling list of entries; follows new output while you are at the bottom."""
+
+    can_focus = True
+
+    def on_mount(self) -> None:
+        self.anchor()
+
+    def add(self, widget: Widget) -> Widget:
+        self.mount(widget)
+        return widget
+
+    def clear(self) -> None:
+        self.remove_children()
+
+    def toggle_thinking(self) -> bool:
+        """Expand every thinking block, or fold them all if any is open; True when now expanded."""
+        blocks = list(self.query(".thinking").results(Collapsible))
+        expand = all(block.collapsed for block in blocks)
+        for block in blocks:
+            block.collapsed = not expand
+        return expand
