@@ -13,7 +13,7 @@ import rich
 from ornith_local.cli.main import main
 from ornith_local.tools.base import call_tool
 from ornith_local.tools.repomap import RepoMap, RepoMapTool, estimate_tokens
-from ornith_local.tools.repomap.cache import cache_file
+from ornith_local.tools.repomap.cache import cache_directory
 from ornith_local.tools.repomap.languages import available, grammar
 from ornith_local.tools.repomap.tags import extract
 from ornith_local.tools.workspace import Workspace
@@ -75,7 +75,8 @@ def test_example_map_ranks_the_library_and_follows_the_task(example_repo: Path, 
     assert estimate_tokens(focused.text) <= 60
     by_file = repo_map.build(focus=["tests/test_money.py"], tokens=80)
     assert "tests/test_money.py:" in by_file.text
-    assert cache_file(repo_map.root) in list(isolated_cache.glob("repomap/*.json"))
+    directory = cache_directory(repo_map.root)
+    assert directory.parent == isolated_cache / "repomap" and list(directory.glob("tags-*.bin"))
 
 
 def test_token_budget_is_respected_at_every_size(example_repo: Path) -> None:

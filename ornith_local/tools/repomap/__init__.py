@@ -7,28 +7,33 @@ signatures grouped by file. `RepoMapTool` offers it to the model; `ornith map` p
 
 from __future__ import annotations
 
-import heapq
+import hashlib
 import os
 import re
+import stat
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ornith_local.tools.base import ToolResult, arg_int, schema
 from ornith_local.tools.listing import list_files
-from ornith_local.tools.repomap.cache import TagCache, cache_file, load_memo, save_memo
+from ornith_local.tools.repomap.cache import Entry, TagCache, cache_directory, load_memo, save_memo
 from ornith_local.tools.repomap.cache import fingerprint as _fingerprint
 from ornith_local.tools.repomap.languages import grammar, language_for
-from ornith_local.tools.repomap.ranking import rank_definitions
-from ornith_local.tools.repomap.tags import Definition, FileTags, extract
+from ornith_local.tools.repomap.tags import Definition, extract
 from ornith_local.tools.workspace import Workspace
+
+if TYPE_CHECKING:
+    from ornith_local.tools.repomap.ranking import Ranking
 
 DEFAULT_TOKENS = 1024
 MAX_FILE_BYTES = 1_000_000  # larger sources are generated or vendored
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
 _PATHISH = re.compile(r"[\w./-]+\.\w+")
+
+Source = tuple[str, str, os.stat_result]  # (path, language, stat)
 
 
 def estimate_tokens(text: str) -> int:
@@ -49,103 +54,135 @@ class RepoMapResult:
     focus_names: list[str] = field(default_factory=list)
 
 
-def focus_from_task(task: str, files: Iterable[str], names: set[str]) -> tuple[set[str], set[str]]:
+def focus_from_task(task: str, files: Iterable[str], names: Container[str]) -> tuple[set[str], set[str]]:
     """Files and defined names the task text mentions (paths or basenames; identifiers)."""
     words = set(_WORD.findall(task))
     paths = {p.strip("./") for p in _PATHISH.findall(task)}
     mentioned_files = {rel for rel in files if rel in paths or rel.rsplit("/", 1)[-1] in paths}
-    return mentioned_files, words & names
+    return mentioned_files, {word for word in words if word in names}
+
+
+class _Laps:
+    """Seconds per phase of a build (`RepoMap.timings`, printed by the benchmark)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def __call__(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.seconds[phase], self._last = now - self._last, now
 
 
 class RepoMap:
     def __init__(self, root: Path, *, cache_dir: Path | None = None,
                  count_tokens: Callable[[str], int] = estimate_tokens) -> None:
         self.root = Path(os.path.realpath(root))
-        self.cache_path = cache_file(self.root, cache_dir)
+        self.cache_dir = cache_directory(self.root, cache_dir)
         self._cache: TagCache | None = None
         self.count_tokens = count_tokens
+        self.timings: dict[str, float] = {}  # seconds per phase of the last build (for benchmarks)
 
     @property
     def cache(self) -> TagCache:
         # Loaded on first need: a warm build whose memo matches never reads the tag cache at all.
         if self._cache is None:
-            self._cache = TagCache(self.cache_path)
+            self._cache = TagCache(self.cache_dir)
         return self._cache
 
-    def _sources(self) -> list[tuple[str, str, os.stat_result]]:
+    def _sources(self) -> list[Source]:
         """(path, language, stat) of every source file the map covers."""
         found = []
+        base = str(self.root)
         for rel in list_files(self.root):
             language = language_for(rel)
             if language is None:
                 continue
             try:
-                info = (self.root / rel).stat()
+                info = os.stat(f"{base}/{rel}")
             except OSError:
                 continue
-            if info.st_size <= MAX_FILE_BYTES and not os.path.isdir(self.root / rel):
+            if info.st_size <= MAX_FILE_BYTES and not stat.S_ISDIR(info.st_mode):
                 found.append((rel, language, info))
         return found
 
     def tags(self, progress: Callable[[int, int], None] | None = None,
-             sources: list[tuple[str, str, os.stat_result]] | None = None) -> tuple[dict[str, FileTags], int]:
+             sources: list[Source] | None = None) -> tuple[dict[str, Entry], int]:
         """Tags of every supported file (from the cache when unchanged) and how many were parsed now."""
         sources = self._sources() if sources is None else sources
-        found: dict[str, FileTags] = {}
+        cache = self.cache
+        found: dict[str, Entry] = {}
         parsed = 0
         for index, (rel, language, info) in enumerate(sources):
-            path = self.root / rel
-            try:
-                cached, content, sha = self.cache.lookup(rel, info, path.read_bytes)
-            except OSError:
-                continue
-            if cached is None:
-                loaded = grammar(language)
-                if loaded is None or content is None:
+            entry = cache.fresh(rel, info)
+            if entry is None:
+                entry, was_parsed = self._read(rel, language, info)
+                if entry is None:
                     continue
-                cached = extract(content, loaded)
-                self.cache.store(rel, info, sha, cached)
-                parsed += 1
-                if progress is not None:
-                    progress(index + 1, len(sources))
-            found[rel] = cached
-        self.cache.prune(set(found))
-        self.cache.save()
+                if was_parsed:
+                    parsed += 1
+                    if progress is not None:
+                        progress(index + 1, len(sources))
+            found[rel] = entry
+        cache.prune(set(found))
+        cache.save()
         return found, parsed
+
+    def _read(self, rel: str, language: str, info: os.stat_result) -> tuple[Entry | None, bool]:
+        """The entry of a file whose stat changed: the cached one if its content did not, else parsed."""
+        try:
+            content = (self.root / rel).read_bytes()
+        except OSError:
+            return None, False
+        sha = hashlib.sha1(content).hexdigest()
+        entry = self.cache.same_content(rel, info, sha)
+        if entry is not None:
+            return entry, False
+        loaded = grammar(language)
+        if loaded is None:
+            return None, False
+        entry = Entry.of(info, sha, extract(content, loaded))
+        self.cache.store(rel, entry)
+        return entry, True
 
     def build(self, *, task: str = "", focus: Iterable[str] = (), tokens: int = DEFAULT_TOKENS,
               progress: Callable[[int, int], None] | None = None) -> RepoMapResult:
         started = time.perf_counter()
+        lap = _Laps()
+        self.timings = lap.seconds
         focus = list(focus)
         sources = self._sources()
         key = _fingerprint(sources, task, focus, tokens)
-        memo = load_memo(self.cache_path, key)
+        memo = load_memo(self.cache_dir, key)
+        lap("sources")
         if memo is not None:
             return RepoMapResult(**{**memo, "files_parsed": 0, "elapsed_s": time.perf_counter() - started})
         files, parsed = self.tags(progress, sources)
-        names = {d.name for tags in files.values() for d in tags.definitions}
-        focus_files, focus_names = focus_from_task(" ".join([task, *focus]), files, names)
+        lap("tags")
+        # numpy (~0.1 s to import) only on this path: a memo hit above never needs it.
+        from ornith_local.tools.repomap.ranking import SymbolIndex
+
+        index = SymbolIndex.build(files)
+        focus_files, focus_names = focus_from_task(" ".join([task, *focus]), files, index.names)
         focus_files |= {f.strip("./") for f in focus if f.strip("./") in files}
-        file_rank, definition_rank = rank_definitions(files, focus_files, focus_names)
-        # Every shown definition costs several tokens: more than tokens / 4 of them can never fit.
-        ranked = self._ordered(files, file_rank, definition_rank, max(tokens // 4, 1))
-        text = self._fit(ranked, tokens, focus_files)
+        ranking = index.rank(focus_files, focus_names)
+        lap("rank")
+        text = self._fit(self._ordered(files, ranking, max(tokens // 4, 1)), tokens, focus_files)
+        lap("render")
         result = RepoMapResult(
             text=text, tokens=self.count_tokens(text), files_total=len(files), files_parsed=parsed,
-            definitions_total=sum(len(t.definitions) for t in files.values()), definitions_shown=text.count("│"),
+            definitions_total=len(index.def_pair), definitions_shown=text.count("│"),
             elapsed_s=time.perf_counter() - started, focus_files=sorted(focus_files),
             focus_names=sorted(focus_names),
         )
-        save_memo(self.cache_path, key, result)
+        save_memo(self.cache_dir, key, result)
+        lap("memo")
         return result
 
     @staticmethod
-    def _ordered(files: Mapping[str, FileTags], file_rank: Mapping[str, float],
-                 definition_rank: Mapping[tuple[str, str], float], limit: int) -> list[tuple[str, Definition]]:
-        """The definitions that could fit, most important first; ties follow their file's rank."""
-        entries = [(rel, d) for rel, tags in files.items() for d in tags.definitions]
-        return heapq.nsmallest(limit, entries, key=lambda e: (-definition_rank.get((e[0], e[1].name), 0.0),
-                                                              -file_rank.get(e[0], 0.0), e[0], e[1].line))
+    def _ordered(files: Mapping[str, Entry], ranking: Ranking, limit: int) -> list[tuple[str, Definition]]:
+        """The definitions that could fit (every shown one costs several tokens), most important first."""
+        return [(rel, files[rel].definition(position)) for rel, position in ranking.top(limit)]
 
     def _render(self, chosen: list[tuple[str, Definition]], focus_files: set[str]) -> str:
         by_file: dict[str, list[Definition]] = {rel: [] for rel in sorted(focus_files)}
@@ -154,7 +191,7 @@ class RepoMap:
         blocks = []
         for rel, definitions in by_file.items():
             lines = [f"{rel}:"]
-            for definition in sorted(set(definitions), key=lambda d: d.line):
+            for definition in sorted(dict.fromkeys(definitions), key=lambda d: d.line):
                 first, *rest = definition.signature.split("\n")
                 lines.append(f"{definition.line:>5}│{first}")
                 lines += [f"     ┆{extra}" for extra in rest]
