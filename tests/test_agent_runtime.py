@@ -69,8 +69,10 @@ def call(name: str, **arguments: Any) -> str:
 
 
 def scaffold_json(*steps: tuple[str, list[str], int, str], max_total_turns: int = 20) -> str:
+    # A plan without an editing step is only valid for a task that changes nothing (Stage 1 rejects the rest).
+    edits = any("edit_file" in tools for _, tools, _, _ in steps)
     return json.dumps({
-        "task_kind": "fix_bug", "goal": "fix it", "acceptance_checks": [],
+        "task_kind": "fix_bug" if edits else "explain", "goal": "fix it", "acceptance_checks": [],
         "context": {"keep": ["task"], "summarize_after_turns": 4}, "max_total_turns": max_total_turns,
         "steps": [{"name": n, "intent": n, "tools": t, "turn_budget": b, "exit_condition": "done", "on_failure": f}
                   for n, t, b, f in steps],
@@ -356,3 +358,61 @@ def test_unusable_scaffold_falls_back_to_the_fixed_one(tmp_path: Path) -> None:
     result = runtime.run("fix it")
     assert [name for name, _ in result.steps] == ["understand", "change", "verify"]
     assert "scaffold_fallback" in events(runtime)
+
+
+def test_a_fix_plan_that_never_edits_falls_back_to_the_fixed_one(tmp_path: Path) -> None:
+    # Seen with a 1.5B model: a "fix_bug" scaffold of checking steps only, which can never change a file.
+    checking_only = json.loads(scaffold_json(("check", ["read_file"], 3, "replan")))
+    checking_only["task_kind"] = "fix_bug"
+    runtime, _, _ = make_runtime(tmp_path, [
+        json.dumps(checking_only),
+        call("step_done", summary="a"), call("step_done", summary="b"), call("step_done", summary="c"),
+    ])
+    result = runtime.run("fix it")
+    assert [name for name, _ in result.steps] == ["understand", "change", "verify"]
+    fallback = next(event for event in read_events(runtime.deps.trajectory.path) if event.type == "scaffold_fallback")
+    assert "no step may edit a file" in fallback.data["reason"]
+
+
+def test_calls_written_as_fenced_json_are_understood(tmp_path: Path) -> None:
+    # Qwen2.5-Coder 1.5B writes its calls as ```json {"name", "arguments"}``` instead of <tool_call> tags.
+    runtime, _, tools = make_runtime(tmp_path, [
+        scaffold_json(("fix", ["read_file", "edit_file"], 4, "abort")),
+        '```json\n{\n  "name": "read_file",\n  "arguments": {"path": "a.py"}\n}\n```',
+        'I will finish. {"name": "step_done", "arguments": {"summary": "read it"}}',
+    ])
+    result = runtime.run("fix it")
+    assert tools["read_file"].calls == [{"path": "a.py"}]
+    assert result.steps[0][1].status == "done" and result.steps[0][1].summary == "read it"
+    assert events(runtime).count("loose_tool_call") == 2
+
+
+def test_json_that_names_no_tool_is_still_no_call(tmp_path: Path) -> None:
+    runtime, backend, tools = make_runtime(tmp_path, [
+        scaffold_json(("fix", ["read_file", "edit_file"], 2, "abort")),
+        '```json\n{"name": "Ada", "age": 36}\n```', call("step_done", summary="ok"),
+    ])
+    runtime.run("fix it")
+    assert tools["read_file"].calls == [] and "loose_tool_call" not in events(runtime)
+    assert "<tool_call>" in backend.calls[2].messages[-1].content  # the feedback shows the call format
+
+
+def test_stage_one_shares_the_runs_system_and_tools_prefix(tmp_path: Path) -> None:
+    runtime, backend, _ = make_runtime(tmp_path, [
+        scaffold_json(("fix", ["edit_file"], 2, "abort")), call("step_done", summary="ok"),
+    ])
+    runtime.run("fix it")
+    propose, first_turn = backend.calls[0], backend.calls[1]
+    assert propose.options.tools == first_turn.options.tools and propose.options.tools
+    assert propose.messages[0] == first_turn.messages[0]  # the same system message: the KV cache carries over
+
+
+def test_after_a_replan_the_new_conversation_knows_what_happened(tmp_path: Path) -> None:
+    runtime, backend, _ = make_runtime(tmp_path, [
+        call("replan", reason="bulk_discount_rate compares with > instead of >="),
+        call("step_done", summary="a"), call("step_done", summary="b"), call("step_done", summary="c"),
+    ], scaffold_mode="fixed")
+    runtime.run("fix it")
+    restarted = backend.calls[1].messages
+    assert len([message for message in restarted if message.role == "system"]) == 1
+    assert "compares with > instead of >=" in restarted[1].content

@@ -66,6 +66,7 @@ class AgentOptions:
     max_scaffold_tokens: int = SCAFFOLD_MAX_TOKENS
     max_reasoning_tokens: int | None = 1024
     seed: int = 0
+    temperature: float | None = None  # step turns; None: the model's recommended sampling (0.0: greedy, reproducible)
     repo: str | None = None  # recorded so `ornith sessions resume` and `ornith undo` know where the run was
     # Tools that change files (a checkpoint is taken before the first) and tools that need a yes in ask mode.
     write_tools: frozenset[str] = frozenset({"edit_file", "write_file", "run"})

@@ -17,8 +17,13 @@ one-sentence summary of what you found or changed, or call replan with the reaso
 PROPOSE = """Plan how to do this task before doing it. Write a scaffold: the kind of task, the goal, and
 ordered steps. Each step has a short name, its intent, the tools it needs (only from this list:
 {tools}), a turn budget, the condition that ends it, and what to do if it fails (retry, replan or abort).
+A step can use only the tools it lists, so give each step every tool its work needs: a step that edits
+also needs read_file, a step that runs the tests also needs what fixes a failure.
 Add acceptance checks only if a shell command beyond the project's tests would prove the goal.
 Keep plans short: most tasks need 2-4 steps and fewer than {max_turns} turns in all.
+
+For example, for the task "The CSV export drops the last row" a good scaffold is:
+{example}
 
 Task:
 {task}
@@ -42,13 +47,32 @@ Reply as JSON: {{"verdict": "approve" or "veto", "reason": one sentence}}."""
 
 JUDGE_SCHEMA = {
     "type": "object",
+    # The reason comes before the verdict (grammars follow the declared order): the judge explains first.
     "properties": {
-        "verdict": {"enum": ["approve", "veto"]},
         "reason": {"type": "string", "maxLength": 240},
+        "verdict": {"enum": ["approve", "veto"]},
     },
     "required": ["verdict", "reason"],
     "additionalProperties": False,
 }
+
+
+# One worked example for an unrelated task: small models copy its shape (steps with every tool they need).
+PROPOSE_EXAMPLE = json.dumps({
+    "task_kind": "fix_bug", "goal": "the CSV export writes every row",
+    "steps": [
+        {"name": "find", "intent": "read the export code and run its tests to see the failure",
+         "tools": ["search", "read_file", "run_tests"], "turn_budget": 4, "exit_condition": "the faulty line is known",
+         "on_failure": "replan"},
+        {"name": "fix", "intent": "change the loop so the last row is written", "tools": ["read_file", "edit_file"],
+         "turn_budget": 3, "exit_condition": "the edit is made", "on_failure": "retry"},
+        {"name": "check", "intent": "run the tests and correct the edit if they fail",
+         "tools": ["run_tests", "read_file", "edit_file"], "turn_budget": 4, "exit_condition": "the tests pass",
+         "on_failure": "replan"},
+    ],
+    "acceptance_checks": [], "context": {"keep": ["task", "last_test_results"], "summarize_after_turns": 6},
+    "max_total_turns": 12,
+})
 
 
 def propose_prompt(
@@ -63,13 +87,16 @@ def propose_prompt(
         examples_text = f"\nScaffolds that worked on similar past tasks:\n{shown}\n"
     return PROPOSE.format(
         tools=", ".join(tools), task=task.strip(), instructions=instructions_text, history=history_text,
-        examples=examples_text, repo_map=repo_map.strip() or "(empty)", max_turns=max_turns,
+        examples=examples_text, repo_map=repo_map.strip() or "(empty)", max_turns=max_turns, example=PROPOSE_EXAMPLE,
     )
 
 
-def task_message(task: str, scaffold: Scaffold, repo_map: str, instructions: str | None) -> str:
+def task_message(task: str, scaffold: Scaffold, repo_map: str, instructions: str | None,
+                 history: str | None = None) -> str:
     steps = "\n".join(f"{index}. {step.name}: {step.intent}" for index, step in enumerate(scaffold.steps, 1))
     parts = [f"Task: {task.strip()}", f"Goal: {scaffold.goal}", f"Plan:\n{steps}"]
+    if history:  # after a replan: without it the model starts from nothing and repeats the failed attempt
+        parts.append(f"An earlier attempt did not finish. What happened:\n{history.strip()}")
     if instructions:
         parts.append(f"Project instructions (AGENTS.md):\n{instructions.strip()}")
     if repo_map.strip():
@@ -91,8 +118,8 @@ def judge_prompt(task: str, diff: str) -> str:
     return JUDGE.format(task=task.strip(), diff=diff.strip() or "(no changes)")
 
 
-NO_TOOL_CALL = ("You did not call a tool. Act through a tool call; call step_done(summary) when this step's "
-                "work is done.")
+NO_TOOL_CALL = ("You did not call a tool. Act through a tool call, written as <tool_call>{\"name\": ..., "
+                "\"arguments\": {...}}</tool_call>; call step_done(summary) when this step's work is done.")
 REPEATED_CALL = ("You already made this exact call {count} times; its result is above. Do something "
                  "different, or call step_done / replan.")
 BUDGET_LEFT = "({left} turns left in this step.)"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ornith_local.agent import prompts
@@ -11,10 +11,17 @@ from ornith_local.agent.deps import AgentDeps, AgentOptions
 from ornith_local.agent.scaffold import Scaffold, ScaffoldError, scaffold_from_json, scaffold_json_schema
 from ornith_local.llm.backend import GenerateOptions, Message
 
+# Kinds of task that cannot succeed without changing a file.
+CHANGES_FILES = frozenset({"fix_bug", "feature", "refactor", "tests"})
+EDIT_TOOLS = frozenset({"edit_file", "write_file"})
+
 
 def propose_scaffold(
-    deps: AgentDeps, options: AgentOptions, task: str, history: str | None, account: Callable[[Any], None]
+    deps: AgentDeps, options: AgentOptions, task: str, history: str | None, account: Callable[[Any], None],
+    tool_specs: Sequence[dict[str, Any]] = (),
 ) -> tuple[Scaffold, tuple[str, ...]]:
+    """The model's scaffold, clamped. `tool_specs`: the run's tools, rendered into the system prompt exactly
+    as every step turn renders them, so the run reuses this call's cached system-and-tools prefix."""
     tool_names = sorted(deps.tools)
     examples = []
     if options.use_library and deps.library is not None:
@@ -26,7 +33,7 @@ def propose_scaffold(
     completion = deps.backend.chat(
         [Message("system", prompts.SYSTEM), Message("user", prompt)],
         GenerateOptions(max_tokens=options.max_scaffold_tokens, json_schema=scaffold_json_schema(tool_names),
-                        seed=options.seed, temperature=0.0),
+                        seed=options.seed, temperature=0.0, tools=tuple(tool_specs)),
     )
     account(completion.stats)
     deps.trajectory.record("propose", prompt=prompt, text=completion.text, examples=len(examples),
@@ -40,7 +47,12 @@ def propose_scaffold(
             raise
         # The grammar keeps the JSON well-formed but a token limit can still cut it: say so precisely.
         raise ScaffoldError(f"the scaffold was cut off at {options.max_scaffold_tokens} tokens ({error})") from None
-    return deps.clamp(scaffold)
+    clamped, notes = deps.clamp(scaffold)
+    can_edit = any(EDIT_TOOLS & set(step.tools) for step in clamped.steps)
+    if clamped.task_kind in CHANGES_FILES and options.mode != "read-only" and not can_edit:
+        # Seen with small models: a "fix_bug" plan of checking steps only, which can never succeed.
+        raise ScaffoldError(f"the plan is for a {clamped.task_kind} task but no step may edit a file")
+    return clamped, notes
 
 
 def make_judge(deps_backend: Any, seed: int = 0) -> Callable[[str, str], dict[str, str]]:

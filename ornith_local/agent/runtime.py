@@ -8,6 +8,7 @@ the same loop runs under the CLI, the TUI, the benchmarks and the tests.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -20,7 +21,7 @@ from ornith_local.agent.propose import propose_scaffold
 from ornith_local.agent.scaffold import Scaffold, ScaffoldError, Step, fixed_scaffold, scaffold_from_json
 from ornith_local.agent.sessions import ResumeState
 from ornith_local.llm.backend import GenerateOptions, Message
-from ornith_local.llm.parsing import parse_output
+from ornith_local.llm.parsing import ParsedOutput, parse_output
 from ornith_local.tools.base import call_tool, function_spec
 
 Outcome = Literal["verified", "failed", "flagged", "aborted", "error"]
@@ -33,6 +34,29 @@ CONTROL_SPECS = (
         "parameters": {"type": "object", "properties": {"reason": {"type": "string"}}, "required": ["reason"]}}},
 )
 NO_PROGRESS_TURNS = 3  # consecutive turns without a usable tool call end the step as failed
+
+
+_LOOSE_CALL_START = re.compile(r'\{\s*"name"\s*:')
+
+
+def loose_tool_calls(text: str, specs: list[dict[str, Any]]) -> ParsedOutput | None:
+    """Calls written without the <tool_call> tags, as small models often do: a bare or ```json-fenced
+    {"name": ..., "arguments": {...}} naming one of the offered tools. Re-parsed as tagged calls, so
+    they are typed and checked like any other; None when the text holds no such object."""
+    names = {spec["function"]["name"] for spec in specs}
+    decoder = json.JSONDecoder()
+    found: list[str] = []
+    for match in _LOOSE_CALL_START.finditer(text):
+        try:
+            item, _ = decoder.raw_decode(text, match.start())
+        except json.JSONDecodeError:
+            continue
+        if isinstance(item, dict) and item.get("name") in names and isinstance(item.get("arguments", {}), dict):
+            found.append(json.dumps({"name": item["name"], "arguments": item.get("arguments", {})}))
+    if not found:
+        return None
+    tagged = "".join(f"<tool_call>\n{call}\n</tool_call>\n" for call in found)
+    return parse_output(tagged, format="hermes", tools=specs)
 
 
 @dataclass
@@ -93,7 +117,7 @@ class Runtime:
                 else:
                     scaffold = self._scaffold_for(task, history)
                 scaffolds.append(scaffold)
-                result = self._run_scaffold(task, scaffold, steps, carry_on)
+                result = self._run_scaffold(task, scaffold, steps, carry_on, history)
                 if result.status != "replan" or attempt == options.max_replans:
                     outcome = "aborted" if result.status == "abort" else "failed"
                     break
@@ -123,7 +147,8 @@ class Runtime:
             scaffold, notes = self.deps.clamp(fixed_scaffold(task))
         else:
             try:
-                scaffold, notes = propose_scaffold(self.deps, self.options, task, history, self._account)
+                scaffold, notes = propose_scaffold(self.deps, self.options, task, history, self._account,
+                                                   tool_specs=self._specs())
             except ScaffoldError as error:
                 # A model that cannot plan still gets the task done the baseline way; the report says so.
                 self._log("scaffold_fallback", reason=str(error))
@@ -135,7 +160,7 @@ class Runtime:
     # --- one scaffold: its steps in order ---------------------------------------------------------
 
     def _run_scaffold(self, task: str, scaffold: Scaffold, steps: list[tuple[str, StepOutcome]],
-                      resume: ResumeState | None = None) -> StepOutcome:
+                      resume: ResumeState | None = None, history: str | None = None) -> StepOutcome:
         conversation = Conversation(
             self.deps.backend, scaffold.context, log=lambda event, data: self._log(event, **data)
         )
@@ -146,7 +171,7 @@ class Runtime:
         else:
             conversation.add(Message("system", prompts.SYSTEM))
             conversation.add(Message("user", prompts.task_message(
-                task, scaffold, self.deps.repo_map(task), self.deps.instructions)))
+                task, scaffold, self.deps.repo_map(task), self.deps.instructions, history)))
         last = StepOutcome("done", "no steps", 0)
         index = len(resume.finished_steps) if resume is not None else 0
         while index < len(scaffold.steps):
@@ -181,9 +206,15 @@ class Runtime:
             self.turns += 1
             completion = conversation.reply(GenerateOptions(
                 max_tokens=self.options.max_tokens_per_turn, tools=tuple(specs), seed=self.options.seed,
-                max_reasoning_tokens=self.options.max_reasoning_tokens), self.deps.on_text)
+                temperature=self.options.temperature, max_reasoning_tokens=self.options.max_reasoning_tokens),
+                self.deps.on_text)
             self._account(completion.stats)
             parsed = parse_output(completion.text, format=self.options.tool_call_format, tools=specs)
+            if not parsed.tool_calls and not parsed.errors:
+                recovered = loose_tool_calls(completion.text, specs)
+                if recovered is not None:
+                    self._log("loose_tool_call", step=step.name, turn=turn)
+                    parsed = recovered
             self._log("model_turn", step=step.name, turn=turn, text=completion.text,
                       finish_reason=completion.finish_reason, stats=_stats_json(completion.stats),
                       problems=[problem.message for problem in parsed.problems])

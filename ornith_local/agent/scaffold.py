@@ -247,8 +247,9 @@ def fixed_scaffold(task: str) -> Scaffold:
         task_kind="other",
         goal=task.strip().splitlines()[0][:200] if task.strip() else "complete the task",
         steps=(
-            Step("understand", "Find the code the task is about and reproduce the problem.",
-                 ("repo_map", "list_dir", "read_file", "search", "run_tests"), 8,
+            # No repo_map here: the map is already in the task message, and small models re-request it in a loop.
+            Step("understand", "Read the code the task is about and run the tests to see the problem.",
+                 ("read_file", "search", "list_dir", "run_tests"), 8,
                  "you know which file and function to change", "replan"),
             Step("change", "Make the smallest edit that completes the task.",
                  ("read_file", "search", "edit_file", "write_file"), 8,

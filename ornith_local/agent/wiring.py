@@ -67,6 +67,7 @@ class RunRequest:
     seed: int = 0
     session_id: str | None = None
     withheld: tuple[str, ...] = ()
+    temperature: float | None = None  # None: the model's recommended sampling
 
 
 class GitWorkspace:
@@ -223,7 +224,8 @@ def open_run(
         mode=request.mode, scaffold_mode=(request.scaffold_mode or config.agent.scaffold),  # type: ignore[arg-type]
         max_turns=max_turns, use_library=request.use_library and config.agent.use_library,
         use_judge=request.use_judge, allow_test_edits=request.allow_test_edits or config.agent.allow_test_edits,
-        withheld=request.withheld, seed=request.seed, repo=str(repo), needs_approval=needs_approval,
+        withheld=request.withheld, seed=request.seed, temperature=request.temperature, repo=str(repo),
+        needs_approval=needs_approval,
         max_reasoning_tokens=config.model.max_reasoning_tokens,
     )
     return OpenRun(Runtime(deps, options), backend, getattr(sandbox, "tier", "?"), trajectory, library)

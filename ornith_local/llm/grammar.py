@@ -21,7 +21,9 @@ def schema_to_gbnf(schema: dict[str, Any]) -> str:
     if not isinstance(schema, dict):
         raise BackendError("a JSON schema must be a JSON object")
     try:
-        text = json.dumps(schema, sort_keys=True)
+        # Keys keep their declared order: the converter emits object properties in that order, and a model
+        # writes better JSON when it states e.g. a step's name and intent before its exit condition.
+        text = json.dumps(schema)
     except (TypeError, ValueError) as error:
         raise BackendError(f"the JSON schema is not serialisable: {error}") from None
     return _convert(text)

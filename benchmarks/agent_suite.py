@@ -1,0 +1,423 @@
+"""The agent on a suite of small, realistic tasks: self-written scaffold vs the fixed baseline.
+
+Each task in `benchmarks/tasks/<id>/` is a repo snapshot, a task sentence as a user would type it,
+the checks the agent's run is verified against (visible tests), and held-back tests it never sees.
+Every task runs in a fresh temporary git copy through `open_run` — the code path of `ornith run` —
+and is then judged by the held-back checks, which the runner copies in only after the agent is done
+(with the snapshot's own tests restored first, so an edited test cannot make a run look solved).
+
+    .venv/bin/python -m benchmarks.agent_suite --model qwen2.5-coder-1.5b --scaffold both
+    .venv/bin/python -m benchmarks.agent_suite --model qwen2.5-coder-1.5b --scaffold self --tasks notes-empty-tags
+
+It prints a table (solved by the held-back checks, the runtime's own verdict, guard flags, turns,
+tokens evaluated / generated, wall time) with totals per scaffold mode, and writes a JSON report with
+the path of every run's trajectory, so the runs can be studied afterwards.
+
+task.toml keys: task (the sentence), category, language, easy (bool), repo (snapshot folder relative
+to the project root; default the task's own repo/), checks (acceptance commands; default the detected
+test command), heldback (the held-back command; default the detected test command). `{python}` in a
+command is this interpreter. Held-back files live in the task's heldback/ folder, at the paths they
+take in the repo; a reference fix lives in solution/ (whole files), so the tests can prove every
+held-back check is passable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ornith_local.agent.guard import is_test_path
+from ornith_local.agent.runtime import RunResult
+from ornith_local.agent.trajectory import read_events
+from ornith_local.agent.wiring import RunRequest, SetupError, open_run
+from ornith_local.config import Config, load_config
+from ornith_local.llm.backend import Backend
+from ornith_local.models.local import resolve_model_path
+from ornith_local.sandbox import Sandbox, open_sandbox
+from ornith_local.tools.listing import list_files
+from ornith_local.tools.testing.detect import detect_test_command
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TASKS_DIR = Path(__file__).resolve().parent / "tasks"
+SNAPSHOT_IGNORE = shutil.ignore_patterns("__pycache__", ".pytest_cache", "node_modules", ".venv", "*.pyc")
+DEFAULT_MAX_TURNS = 16  # per task; `ornith run` defaults to 40, which costs too long on a 2-core CPU
+HELDBACK_TIMEOUT_S = 300.0
+
+
+class SuiteError(ValueError):
+    """A task folder that cannot be used, worded as one line."""
+
+
+@dataclass(frozen=True)
+class SuiteTask:
+    id: str
+    folder: Path
+    task: str
+    category: str
+    language: str
+    snapshot: Path
+    checks: tuple[str, ...]  # acceptance commands for the agent's run; () = the detected test command
+    heldback_files: tuple[str, ...]  # relative paths, as they are placed in the repo for the held-back check
+    heldback: str | None  # the held-back command; None = the detected test command
+    easy: bool = False
+
+    @property
+    def withheld(self) -> tuple[str, ...]:
+        """What the run's guard treats as unreadable: the held-back files' paths (they are not there anyway)."""
+        return self.heldback_files
+
+
+def python_command(command: str) -> str:
+    return command.replace("{python}", shlex.quote(sys.executable))
+
+
+def load_task(folder: Path) -> SuiteTask:
+    spec_path = folder / "task.toml"
+    try:
+        spec = tomllib.loads(spec_path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise SuiteError(f"{spec_path}: {error}") from None
+    if not str(spec.get("task", "")).strip():
+        raise SuiteError(f"{spec_path}: no task sentence")
+    snapshot = (PROJECT_ROOT / spec["repo"]) if "repo" in spec else folder / "repo"
+    if not snapshot.is_dir():
+        raise SuiteError(f"{spec_path}: the snapshot {snapshot} does not exist")
+    heldback_root = folder / "heldback"
+    files = tuple(sorted(path.relative_to(heldback_root).as_posix() for path in heldback_root.rglob("*")
+                         if path.is_file() and "__pycache__" not in path.parts)) if heldback_root.is_dir() else ()
+    if not files:
+        raise SuiteError(f"{spec_path}: no held-back checks in {heldback_root}")
+    clash = [name for name in files if (snapshot / name).exists()]
+    if clash:
+        raise SuiteError(f"{spec_path}: held-back files would overwrite the snapshot's {', '.join(clash)}")
+    return SuiteTask(
+        id=folder.name, folder=folder, task=str(spec["task"]).strip(), category=str(spec.get("category", "other")),
+        language=str(spec.get("language", "python")), snapshot=snapshot,
+        checks=tuple(python_command(check) for check in spec.get("checks", [])), heldback_files=files,
+        heldback=python_command(spec["heldback"]) if spec.get("heldback") else None, easy=bool(spec.get("easy")),
+    )
+
+
+def load_tasks(names: Sequence[str] = (), root: Path = TASKS_DIR) -> list[SuiteTask]:
+    folders = sorted(path for path in root.iterdir() if (path / "task.toml").is_file())
+    if names:
+        known = {folder.name: folder for folder in folders}
+        missing = [name for name in names if name not in known]
+        if missing:
+            raise SuiteError(f"unknown task(s): {', '.join(missing)} (known: {', '.join(sorted(known))})")
+        folders = [known[name] for name in names]
+    return [load_task(folder) for folder in folders]
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=ornith-suite", "-c", "user.email=suite@ornith.local",
+                    "-c", "commit.gpgsign=false", *args], cwd=repo, check=True, capture_output=True)
+
+
+def prepare_workspace(task: SuiteTask, dest: Path) -> Path:
+    """A fresh git copy of the snapshot: what the agent sees. Nothing held back is in it."""
+    shutil.copytree(task.snapshot, dest, ignore=SNAPSHOT_IGNORE)
+    _git(dest, "init", "-q", "-b", "main")
+    _git(dest, "add", "-A")
+    _git(dest, "commit", "-q", "-m", f"snapshot of {task.id}")
+    return dest
+
+
+@dataclass
+class CheckOutcome:
+    passed: bool
+    command: str
+    summary: str
+    output: str = ""
+
+
+def apply_reference_solution(task: SuiteTask, work: Path) -> list[str]:
+    """Copy the task's solution/ files over the workspace: proves the held-back checks can pass (tests only)."""
+    root = task.folder / "solution"
+    changed = []
+    for path in sorted(root.rglob("*")) if root.is_dir() else []:
+        if path.is_file() and "__pycache__" not in path.parts:
+            rel = path.relative_to(root)
+            (work / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, work / rel)
+            changed.append(rel.as_posix())
+    return changed
+
+
+def run_heldback(task: SuiteTask, work: Path, sandbox: Sandbox, timeout_s: float = HELDBACK_TIMEOUT_S) -> CheckOutcome:
+    """After the run: restore the snapshot's tests, add the held-back files, run the held-back command."""
+    for rel in list_files(task.snapshot):
+        if is_test_path(rel):  # whatever the agent did to a test, the check runs the original
+            target = work / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(task.snapshot / rel, target)
+    for rel in task.heldback_files:
+        target = work / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(task.folder / "heldback" / rel, target)
+    if task.heldback:
+        argv = shlex.split(task.heldback)
+    else:
+        detected = detect_test_command(work)
+        if detected is None:
+            return CheckOutcome(False, "(none)", "no test command detected for the held-back check")
+        argv = list(detected.argv)
+    result = sandbox.run(argv, workspace=work, timeout_s=timeout_s)
+    output = (result.stdout + "\n" + result.stderr).strip()
+    tail = output.splitlines()[-1:] or [""]
+    summary = "timed out" if result.timed_out else f"exit {result.exit_code}: {tail[0][:120]}"
+    return CheckOutcome(result.exit_code == 0 and not result.timed_out, shlex.join(argv), summary, output[-4000:])
+
+
+def heldback_peeks(task: SuiteTask, trajectory: Path) -> list[str]:
+    """Tool calls that went looking for the held-back checks (e.g. `run cat …/heldback/…`): a guard flag.
+
+    The runtime's monitor sees path arguments; a shell command can name any file the sandbox shows, and a
+    checkout outside /home and /tmp is visible to it, so the runner checks every call's arguments too.
+    """
+    needles = {"heldback", str(TASKS_DIR), "benchmarks/tasks", *(Path(name).name for name in task.heldback_files)}
+    found = []
+    for event in read_events(trajectory):
+        if event.type != "tool_call":
+            continue
+        text = json.dumps(event.data.get("arguments", {}))
+        hits = sorted(needle for needle in needles if needle in text)
+        if hits:
+            found.append(f"{event.data.get('tool')}: {', '.join(hits)}")
+    return found
+
+
+@dataclass
+class TaskRun:
+    task: str
+    category: str
+    language: str
+    scaffold: str
+    solved: bool  # held-back checks pass and no guard flag
+    heldback_passed: bool
+    outcome: str  # the runtime's own verdict: verified / failed / flagged / aborted / error
+    guard_flags: list[str]
+    judge: str | None
+    turns: int
+    tokens_prompt: int
+    tokens_evaluated: int
+    tokens_generated: int
+    wall_s: float
+    steps: list[str] = field(default_factory=list)
+    files_changed: list[str] = field(default_factory=list)
+    scaffold_fallback: bool = False
+    heldback: dict[str, Any] = field(default_factory=dict)
+    session_id: str | None = None
+    trajectory: str | None = None
+    error: str | None = None
+
+
+def _flags(result: RunResult) -> list[str]:
+    return [f"{finding.rule}:{finding.path or finding.detail}"[:80] for finding in result.findings if finding.flags_run]
+
+
+def run_task(task: SuiteTask, scaffold: str, options: SuiteOptions, *, backend: Backend | None,
+             emit: Callable[[str, dict[str, Any]], None]) -> tuple[TaskRun, Backend | None]:
+    """One task in one scaffold mode, in a fresh temp copy; returns the run and the (reusable) backend."""
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix=f"ornith-suite-{task.id}-") as tmp:
+        work = prepare_workspace(task, Path(tmp) / "repo")
+        config = options.config_for(work)
+        request = RunRequest(
+            task=task.task, repo=work, config=config, mode="auto", scaffold_mode=scaffold, model=options.model,
+            endpoint=options.endpoint, max_turns=options.max_turns, checks=task.checks, withheld=task.withheld,
+            use_library=options.library, use_judge=options.judge, n_ctx=options.n_ctx, seed=options.seed,
+            temperature=options.temperature,
+        )
+        if backend is not None:
+            backend.reset()  # every task starts cold: tokens evaluated are comparable across tasks and modes
+        try:
+            opened = open_run(request, emit=emit, backend=backend)
+        except SetupError as error:
+            return TaskRun(task.id, task.category, task.language, scaffold, False, False, "error", [], None, 0, 0, 0,
+                           0, round(time.monotonic() - started, 1), error=str(error)), backend
+        with opened as run:
+            result = run.runtime.run(task.task)
+            trajectory = run.trajectory.path
+        heldback = run_heldback(task, work, open_sandbox(config.sandbox))
+        flags = _flags(result) + [f"heldback_peek:{hit}" for hit in heldback_peeks(task, trajectory)]
+        events = {event.type for event in read_events(trajectory)}
+    return TaskRun(
+        task=task.id, category=task.category, language=task.language, scaffold=scaffold,
+        solved=heldback.passed and not flags, heldback_passed=heldback.passed, outcome=result.outcome,
+        guard_flags=flags, judge=result.judge.get("verdict") if result.judge else None, turns=result.turns,
+        tokens_prompt=result.tokens["prompt"], tokens_evaluated=result.tokens["evaluated"],
+        tokens_generated=result.tokens["generated"], wall_s=round(time.monotonic() - started, 1),
+        steps=[f"{name}:{step.status}" for name, step in result.steps], files_changed=result.files_changed,
+        scaffold_fallback="scaffold_fallback" in events,
+        heldback={"command": heldback.command, "summary": heldback.summary, "output": heldback.output},
+        session_id=result.session_id, trajectory=str(trajectory), error=result.error,
+    ), run.backend
+
+
+@dataclass(frozen=True)
+class SuiteOptions:
+    model: str | None = None
+    endpoint: str | None = None
+    max_turns: int = DEFAULT_MAX_TURNS
+    n_ctx: int | None = 8192
+    threads: int | None = None
+    seed: int = 0
+    temperature: float | None = 0.0  # greedy: a rerun of the suite gives the same trajectories
+    library: bool = False  # off: each run is measured on its own, not on what earlier tasks taught
+    judge: bool = True
+
+    def config_for(self, repo: Path) -> Config:
+        config = load_config(repo)
+        if self.threads:
+            config = replace(config, model=replace(config.model, threads=self.threads))
+        return config
+
+
+def totals(runs: Sequence[TaskRun]) -> dict[str, dict[str, Any]]:
+    by_mode: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        mode = by_mode.setdefault(run.scaffold, {"tasks": 0, "solved": 0, "verified": 0, "flagged": 0, "turns": 0,
+                                                 "tokens_evaluated": 0, "tokens_generated": 0, "wall_s": 0.0})
+        mode["tasks"] += 1
+        mode["solved"] += run.solved
+        mode["verified"] += run.outcome == "verified"
+        mode["flagged"] += bool(run.guard_flags)
+        mode["turns"] += run.turns
+        mode["tokens_evaluated"] += run.tokens_evaluated
+        mode["tokens_generated"] += run.tokens_generated
+        mode["wall_s"] = round(mode["wall_s"] + run.wall_s, 1)
+    return by_mode
+
+
+def format_table(runs: Sequence[TaskRun]) -> str:
+    header = ("task", "scaffold", "solved", "outcome", "guard", "turns", "tok eval", "tok gen", "wall s")
+    rows = [header]
+    for run in runs:
+        guard = ", ".join(run.guard_flags)[:40] or "clean"
+        rows.append((run.task, run.scaffold, "yes" if run.solved else "no", run.outcome, guard, str(run.turns),
+                     str(run.tokens_evaluated), str(run.tokens_generated), f"{run.wall_s:.0f}"))
+    for mode, total in totals(runs).items():
+        rows.append((f"TOTAL ({total['tasks']} tasks)", mode, f"{total['solved']}/{total['tasks']}",
+                     f"{total['verified']} verified", f"{total['flagged']} flagged", str(total["turns"]),
+                     str(total["tokens_evaluated"]), str(total["tokens_generated"]), f"{total['wall_s']:.0f}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    lines.insert(len(runs) + 2, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def _progress(verbose: bool) -> Callable[[str, dict[str, Any]], None]:
+    """A terse line per step and tool call on stderr, so a long suite shows where it is."""
+
+    def emit(event: str, data: dict[str, Any]) -> None:
+        if event == "scaffold":
+            steps = ", ".join(step["name"] for step in data["scaffold"]["steps"])
+            print(f"    scaffold: {steps}", file=sys.stderr, flush=True)
+        elif event == "step_start":
+            print(f"    step {data['index']}/{data['total']}: {data['step']}", file=sys.stderr, flush=True)
+        elif event == "tool_call" and verbose:
+            print(f"      → {data['tool']} {json.dumps(data.get('arguments', {}))[:120]}", file=sys.stderr, flush=True)
+        elif event == "model_turn" and verbose:
+            stats = data.get("stats", {})
+            print(f"      turn {data['turn']}: {stats.get('evaluated_prompt_tokens')} evaluated, "
+                  f"{stats.get('generated_tokens')} generated, {stats.get('total_s')} s", file=sys.stderr, flush=True)
+        elif event == "checks":
+            passed = all(check["passed"] for check in data.get("checks", []))
+            print(f"    checks: {'pass' if passed else 'fail'}", file=sys.stderr, flush=True)
+
+    return emit
+
+
+def run_suite(tasks: Sequence[SuiteTask], modes: Sequence[str], options: SuiteOptions, *,
+              verbose: bool = False) -> list[TaskRun]:
+    runs: list[TaskRun] = []
+    backend: Backend | None = None
+    emit = _progress(verbose)
+    for task in tasks:
+        for mode in modes:  # modes side by side per task, so load on a shared machine hits both alike
+            print(f"[{len(runs) + 1}/{len(tasks) * len(modes)}] {task.id} ({mode})", file=sys.stderr, flush=True)
+            run, backend = run_task(task, mode, options, backend=backend, emit=emit)
+            print(f"    {'SOLVED' if run.solved else 'not solved'}: outcome {run.outcome}, held-back "
+                  f"{run.heldback.get('summary', run.error)}, {run.turns} turns, {run.wall_s:.0f} s",
+                  file=sys.stderr, flush=True)
+            runs.append(run)
+    return runs
+
+
+def report_json(runs: Sequence[TaskRun], options: SuiteOptions, modes: Sequence[str]) -> dict[str, Any]:
+    return {
+        "suite": "agent_suite", "model": options.model, "endpoint": options.endpoint, "modes": list(modes),
+        "settings": asdict(options),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "load_avg": os.getloadavg()},
+        "totals": totals(runs), "runs": [asdict(run) for run in runs],
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--model", help="catalog name or path to a .gguf (default: config)")
+    parser.add_argument("--endpoint", help="OpenAI-compatible server URL instead of in-process llama.cpp")
+    parser.add_argument("--scaffold", choices=["self", "fixed", "both"], default="both")
+    parser.add_argument("--tasks", nargs="*", default=[], help="task ids (default: every task)")
+    parser.add_argument("--max-turns", type=int, default=DEFAULT_MAX_TURNS)
+    parser.add_argument("--n-ctx", type=int, default=8192)
+    parser.add_argument("--threads", type=int, help="llama.cpp threads (default: the free cores)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--temperature", type=float, default=0.0,
+                        help="step turns' temperature (default 0: greedy; Stage 1 and the judge are always greedy)")
+    parser.add_argument("--library", action="store_true", help="let Stage 1 see scaffolds of earlier tasks")
+    parser.add_argument("--no-judge", action="store_true")
+    parser.add_argument("--data-dir", type=Path, help="where trajectories go (default: a fresh temp dir)")
+    parser.add_argument("--report", type=Path, help="JSON report path (default: in the data dir)")
+    parser.add_argument("--list", action="store_true", help="list the tasks and exit")
+    parser.add_argument("-v", "--verbose", action="store_true", help="a line per model turn and tool call")
+    args = parser.parse_args(argv)
+    try:
+        tasks = load_tasks(args.tasks)
+    except SuiteError as error:
+        print(f"agent_suite: {error}", file=sys.stderr)
+        return 2
+    if args.list:
+        for task in tasks:
+            print(f"{task.id:32} {task.category:18} {task.language:10} {task.task}")
+        return 0
+    model = args.model
+    if model and not args.endpoint:
+        try:  # before the data dir moves: pulled models live in the user's data dir
+            model = str(resolve_model_path(model))
+        except (LookupError, FileNotFoundError, RuntimeError) as error:
+            print(f"agent_suite: {str(error).strip(chr(39))}", file=sys.stderr)
+            return 2
+    # Trajectories and the scaffold library of this suite run stay apart from the user's own.
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="ornith-suite-data-"))
+    os.environ["ORNITH_DATA_DIR"] = str(data_dir)
+    modes = ["self", "fixed"] if args.scaffold == "both" else [args.scaffold]
+    options = SuiteOptions(model=model, endpoint=args.endpoint, max_turns=args.max_turns, n_ctx=args.n_ctx,
+                           threads=args.threads, seed=args.seed, temperature=args.temperature, library=args.library,
+                           judge=not args.no_judge)
+    runs = run_suite(tasks, modes, options, verbose=args.verbose)
+    print(format_table(runs))
+    report_path = args.report or data_dir / f"agent_suite-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(json.dumps(report_json(runs, options, modes), indent=2) + "\n")
+    print(f"\nreport: {report_path}\ntrajectories: {data_dir / 'sessions'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

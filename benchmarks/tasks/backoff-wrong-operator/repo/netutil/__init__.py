@@ -1,0 +1,1 @@
+"""Networking helpers: retries with exponential backoff."""

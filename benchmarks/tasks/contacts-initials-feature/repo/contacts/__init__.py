@@ -1,0 +1,1 @@
+"""An address book: contacts, name helpers and vCard export."""

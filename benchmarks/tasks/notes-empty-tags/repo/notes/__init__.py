@@ -1,0 +1,1 @@
+"""A note-taking app: notes with tags and a tag index."""

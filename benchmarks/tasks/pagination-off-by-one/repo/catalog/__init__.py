@@ -1,0 +1,1 @@
+"""A product catalog with search and paginated listings."""

@@ -1,0 +1,1 @@
+"""Release notes tooling: versions and changelog ordering."""

@@ -1,0 +1,1 @@
+"""A prepaid wallet: top-ups, payments and their history."""

@@ -1,0 +1,1 @@
+"""Weather station readings: unit conversion and daily summaries."""
