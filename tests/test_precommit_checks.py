@@ -194,3 +194,36 @@ def test_defaults_follow_the_project(repo: Path, tmp_path: Path) -> None:
     (repo / "ruff.toml").write_text("line-length = 100\n")
     assert [check.name for check in default_checks(repo, path)] == ["ruff check", "pytest"]
     assert default_checks(tmp_path, path) == []
+
+
+def test_the_projects_venv_under_home_is_readable_but_not_writable(tmp_path: Path) -> None:
+    """The sandbox hides $HOME; the staged copy lives elsewhere, so the project's .venv is shown read-only."""
+    import os
+
+    from ornith_local.sandbox import active_tier, probe_tiers
+
+    if active_tier(probe_tiers()).name == "fallback":
+        pytest.skip("no isolating sandbox tier here: nothing is hidden")
+    home = tmp_path / "home"
+    repo = make_project(home / "code" / "calc")
+    tool = repo / ".venv" / "bin" / "project-tool"
+    tool.parent.mkdir(parents=True)
+    tool.write_text("#!/bin/sh\necho tool ran\ntouch \"$(dirname \"$0\")/written\" && exit 3\nexit 0\n")
+    tool.chmod(0o755)
+    (repo / ".ornith.toml").write_text("[precommit]\nchecks = [\".venv/bin/project-tool\", \"project-tool\"]\n")
+    stage_broken_mean(repo)
+    env = {**os.environ, "HOME": str(home)}
+    result = ornith(repo, "precommit", "--no-model", "--json", env=env)
+    report = json.loads(result.stdout)
+    assert result.returncode == 0, report
+    assert [check["status"] for check in report["checks"]] == ["passed", "passed"]  # found, ran, could not write
+    assert not (tool.parent / "written").exists()
+
+
+def test_interpreter_dirs_never_include_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from ornith_local.precommit.engine import _interpreter_dirs
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "bin").mkdir()
+    assert tmp_path not in _interpreter_dirs(str(tmp_path / "bin" / "python"))
+    assert tmp_path / ".venv" in _interpreter_dirs(str(tmp_path / ".venv" / "bin" / "python"))

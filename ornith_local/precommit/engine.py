@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,7 +47,7 @@ from ornith_local.precommit.staged import (
     read_staged,
     staged_diff,
 )
-from ornith_local.sandbox import Sandbox, SandboxError, host_git_command, open_sandbox
+from ornith_local.sandbox import Sandbox, SandboxError, host_git_command, open_sandbox, probe_tiers
 
 PATCH_NAME = "suggestion.patch"
 META_NAME = "suggestion.json"
@@ -71,7 +72,9 @@ def _interpreter_dirs(python: str) -> list[Path]:
         pass
     if python == sys.executable:
         dirs += [Path(sys.prefix), Path(sys.base_prefix)]
-    return dirs
+    # Never the home folder itself (a python in ~/bin): the sandbox refuses to show all of it, rightly.
+    home = Path.home().resolve()
+    return [d for d in dirs if d.resolve() != home and d.resolve() not in home.parents]
 
 
 @dataclass
@@ -130,6 +133,20 @@ def _checks(repo: Repo, config: Config, path: str) -> list[Check]:
 @contextmanager
 def staged_run(path: Path, *, needs_files: bool = True) -> Iterator[StagedRun]:
     """The staged change of the repo at `path`, materialised in a temporary directory for the block."""
+    # Probing the sandbox tiers runs a command through each (~0.1 s of waiting): overlap it with the
+    # git reads and the copy, since a hook's start-up time is paid on every commit.
+    probing = threading.Thread(target=probe_tiers, daemon=True)
+    probing.start()
+    tree = Path(tempfile.mkdtemp(prefix="ornith-precommit-"))
+    try:
+        run = _prepare(path, tree, needs_files, probing)
+        yield run
+    finally:
+        probing.join()  # never leave a probe running (or its scratch folder behind) on an early error
+        shutil.rmtree(tree, ignore_errors=True)
+
+
+def _prepare(path: Path, tree: Path, needs_files: bool, probing: threading.Thread) -> StagedRun:
     repo = find_repo(path)
     config = load_config(repo.root)
     if config.precommit.time_budget_s <= 0:
@@ -142,22 +159,19 @@ def staged_run(path: Path, *, needs_files: bool = True) -> Iterator[StagedRun]:
     python = project_python(repo.root)
     path_var = tool_path(repo.root, python)
     checks = _checks(repo, config, path_var)
-    tree = Path(tempfile.mkdtemp(prefix="ornith-precommit-"))
-    try:
-        linked = materialise(repo, tree)
-        related: tuple[str, ...] = ()
-        if any("{related_tests" in check.command for check in checks):
-            from ornith_local.precommit.related import related_tests
+    linked = materialise(repo, tree)
+    related: tuple[str, ...] = ()
+    if any("{related_tests" in check.command for check in checks):
+        from ornith_local.precommit.related import related_tests
 
-            related = tuple(related_tests(tree, staged.present, staged.deleted))
-        try:
-            sandbox = open_sandbox(config.sandbox, read_only=[*linked, *_interpreter_dirs(python)])
-        except SandboxError as error:
-            raise PrecommitError(f"sandbox: {error}", exit_code=1) from None
-        context = Context(tuple(staged.present), related, python)
-        yield StagedRun(repo, staged, config, checks, tree, context, sandbox, {"PATH": path_var})
-    finally:
-        shutil.rmtree(tree, ignore_errors=True)
+        related = tuple(related_tests(tree, staged.present, staged.deleted))
+    probing.join()
+    try:
+        sandbox = open_sandbox(config.sandbox, read_only=[*linked, *_interpreter_dirs(python)])
+    except SandboxError as error:
+        raise PrecommitError(f"sandbox: {error}", exit_code=1) from None
+    context = Context(tuple(staged.present), related, python)
+    return StagedRun(repo, staged, config, checks, tree, context, sandbox, {"PATH": path_var})
 
 
 # --- the saved suggestion -------------------------------------------------------------------------
