@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from precommit_helpers import (
@@ -26,7 +27,7 @@ def repo(tmp_path: Path) -> Path:
     return make_project(tmp_path / "calc-project")
 
 
-def run_json(repo: Path, *args: str) -> tuple[int, dict[str, object]]:
+def run_json(repo: Path, *args: str) -> tuple[int, dict[str, Any]]:
     result = ornith(repo, "precommit", "--json", *args)
     assert result.stdout.strip(), result.stderr
     return result.returncode, json.loads(result.stdout)
@@ -61,7 +62,7 @@ def test_checks_read_the_index_not_the_working_tree(repo: Path) -> None:
 
     assert code == 0 and report["status"] == "passed"
     checks = report["checks"]
-    assert isinstance(checks, list) and checks[0]["status"] == "passed"
+    assert checks[0]["status"] == "passed"
     assert "tests/test_stats.py" in checks[0]["command"]
     assert Snapshot.take(repo) == before
 
@@ -87,7 +88,7 @@ def test_placeholders_expand_to_staged_files_and_related_tests(repo: Path) -> No
     assert BROKEN
     code, report = run_json(repo, "--no-model")
     assert code == 0
-    files, txt, related = report["checks"]  # type: ignore[misc]
+    files, txt, related = report["checks"]
     assert files["status"] == "passed" and files["command"].endswith("calc/text.py")
     assert "calc/stats.py" not in files["command"] and ".ornith.toml" not in files["command"]
     assert txt["status"] == "skipped" and "no staged files match" in txt["note"]
@@ -107,14 +108,14 @@ def test_a_check_that_hangs_is_cut_off_and_fails(repo: Path) -> None:
     stage_broken_mean(repo)
     code, report = run_json(repo, "--no-model")
     assert code == 1
-    assert report["checks"][0]["status"] == "timeout"  # type: ignore[index]
+    assert report["checks"][0]["status"] == "timeout"
 
 
 def test_deleting_an_imported_module_runs_its_importers_tests(repo: Path) -> None:
     git(repo, "rm", "-q", "calc/text.py")
     code, report = run_json(repo, "--no-model")
     assert code == 1
-    assert "tests/test_text.py" in report["checks"][0]["command"]  # type: ignore[index]
+    assert "tests/test_text.py" in report["checks"][0]["command"]
 
 
 @pytest.mark.parametrize(("args", "setup", "message", "exit_code"), [

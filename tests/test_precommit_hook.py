@@ -216,7 +216,7 @@ def test_pre_commit_framework_runs_the_hook(repo: Path, tmp_path: Path, source: 
 
 
 def test_the_manifest_declares_the_ornith_hook() -> None:
-    import yaml  # pre-commit's own dependency
+    import yaml  # type: ignore[import-untyped]  # pre-commit's own dependency
 
     hooks = yaml.safe_load((REPO_ROOT / ".pre-commit-hooks.yaml").read_text())
     (hook,) = hooks

@@ -220,3 +220,20 @@ def test_patches_keep_crlf_and_apply_with_git(tmp_path: Path) -> None:
     applied = subprocess.run(["git", "apply", "-"], cwd=tmp_path, input=patch.encode(), capture_output=True)
     assert applied.returncode == 0, applied.stderr
     assert (tmp_path / "m.py").read_bytes() == b"def f():\r\n    return 2\r\n"
+
+
+def test_the_cli_shows_the_fix_and_how_to_apply_it(repo: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from ornith_local.cli.commands import precommit
+    from ornith_local.precommit import model
+
+    monkeypatch.setattr(model, "choose_model", lambda config, requested, no_model: ModelChoice(
+        ScriptedFactory((GOOD,)), "scripted"))
+    before = Snapshot.take(repo)
+    code = precommit.main(["-C", str(repo)])
+    out = capsys.readouterr().out
+    assert code == 1  # the staged content still fails: the fix is offered, not applied
+    assert "suggested fix from scripted" in out and "the mean divides by one too many" in out
+    assert "-    return total(values) / (len(values) + 1)" in out and "+    return total(values) / len(values)" in out
+    assert "ornith precommit --apply" in out and "git apply .git/ornith/suggestion.patch" in out
+    assert Snapshot.take(repo) == before

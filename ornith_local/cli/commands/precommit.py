@@ -207,7 +207,8 @@ def _run(args: argparse.Namespace, run: StagedRun) -> int:
         patch = _suggestion_lines(args, run, outcome, data)
     else:
         data["suggestion"] = {"patch": patch, "path": str(patch_path(run.repo)), "saved": True}
-        _print(args, "the saved suggestion passes the checks:", coloured_diff(patch))
+        _print(args, "[bold]the saved suggestion[/] passes the checks:")
+        _print(args, coloured_diff(patch))
     if args.apply and patch is not None:
         apply_to_worktree(run, patch, patched_files(patch))
         data["applied"] = True
