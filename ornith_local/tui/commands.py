@@ -28,7 +28,8 @@ from ornith_local.tui.screens.info import ConfirmScreen, ViewScreen, help_markdo
 from ornith_local.tui.screens.models import ModelsScreen
 from ornith_local.tui.screens.sessions import SessionsScreen
 from ornith_local.tui.session import Mode, RunSpec
-from ornith_local.tui.widgets.transcript import Notice, diff_view, markup
+from ornith_local.tui.widgets.diffview import diff_content
+from ornith_local.tui.widgets.transcript import Notice, markup
 
 if TYPE_CHECKING:
     from ornith_local.tui.app import OrnithApp
@@ -154,7 +155,7 @@ class CommandRouter:
         except ToolError as error:
             self.app.notify(str(error), severity="error")
             return
-        body = diff_view(diff) if diff.strip() else Content("No changes: the files match the checkpoint.")
+        body = diff_content(diff) if diff.strip() else Content("No changes: the files match the checkpoint.")
         self.app.push_screen(ViewScreen(f"Changes since the checkpoint of session {found.session_id}", body))
 
     def cmd_undo(self, argument: str) -> None:

@@ -51,8 +51,9 @@ def suggest(before_cursor: str, files: Sequence[str]) -> list[Suggestion]:
     start, token = current_token(before_cursor)
     if token.startswith("/") and start == 0 and "\n" not in before_cursor:
         typed = token[1:].lower()
-        return [Suggestion(0, f"/{command.name} ", command.usage, command.help)
-                for command in SLASH_COMMANDS if command.name.startswith(typed)]
+        matches = [command for command in SLASH_COMMANDS if command.name.startswith(typed)]
+        matches.sort(key=lambda command: command.name != typed)  # an exact match first: /mode before /model
+        return [Suggestion(0, f"/{command.name} ", command.usage, command.help) for command in matches]
     if token.startswith("@"):
         return [Suggestion(start, f"@{path} ", path) for path in match_paths(token[1:], files)]
     return []

@@ -23,7 +23,7 @@ _QUANT_IN_NAME = re.compile(r"(?i)(?:^|[-_.])((?:I?Q\d(?:_[A-Z0-9]+)*)|BF16|F16|
 class ModelInfo:
     name: str  # the model file (or the server's model id)
     quantisation: str  # "Q4_K_M", or "" when unknown
-    backend: str  # "llama.cpp (CPU)", "llama.cpp (GPU)", "http <url>", "scripted"
+    backend: str  # "llama.cpp CPU", "llama.cpp GPU", "http <url>", "scripted"
     gpu_layers: str  # "12/36", "all 36", "0/36", or "" when it does not apply
     n_ctx: int
 
@@ -34,6 +34,14 @@ def quantisation_of(file_name: str, metadata: dict[str, Any] | None = None) -> s
         return match.group(1).upper()
     file_type = (metadata or {}).get("general.file_type")
     return FILE_TYPES.get(file_type, "") if isinstance(file_type, int) else ""
+
+
+def display_name(file_name: str, quantisation: str) -> str:
+    """The model's file name without '.gguf' and without the quantisation the status bar shows anyway."""
+    stem = file_name[:-5] if file_name.lower().endswith(".gguf") else file_name
+    if quantisation and stem.lower().endswith(quantisation.lower()):
+        stem = stem[: -len(quantisation)].rstrip("-_.") or stem
+    return stem
 
 
 def describe(backend: Backend) -> ModelInfo:
@@ -51,7 +59,8 @@ def describe(backend: Backend) -> ModelInfo:
         else:
             gpu = f"{offloaded}/{layers}" if layers else str(offloaded)
         where = "GPU" if offloaded else "CPU"
-        return ModelInfo(path.name, quantisation_of(path.name, metadata), f"llama.cpp ({where})", gpu, backend.n_ctx)
+        quant = quantisation_of(path.name, metadata)
+        return ModelInfo(display_name(path.name, quant), quant, f"llama.cpp {where}", gpu, backend.n_ctx)
     if kind == "HttpBackend":
         model = str(getattr(backend, "model", "default"))
         return ModelInfo(model, quantisation_of(model + ".gguf"), f"http {backend.name}", "", backend.n_ctx)

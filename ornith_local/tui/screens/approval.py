@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from rich.syntax import Syntax
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
@@ -14,7 +13,8 @@ from textual.widgets import Button, Static
 
 from ornith_local.tui.bridge import Answer, ApprovalRequest
 from ornith_local.tui.changes import preview
-from ornith_local.tui.widgets.transcript import diff_view, markup
+from ornith_local.tui.widgets.diffview import command_content, diff_content
+from ornith_local.tui.widgets.transcript import markup
 
 WHAT = {"edit_file": "edit", "write_file": "write", "run": "run", "run_tests": "run the tests"}
 
@@ -51,11 +51,11 @@ class ApprovalScreen(ModalScreen[Answer]):
                 yield Button("No (n)", id="no", variant="error")
                 yield Button("Always this run (a)", id="always", variant="primary")
 
-    def _body(self) -> Syntax | Content:
+    def _body(self) -> Content:
         if self.kind == "diff":
-            return diff_view(self.text)
+            return diff_content(self.text)
         if self.kind == "command":
-            return Syntax(self.text, "bash", theme="ansi_dark", background_color="default", word_wrap=True)
+            return command_content(self.text)
         return Content(self.text)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

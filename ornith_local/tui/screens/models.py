@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
@@ -11,7 +12,6 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
 from ornith_local.models.local import LocalModel, find_local_models
-from ornith_local.tui.widgets.transcript import markup
 
 
 def size_text(size: int) -> str:
@@ -44,9 +44,8 @@ class ModelsScreen(ModalScreen[str | None]):
         table.add_columns("", "model", "size", "status")
         for model in self.models:
             mark = "●" if model.name == self.current or (model.path and model.path.name == self.current) else ""
-            style = "$success" if model.status.startswith("ready") else "$text-muted"
-            table.add_row(mark, model.name, size_text(model.size_bytes),
-                          markup(f"[{style}]$status[/]", status=model.status), key=model.name)
+            status = Text(model.status, style="green" if model.status.startswith("ready") else "dim")
+            table.add_row(mark, model.name, size_text(model.size_bytes), status, key=model.name)
         table.focus()
 
     def action_choose(self) -> None:

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
@@ -14,11 +15,14 @@ from textual.widgets import DataTable, Footer, Static
 
 from ornith_local.agent.sessions import SessionSummary, summarize
 from ornith_local.agent.trajectory import list_sessions, read_events
-from ornith_local.tui.render import OUTCOME_STYLE, EventRenderer
+from ornith_local.tui.render import EventRenderer
 from ornith_local.tui.widgets.scaffold_panel import ScaffoldPanel
 from ornith_local.tui.widgets.transcript import Transcript, markup
 
 MAX_ROWS = 200
+# DataTable cells are Rich renderables: named colours, which every theme maps.
+OUTCOME_COLOUR = {"verified": "green", "flagged": "bold red", "failed": "red", "aborted": "yellow",
+                  "interrupted": "yellow", "error": "red"}
 
 
 class SessionsScreen(Screen[tuple[str, Path] | None]):
@@ -50,10 +54,9 @@ class SessionsScreen(Screen[tuple[str, Path] | None]):
         self.summaries = [summarize(path) for path in paths]
         for summary in self.summaries:
             started = time.strftime("%Y-%m-%d %H:%M", time.localtime(summary.started)) if summary.started else "?"
-            style = OUTCOME_STYLE.get(summary.outcome, "")
-            outcome = markup(f"[{style}]$outcome[/]" if style else "$outcome", outcome=summary.outcome)
-            table.add_row(summary.session_id, started, outcome, str(summary.turns),
-                          Content(summary.task.splitlines()[0][:70] if summary.task else ""), key=summary.session_id)
+            outcome = Text(summary.outcome, style=OUTCOME_COLOUR.get(summary.outcome, ""))
+            task = summary.task.splitlines()[0][:80] if summary.task else ""
+            table.add_row(summary.session_id, started, outcome, str(summary.turns), task, key=summary.session_id)
         hint = "Enter: replay · R: resume an interrupted run · Esc: back"
         self.query_one("#sessions-hint", Static).update(
             Content(hint if self.summaries else "No sessions yet: type a task to start one."))

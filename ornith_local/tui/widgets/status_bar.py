@@ -45,11 +45,12 @@ class StatusBar(Widget):
                 parts.append(Content(f"GPU {info.gpu_layers}"))
             parts.append(Content(f"ctx {compact(self.context_used)}/{compact(info.n_ctx)}"))
         parts.append(Content(f"{self.tokens_per_s:.1f} tok/s" if self.tokens_per_s else "– tok/s"))
-        parts.append(Content(f"TTFT {self.ttft_s:.2f} s" if self.ttft_s else "TTFT –"))
+        parts.append(Content(f"TTFT {self.ttft_s:.2f}s" if self.ttft_s else "TTFT –"))
         parts.append(Content(f"sandbox {self.sandbox or '–'}"))
         guard = self.guard if self.guard != "refused" else f"{self.refused} refused"
         parts.append(markup(f"guard [{GUARD_STYLE.get(self.guard, '')}]$guard[/]", guard=guard))
-        parts.append(markup("mode [b]$mode[/] · scaffold $scaffold", mode=self.mode, scaffold=self.scaffold_mode))
+        fixed = " · fixed scaffold" if self.scaffold_mode == "fixed" else ""
+        parts.append(markup("mode [b]$mode[/]$fixed", mode=self.mode, fixed=fixed))
         return Content(" · ").join(parts)
 
     def turn_stats(self, stats: dict[str, Any]) -> None:

@@ -29,6 +29,10 @@ class CompletionList(OptionList):
 
     can_focus = False
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.suggestions: list[Suggestion] = []
+
     def show(self, suggestions: Sequence[Suggestion]) -> None:
         self.suggestions = list(suggestions)
         self.clear_options()
@@ -47,7 +51,7 @@ class CompletionList(OptionList):
     @property
     def chosen(self) -> Suggestion | None:
         index = self.highlighted
-        suggestions: list[Suggestion] = getattr(self, "suggestions", [])
+        suggestions = self.suggestions
         return suggestions[index] if self.display and index is not None and index < len(suggestions) else None
 
 
@@ -99,9 +103,10 @@ class TaskInput(TextArea):
             return True
         if key in ("tab", "enter"):
             chosen = completion.chosen
+            typed = [s for s in completion.suggestions if self._already_typed(s)]
             completion.hide()
-            if chosen is None or (key == "enter" and self._already_typed(chosen)):
-                return False  # Enter on a complete command sends it
+            if chosen is None or (key == "enter" and typed):
+                return False  # Enter on a complete command (or path) sends it
             self.accept(chosen)
             return True
         if key == "escape":

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.syntax import Syntax
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
+from textual.geometry import Size
 from textual.widget import Widget
 from textual.widgets import Collapsible, Static
 
@@ -21,6 +21,7 @@ from ornith_local.llm.parsing import (
     ToolCallStarted,
     parse_output,
 )
+from ornith_local.tui.widgets.diffview import diff_content
 
 OUTPUT_PREVIEW_LINES = 3
 OUTPUT_MAX_LINES = 200
@@ -30,10 +31,6 @@ ARGUMENT_KEYS = ("command", "path", "pattern", "query", "test", "summary", "reas
 def markup(template: str, **values: object) -> Content:
     """Content from markup whose $names are filled with plain text (never parsed as markup)."""
     return Content.from_markup(template, **{name: str(value) for name, value in values.items()})
-
-
-def diff_view(diff: str) -> Syntax:
-    return Syntax(diff.rstrip("\n"), "diff", theme="ansi_dark", background_color="default", word_wrap=True)
 
 
 def clip_lines(text: str, limit: int) -> tuple[str, int]:
@@ -197,7 +194,7 @@ class ToolCard(Vertical):
         diff = data.get("diff")
         text = str(data.get("text") or "")
         if diff:
-            self.add_part(Static(diff_view(str(diff)), classes="diff"))
+            self.add_part(Static(diff_content(str(diff)), classes="diff"))
             return
         if not text.strip() or text.strip() == title:
             return
@@ -212,12 +209,17 @@ class ToolCard(Vertical):
 
 
 class Transcript(VerticalScroll):
-    """The scrolling list of entries; follows new output while you are at the bottom."""
+    """The scrolling list of entries; follows new output while you are at the bottom.
+
+    It anchors to the bottom only once the entries overflow it (an anchored but short list would sit at
+    the bottom of the screen, chat style); scrolling up releases the anchor, scrolling down restores it.
+    """
 
     can_focus = True
 
-    def on_mount(self) -> None:
-        self.anchor()
+    def watch_virtual_size(self, size: Size) -> None:
+        if not self.is_anchored and size.height > self.scrollable_content_region.height > 0:
+            self.anchor()
 
     def add(self, widget: Widget) -> Widget:
         self.mount(widget)
@@ -225,6 +227,7 @@ class Transcript(VerticalScroll):
 
     def clear(self) -> None:
         self.remove_children()
+        self.anchor(False)
 
     def toggle_thinking(self) -> bool:
         """Expand every thinking block, or fold them all if any is open; True when now expanded."""

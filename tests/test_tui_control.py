@@ -1,0 +1,146 @@
+"""Pilot tests: interrupting a run, quitting, resuming, and the sessions screen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable
+from tui_support import EDIT, TWO_STEPS, GatedBackend, call, fix_replies, make_app, send, texts, wait_until
+
+from ornith_local.agent.sessions import summarize
+from ornith_local.agent.trajectory import list_sessions
+from ornith_local.tui.screens.approval import ApprovalScreen
+from ornith_local.tui.screens.sessions import ReplayScreen, SessionsScreen
+from ornith_local.tui.widgets.transcript import ModelTurn
+
+pytestmark = pytest.mark.anyio
+
+LONG_TURN = "<think>Reading the tiers one by one to see where ten items land</think>" + call(
+    "read_file", path="invoicing/discounts.py")
+
+
+def interrupted_replies() -> list[object]:
+    return [TWO_STEPS, LONG_TURN]
+
+
+async def test_ctrl_c_interrupts_generation_cleanly_and_the_run_can_be_resumed(example_repo: Path) -> None:
+    backend = GatedBackend([TWO_STEPS, LONG_TURN], hold_at_call=1)
+    app = make_app(example_repo, backend=backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "fix the bulk discount")
+        await wait_until(pilot, backend.holding.is_set, "the model to stream")
+        await wait_until(pilot, lambda: bool(app.transcript.query(ModelTurn)), "the streamed turn")
+        assert app.query_one("#activity").display
+        await pilot.press("ctrl+c")
+        await wait_until(pilot, lambda: not app.running, "the run to stop")
+        assert app.is_running  # one press interrupts; it does not quit
+        assert app.last_outcome == "interrupted"
+        assert "interrupted." in texts(app.transcript)
+        assert app.panel.plan.outcome == "interrupted"
+    [path] = list_sessions()
+    assert summarize(path).outcome == "interrupted"  # no end event: `ornith sessions resume` picks it up
+
+
+async def test_escape_also_interrupts_and_a_second_press_quits(example_repo: Path) -> None:
+    backend = GatedBackend([TWO_STEPS, LONG_TURN], hold_at_call=1)
+    app = make_app(example_repo, backend=backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "fix the bulk discount")
+        await wait_until(pilot, backend.holding.is_set, "the model to stream")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not app.running, "the run to stop")
+        assert app.is_running and app.last_outcome == "interrupted"
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not app.is_running, "the app to quit")
+    assert app.return_code == 0
+    assert not app.running
+
+
+async def test_ctrl_c_during_an_approval_stops_the_run_without_the_edit(example_repo: Path) -> None:
+    app = make_app(example_repo, fix_replies())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "fix the bulk discount")
+        await wait_until(pilot, lambda: isinstance(app.screen, ApprovalScreen), "the approval")
+        await pilot.press("ctrl+c")
+        await wait_until(pilot, lambda: not app.running, "the run to stop")
+        assert not isinstance(app.screen, ApprovalScreen)
+        assert app.last_outcome == "interrupted"
+    assert "if quantity >= minimum:" not in (example_repo / "invoicing" / "discounts.py").read_text()
+
+
+async def test_idle_ctrl_c_warns_first_and_quits_on_the_second_press(example_repo: Path) -> None:
+    app = make_app(example_repo, [])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert app.is_running
+        assert any("again to quit" in str(note.message) for note in app._notifications)
+        await pilot.press("ctrl+c")
+        await wait_until(pilot, lambda: not app.is_running, "the app to quit")
+
+
+async def test_sessions_screen_lists_runs_replays_one_and_resumes_an_interrupted_one(example_repo: Path) -> None:
+    # First an interrupted run, then a finished one: two sessions with different outcomes.
+    replies = [TWO_STEPS, LONG_TURN, call("step_done", summary="found it"), call("edit_file", **EDIT),
+               call("step_done", summary="fixed"), '{"verdict": "approve", "reason": "ok"}']
+    backend = GatedBackend(replies, hold_at_call=1)
+    app = make_app(example_repo, backend=backend, mode="auto")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "fix the bulk discount")
+        await wait_until(pilot, backend.holding.is_set, "the model to stream")
+        await pilot.press("ctrl+c")
+        await wait_until(pilot, lambda: not app.running, "the run to stop")
+        backend.hold_at_call = None
+        backend.replies.insert(0, LONG_TURN)  # the interrupted turn is asked again on resume
+
+        await send(pilot, "/sessions")
+        await wait_until(pilot, lambda: isinstance(app.screen, SessionsScreen), "the sessions screen")
+        table = app.screen.query_one(DataTable)
+        assert table.row_count == 1
+        assert "interrupted" in str(table.get_row_at(0)[2])
+
+        await pilot.press("enter")  # replay
+        await wait_until(pilot, lambda: isinstance(app.screen, ReplayScreen), "the replay")
+        replay = texts(app.screen)
+        assert "fix the bulk discount" in replay and "▶ step 1/2: locate" in replay and "interrupted." in replay
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, SessionsScreen), "back to sessions")
+
+        await pilot.press("r")  # resume the interrupted run
+        await wait_until(pilot, lambda: not isinstance(app.screen, SessionsScreen), "the main screen")
+        assert "resuming" in texts(app.transcript)
+        await wait_until(pilot, lambda: not app.running, "the resumed run to end")
+        assert app.last_outcome in ("verified", "failed")
+    [path] = list_sessions()  # resumed in place: the same session, now finished
+    assert summarize(path).outcome in ("verified", "failed")
+    assert "if quantity >= minimum:" in (example_repo / "invoicing" / "discounts.py").read_text()
+
+
+async def test_a_finished_run_cannot_be_resumed(example_repo: Path) -> None:
+    app = make_app(example_repo, fix_replies(), mode="auto")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "fix the bulk discount")
+        await wait_until(pilot, lambda: not app.running, "the run")
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, SessionsScreen), "the sessions screen")
+        await pilot.press("r")
+        await pilot.pause()
+        assert isinstance(app.screen, SessionsScreen)
+        assert any("only interrupted runs" in str(note.message) for note in app._notifications)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, SessionsScreen), "the main screen")
+
+
+async def test_a_second_task_while_running_is_refused_politely(example_repo: Path) -> None:
+    backend = GatedBackend([TWO_STEPS, LONG_TURN], hold_at_call=1)
+    app = make_app(example_repo, backend=backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "fix the bulk discount")
+        await wait_until(pilot, backend.holding.is_set, "the model to stream")
+        await send(pilot, "another task")
+        await pilot.pause()
+        assert any("a run is in progress" in str(note.message) for note in app._notifications)
+        backend.release.set()
+        await pilot.press("ctrl+c")
+        await wait_until(pilot, lambda: not app.running, "the run to stop")

@@ -1,0 +1,207 @@
+"""The TUI's plain parts, without a terminal: completion, history, the bridge, previews, model info, CLI entry."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from ornith_local.llm.backend import GenerateOptions, Message
+from ornith_local.llm.scripted import ScriptedBackend
+from ornith_local.tui.bridge import AskItem, DoneItem, EventItem, RunBridge, RunInterrupted, TextItem
+from ornith_local.tui.changes import last_checkpoint, preview
+from ornith_local.tui.completion import current_token, match_paths, parse_slash, suggest
+from ornith_local.tui.history import InputHistory
+from ornith_local.tui.interrupt import kill_sandboxed_commands, sandboxed_children
+from ornith_local.tui.modelinfo import describe, quantisation_of
+from ornith_local.tui.session import GuardedBackend
+
+FILES = ["README.md", "invoicing/__init__.py", "invoicing/discounts.py", "invoicing/invoice.py",
+         "tests/test_discounts.py"]
+
+
+# --- completion ------------------------------------------------------------------------------------
+
+
+def test_slash_commands_complete_only_at_the_start() -> None:
+    assert [s.value for s in suggest("/he", FILES)] == ["/help "]
+    assert [s.value for s in suggest("/mode", FILES)][:2] == ["/mode ", "/model "]
+    assert suggest("fix /he", FILES) == []
+    assert suggest("line one\n/he", FILES) == []
+
+
+def test_at_paths_rank_prefix_then_name_then_substring() -> None:
+    assert match_paths("inv", FILES)[:3] == ["invoicing/__init__.py", "invoicing/discounts.py", "invoicing/invoice.py"]
+    assert match_paths("disc", FILES) == ["invoicing/discounts.py", "tests/test_discounts.py"]
+    assert match_paths("idc", FILES) == ["invoicing/discounts.py"]  # a subsequence still matches
+    assert match_paths("zzz", FILES) == []
+    [suggestion] = suggest("look at @invoice.", FILES)
+    assert suggestion.replace_from == len("look at ") and suggestion.value == "@invoicing/invoice.py "
+
+
+def test_tokens_and_slash_parsing() -> None:
+    assert current_token("fix @inv") == (4, "@inv")
+    assert current_token("") == (0, "")
+    assert parse_slash("/mode auto") == ("mode", "auto")
+    assert parse_slash("  /HELP ") == ("help", "")
+    assert parse_slash("fix the /etc path") is None
+    assert parse_slash("//not a command") is None
+
+
+# --- history ---------------------------------------------------------------------------------------
+
+
+def test_history_persists_skips_repeats_and_keeps_the_draft(tmp_path: Path) -> None:
+    path = tmp_path / "history.jsonl"
+    history = InputHistory(path)
+    for entry in ["one", "two", "two", "  ", "multi\nline"]:
+        history.add(entry)
+    again = InputHistory(path)
+    assert again.entries == ["one", "two", "multi\nline"]
+    assert again.previous("draft") == "multi\nline"
+    assert again.previous("") == "two"
+    assert again.next() == "multi\nline"
+    assert again.next() == "draft"
+    assert not again.browsing
+    path.write_text('"ok"\nnot json\n')
+    assert InputHistory(path).entries == ["ok"]
+
+
+# --- the bridge ------------------------------------------------------------------------------------
+
+
+def test_bridge_merges_text_and_keeps_order() -> None:
+    bridge = RunBridge()
+    bridge.on_text("a")
+    bridge.on_text("b")
+    bridge.emit("model_turn", {"turn": 1})
+    bridge.on_text("c")
+    assert bridge.drain() == [TextItem("ab"), EventItem("model_turn", {"turn": 1}), TextItem("c")]
+    assert bridge.drain() == []
+
+
+def test_ask_blocks_the_runtime_thread_until_answered() -> None:
+    bridge = RunBridge()
+    answers: list[str] = []
+    thread = threading.Thread(target=lambda: answers.append(bridge.ask("edit_file", {"path": "x"}, "bwrap")))
+    thread.start()
+    deadline = time.monotonic() + 10
+    items: list[object] = []
+    while not items and time.monotonic() < deadline:
+        items = list(bridge.drain())
+    [item] = items
+    assert isinstance(item, AskItem) and item.request.sandbox_tier == "bwrap"
+    assert thread.is_alive() and answers == []
+    item.request.answer("always")
+    thread.join(10)
+    assert answers == ["always"]
+
+
+def test_interrupt_raises_in_the_runtime_and_declines_a_pending_question() -> None:
+    bridge = RunBridge()
+    outcome: list[BaseException] = []
+
+    def runtime() -> None:
+        try:
+            bridge.ask("run", {"command": "make"}, "bwrap")
+        except RunInterrupted as stop:
+            outcome.append(stop)
+
+    thread = threading.Thread(target=runtime)
+    thread.start()
+    while not bridge.drain():
+        time.sleep(0.01)
+    bridge.interrupt()
+    thread.join(10)
+    assert outcome and isinstance(outcome[0], RunInterrupted)
+    with pytest.raises(RunInterrupted):
+        bridge.on_text("more")
+    bridge.emit("end", {"outcome": "failed"})  # a finished run is still recorded as finished
+    bridge.finish(interrupted=True)
+    assert isinstance(bridge.drain()[-1], DoneItem)
+
+
+def test_guarded_backend_makes_unstreamed_generation_interruptible() -> None:
+    bridge = RunBridge()
+    backend = GuardedBackend(ScriptedBackend(["one two three", "four"]), bridge)
+    completion = backend.chat([Message("user", "hi")], GenerateOptions())
+    assert completion.text == "one two three" and bridge.hidden_pieces == 3
+    assert bridge.drain() == []  # the scaffold's JSON never reaches the transcript
+    bridge.interrupt()
+    with pytest.raises(RunInterrupted):
+        backend.chat([Message("user", "hi")], GenerateOptions())
+
+
+# --- previews, checkpoints, model info --------------------------------------------------------------
+
+
+def test_edit_preview_is_the_diff_the_tool_would_make(example_repo: Path) -> None:
+    kind, text = preview(example_repo, "edit_file", {"path": "invoicing/discounts.py",
+                                                     "old_string": "quantity > minimum",
+                                                     "new_string": "quantity >= minimum"})
+    assert kind == "diff"
+    assert "-        if quantity > minimum:" in text and "+        if quantity >= minimum:" in text
+    kind, text = preview(example_repo, "edit_file", {"path": "invoicing/discounts.py", "old_string": "nowhere",
+                                                     "new_string": "x"})
+    assert kind == "diff" and "was not found" in text
+    kind, text = preview(example_repo, "write_file", {"path": "NEW.md", "content": "hello\n"})
+    assert kind == "diff" and "+hello" in text
+    assert preview(example_repo, "run", {"command": "make test"}) == ("command", "make test")
+    kind, text = preview(example_repo, "write_file", {"path": "../outside.txt", "content": "x"})
+    assert kind == "note" and "outside the repository" in text
+
+
+def test_no_checkpoint_before_any_run(example_repo: Path) -> None:
+    assert last_checkpoint(example_repo) is None
+
+
+def test_quantisation_and_backend_description() -> None:
+    assert quantisation_of("gemma-3-270m-q4_k_m.gguf") == "Q4_K_M"
+    assert quantisation_of("Qwen3-9B-IQ4_XS.gguf") == "IQ4_XS"
+    assert quantisation_of("model-f16.gguf") == "F16"
+    assert quantisation_of("model.gguf", {"general.file_type": 7}) == "Q8_0"
+    assert quantisation_of("model.gguf") == ""
+    info = describe(ScriptedBackend([], context=4096))
+    assert (info.name, info.backend, info.n_ctx, info.gpu_layers) == ("scripted", "scripted", 4096, "")
+
+
+def test_describe_the_real_tiny_model(tiny_model_path: Path) -> None:
+    from ornith_local.llm.llama_cpp_backend import LlamaCppBackend
+
+    info = describe(LlamaCppBackend(tiny_model_path, n_ctx=512))
+    assert (info.name, info.quantisation, info.backend) == ("gemma-3-270m", "Q4_K_M", "llama.cpp CPU")
+    assert info.gpu_layers.startswith("0/") and info.n_ctx == 512
+
+
+# --- interrupting sandboxed commands --------------------------------------------------------------
+
+
+def test_only_this_process_s_own_session_leaders_are_killed() -> None:
+    leader = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    plain = subprocess.Popen(["sleep", "30"])
+    try:
+        assert leader.pid in sandboxed_children()
+        assert plain.pid not in sandboxed_children()
+        assert kill_sandboxed_commands() >= 1
+        assert leader.wait(10) != 0
+        assert plain.poll() is None
+    finally:
+        for process in (leader, plain):
+            process.kill()
+            process.wait()
+
+
+# --- the entry point -------------------------------------------------------------------------------
+
+
+def test_ornith_without_a_terminal_points_at_ornith_run(tmp_path: Path) -> None:
+    ornith = Path(sys.executable).with_name("ornith")
+    result = subprocess.run([str(ornith)], capture_output=True, text=True, cwd=tmp_path, stdin=subprocess.DEVNULL,
+                            timeout=60)
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.endswith("the TUI needs a terminal; use 'ornith run' for headless use")
