@@ -228,3 +228,36 @@ def test_interpreter_dirs_never_include_home(monkeypatch: pytest.MonkeyPatch, tm
     (tmp_path / "bin").mkdir()
     assert tmp_path not in _interpreter_dirs(str(tmp_path / "bin" / "python"))
     assert tmp_path / ".venv" in _interpreter_dirs(str(tmp_path / ".venv" / "bin" / "python"))
+
+
+def write_tree(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def test_related_tests_follow_imports_names_and_conftests(tmp_path: Path) -> None:
+    from ornith_local.precommit.related import related_tests
+
+    tree = write_tree(tmp_path, {
+        "src/shop/__init__.py": "",
+        "src/shop/prices.py": "def price(x):\n    return x\n",
+        "src/shop/cart.py": "from .prices import price\n",  # relative import: cart depends on prices
+        "src/shop/unrelated.py": "import json\n",
+        "tests/conftest.py": "",
+        "tests/test_cart.py": "from shop.cart import *\n",
+        "tests/test_prices.py": "# no import: related by name\n",
+        "tests/test_multi.py": "from shop import (\n    unrelated,\n    cart,\n)\n",
+        "tests/test_other.py": "import shop.unrelated\n",
+        "tests/unit/test_deep.py": "import os\n",
+        "other/test_far.py": "import os\n",
+    })
+    assert related_tests(tree, ["src/shop/prices.py"], []) == [
+        "tests/test_cart.py", "tests/test_multi.py", "tests/test_prices.py"]
+    assert related_tests(tree, ["tests/test_other.py"], []) == ["tests/test_other.py"]
+    assert related_tests(tree, ["tests/conftest.py"], []) == [
+        "tests/test_cart.py", "tests/test_multi.py", "tests/test_other.py", "tests/test_prices.py",
+        "tests/unit/test_deep.py"]
+    assert related_tests(tree, [], ["src/shop/unrelated.py"]) == ["tests/test_multi.py", "tests/test_other.py"]
+    assert related_tests(tree, ["README.md"], []) == []
