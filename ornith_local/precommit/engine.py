@@ -49,6 +49,9 @@ from ornith_local.precommit.staged import (
 )
 from ornith_local.sandbox import Sandbox, SandboxError, host_git_command, open_sandbox, probe_tiers
 
+if TYPE_CHECKING:  # a real import would load the guard and the tools on the fast path (checks pass)
+    from ornith_local.precommit.suggest import Suggestion, SuggestOutcome
+
 PATCH_NAME = "suggestion.patch"
 META_NAME = "suggestion.json"
 
@@ -106,10 +109,9 @@ class StagedRun:
         if not editable:
             return SuggestOutcome(note="no staged file the model may edit (tests and checks' own files are "
                                        "never edited for you)")
-        if session is None and choice.factory is None:
-            return SuggestOutcome(note=choice.note)
         if session is None:
-            assert choice.factory is not None
+            if choice.factory is None:  # no model: the note says how to get one
+                return SuggestOutcome(note=choice.note)
             session = ModelProcess(choice.factory, choice.label)
         try:
             return propose_fix(session, self.tree, staged_diff(self.repo), failures, editable,
@@ -117,10 +119,6 @@ class StagedRun:
                                started + budget_s)
         finally:
             session.close()
-
-
-if TYPE_CHECKING:  # a real import would load the guard and the tools on the fast path (checks pass)
-    from ornith_local.precommit.suggest import Suggestion, SuggestOutcome
 
 
 def _checks(repo: Repo, config: Config, path: str) -> list[Check]:
