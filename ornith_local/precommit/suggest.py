@@ -100,7 +100,8 @@ def editable_files(tree: Path, present: list[str]) -> list[str]:
 
 
 def reply_schema(editable: list[str]) -> dict[str, Any]:
-    # The grammar orders keys alphabetically: cause, then edits (file, find, replace) — reasoning first.
+    # The grammar keeps this key order (both declared and alphabetical): the cause first, then the edits, each
+    # naming its file and the text to find before the replacement.
     edit = {"type": "object", "properties": {"file": {"type": "string", "enum": editable},
                                              "find": {"type": "string", "minLength": 1},
                                              "replace": {"type": "string"}},
