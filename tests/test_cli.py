@@ -1,4 +1,4 @@
-"""The `ornith` entry point as a user meets it: version, help, planned commands, bad input."""
+"""The `ornith` entry point as a user meets it: version, help, bad input."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ornith_local import __version__
-from ornith_local.cli.main import PLANNED, main
+from ornith_local.cli.main import main
 
 ORNITH = Path(sys.executable).with_name("ornith")
 
@@ -29,14 +29,6 @@ def test_help_lists_every_subcommand() -> None:
     assert result.returncode == 0
     for name in ["doctor", "generate", "run", "models", "sessions", "sandbox", "parse", "triage", "precommit"]:
         assert f"    {name}" in result.stdout
-
-
-@pytest.mark.parametrize("name", sorted(PLANNED))
-def test_planned_subcommand_says_so_in_one_line(name: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([name, "--some-flag", "x"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1
-    assert f"'ornith {name}' is not built yet" in err
 
 
 def test_unknown_subcommand_is_a_one_line_usage_error() -> None:
@@ -67,3 +59,10 @@ def test_python_dash_m_works_too() -> None:
     result = subprocess.run([sys.executable, "-m", "ornith_local", "--version"], capture_output=True, text=True)
     assert result.returncode == 0
     assert __version__ in result.stdout
+
+
+def test_bare_ornith_without_a_terminal_points_at_ornith_run(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "the TUI needs a terminal" in err and "ornith run" in err

@@ -1,8 +1,7 @@
 """`ornith`: parse the command line and hand off to one subcommand module.
 
 Each module in `ornith_local.cli.commands` exposes NAME, HELP, `add_arguments(parser)` and
-`run(args) -> int`. Subcommands that later work fills in are listed as planned, so `--help`
-shows the whole product and calling one says so in one line (exit 2).
+`run(args) -> int`. With no subcommand, `ornith` opens the TUI.
 """
 
 from __future__ import annotations
@@ -33,8 +32,6 @@ from ornith_local.config import ConfigError
 
 BUILT: list[ModuleType] = [doctor, generate, parse, models, sandbox, map, run, sessions, undo, triage, precommit, hook]
 
-# name -> one-line help, for subcommands that are designed but not built yet.
-PLANNED: dict[str, str] = {}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,15 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     tui.add_argument("--max-turns", dest="tui_max_turns", type=int, metavar="N", help="hard cap on model turns per run")
     tui.add_argument("--n-ctx", dest="tui_n_ctx", type=int, metavar="N", help="context window in tokens")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    entries: list[tuple[str, str, ModuleType | None]] = [(m.NAME, m.HELP, m) for m in BUILT]
-    entries += [(name, help_text, None) for name, help_text in PLANNED.items()]
-    for name, help_text, module in sorted(entries, key=lambda entry: entry[0]):
-        sub = subparsers.add_parser(name, help=help_text, description=help_text)
-        if module is None:
-            sub.set_defaults(handler=None)
-        else:
-            module.add_arguments(sub)
-            sub.set_defaults(handler=module.run)
+    for module in sorted(BUILT, key=lambda module: str(module.NAME)):
+        sub = subparsers.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        module.add_arguments(sub)
+        sub.set_defaults(handler=module.run)
     return parser
 
 
@@ -96,16 +88,9 @@ def open_tui(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
-        # Known-args parsing so a planned command reports "not built yet" whatever flags follow it.
-        args, extras = parser.parse_known_args(argv)
+        args = parser.parse_args(argv)
         if args.command is None:
-            if extras:
-                parser.error(f"unrecognized arguments: {' '.join(extras)}")
             return open_tui(args)
-        if args.handler is None:
-            raise CliError(f"'ornith {args.command}' is not built yet in this version", exit_code=2)
-        if extras:
-            parser.error(f"unrecognized arguments: {' '.join(extras)}")
         return int(args.handler(args))
     except CliError as error:
         fail(str(error))
