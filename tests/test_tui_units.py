@@ -205,3 +205,19 @@ def test_ornith_without_a_terminal_points_at_ornith_run(tmp_path: Path) -> None:
     assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()
     assert line.endswith("the TUI needs a terminal; use 'ornith run' for headless use")
+
+
+def test_every_stylesheet_ships_inside_the_package() -> None:
+    """The app and its screens load .tcss files from next to their modules (packaged with `ornith_local`)."""
+    import ornith_local
+    from ornith_local.tui.app import OrnithApp
+    from ornith_local.tui.screens import approval, info, models, sessions
+
+    package = Path(ornith_local.__file__).parent
+    paths = [Path(path) for path in OrnithApp.CSS_PATH]
+    for module, screen in [(approval, approval.ApprovalScreen), (info, info.ViewScreen),
+                           (models, models.ModelsScreen), (sessions, sessions.SessionsScreen)]:
+        paths.append(Path(module.__file__).with_name(str(screen.CSS_PATH)))
+    for path in paths:
+        assert path.is_file() and package in path.parents, path
+    assert sorted(p.name for p in (package / "tui").rglob("*.tcss")) == sorted({p.name for p in paths})

@@ -33,7 +33,7 @@ from ornith_local.tui.interrupt import kill_sandboxed_commands
 from ornith_local.tui.modelinfo import describe
 from ornith_local.tui.render import EventRenderer
 from ornith_local.tui.screens.approval import ApprovalScreen
-from ornith_local.tui.session import BackendFactory, ModelSlot, RunSpec, TuiOptions, execute_run
+from ornith_local.tui.session import BackendFactory, ModelSlot, RunSpec, TuiOptions, execute_run, sandbox_tier
 from ornith_local.tui.widgets.scaffold_panel import ScaffoldPanel
 from ornith_local.tui.widgets.status_bar import StatusBar
 from ornith_local.tui.widgets.task_input import Composer, TaskInput
@@ -84,7 +84,8 @@ class OrnithApp(App[int]):
         self._last_press = 0.0
         self._streamed = 0
         self._turn_started: float | None = None
-        self._log_handler = TextualHandler()
+        # ornith's log lines (llama.cpp's included) go to Textual's log, never onto the screen.
+        self._log_handler = TextualHandler(stderr=False, stdout=False)
 
     # --- layout ----------------------------------------------------------------------------------
 
@@ -128,7 +129,7 @@ class OrnithApp(App[int]):
             "[b]ornith[/] in $repo — type a task, [b]/help[/] for commands, [b]Ctrl+P[/] for the palette.",
             repo=self.options.repo.name or str(self.options.repo)), "dim"))
         if self.load_on_start:
-            self.load_model(self.options.model)
+            self.load_model(self.options.model, switch=False)
 
     def on_unmount(self) -> None:
         logging.getLogger("ornith").removeHandler(self._log_handler)
@@ -143,18 +144,21 @@ class OrnithApp(App[int]):
 
     # --- the model -------------------------------------------------------------------------------
 
-    def load_model(self, name: str | None) -> None:
+    def load_model(self, name: str | None, switch: bool = True) -> None:
+        """Load `name` in a worker; `switch=False` only makes sure some model is loaded (at start)."""
         self.status.model = None
         self.status.loading_label = f"loading {name or 'the configured model'}…"
         self.show_progress(None, f"loading {name or 'the model'}…")
-        self._load_worker(name)
+        self._load_worker(name, switch)
 
     @work(thread=True, exclusive=True, group="model")
-    def _load_worker(self, name: str | None) -> None:
+    def _load_worker(self, name: str | None, switch: bool) -> None:
         from ornith_local.agent.wiring import SetupError
 
+        if not self.status.sandbox:
+            self.call_from_thread(setattr, self.status, "sandbox", sandbox_tier(self.options))
         try:
-            backend = self.slot.load(name)
+            backend = self.slot.load(name) if switch else self.slot.ensure()
         except SetupError as error:
             self.call_from_thread(self._model_failed, str(error))
             return

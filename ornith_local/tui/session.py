@@ -20,6 +20,7 @@ from ornith_local.llm.factory import open_backend
 from ornith_local.llm.gguf import ModelFileError
 from ornith_local.models.plan import DoesNotFit
 from ornith_local.models.tiny import TinyModelUnavailable
+from ornith_local.sandbox import SandboxError, open_sandbox
 from ornith_local.tui.bridge import RunBridge, RunInterrupted
 
 Mode = Literal["read-only", "ask", "auto"]
@@ -54,6 +55,14 @@ def default_backend_factory(options: TuiOptions) -> BackendFactory:
     return load
 
 
+def sandbox_tier(options: TuiOptions) -> str:
+    """The tier runs will use (shown in the status bar before the first run); '?' when none works."""
+    try:
+        return str(getattr(open_sandbox(options.config.sandbox), "tier", "?"))
+    except SandboxError:
+        return "?"
+
+
 class ModelSlot:
     """The one loaded backend; loading happens in a worker thread, never on the UI's."""
 
@@ -67,17 +76,21 @@ class ModelSlot:
     def load(self, name: str | None) -> Backend:
         """Load `name` (None: the configured default), replacing the current model. Raises SetupError."""
         with self._lock:
-            try:
-                backend = self.factory(name)
-            except LOAD_ERRORS as error:
-                self.error = str(error).strip("'\"")
-                raise SetupError(self.error) from None
-            self.backend, self.name, self.error = backend, name, None
-            return backend
+            return self._load(name)
 
     def ensure(self) -> Backend:
-        backend = self.backend
-        return backend if backend is not None else self.load(self.name)
+        """The loaded model, loading the current one first if needed (once, whoever asks first)."""
+        with self._lock:
+            return self.backend if self.backend is not None else self._load(self.name)
+
+    def _load(self, name: str | None) -> Backend:
+        try:
+            backend = self.factory(name)
+        except LOAD_ERRORS as error:
+            self.error = str(error).strip("'\"")
+            raise SetupError(self.error) from None
+        self.backend, self.name, self.error = backend, name, None
+        return backend
 
 
 class GuardedBackend:

@@ -18,6 +18,7 @@ from ornith_local.llm.parsing import (
     ContentDelta,
     ReasoningDelta,
     StreamParser,
+    ToolCallDone,
     ToolCallStarted,
     parse_output,
 )
@@ -74,18 +75,21 @@ class ModelTurn(Vertical):
         self._parser = StreamParser(format="auto")
         self._reasoning = ""
         self._content = ""
-        self._calls = 0
+        self._calls: list[str] = []  # the calls written so far, "✗ name" for ones that cannot run
+        self._writing_call = False
         self.thinking_text = Static("", classes="thinking-text")
         self.thinking = Collapsible(self.thinking_text, title="Thinking…", collapsed=True, classes="thinking")
         self.answer = Static("", classes="answer")
+        self.calls = Static("", classes="turn-calls")
         self.footer = Static("", classes="turn-stats")
         self.finished = False
-        for part in (self.thinking, self.answer, self.footer):
+        for part in (self.thinking, self.answer, self.calls, self.footer):
             part.display = False
 
     def compose(self) -> Any:
         yield self.thinking
         yield self.answer
+        yield self.calls
         yield self.footer
 
     def feed(self, text: str) -> None:
@@ -97,7 +101,10 @@ class ModelTurn(Vertical):
             elif isinstance(event, ContentDelta):
                 self._content += event.text
             elif isinstance(event, ToolCallStarted):
-                self._calls += 1
+                self._writing_call = True
+            elif isinstance(event, ToolCallDone):
+                self._writing_call = False
+                self._calls.append(event.call.name if event.call.valid else f"✗ {event.call.name}")
         self._show(streaming=True)
 
     def finish(self, data: dict[str, Any]) -> None:
@@ -105,7 +112,8 @@ class ModelTurn(Vertical):
         parsed = parse_output(str(data.get("text", "")), format="auto")
         self._reasoning = parsed.reasoning or ""
         self._content = parsed.content
-        self._calls = len(parsed.tool_calls)
+        self._calls = [call.name if call.valid else f"✗ {call.name}" for call in parsed.tool_calls]
+        self._writing_call = False
         self.finished = True
         self._show(streaming=False)
         stats = data.get("stats") or {}
@@ -129,10 +137,11 @@ class ModelTurn(Vertical):
             state = "Thinking…" if streaming else "Thought"
             self.thinking.title = f"{state} ({len(self._reasoning.split())} words)"
         text = self._content.strip()
-        if self._calls and not text:
-            text = f"(calling {self._calls} tool{'s' if self._calls > 1 else ''})" if streaming else ""
         self.answer.display = bool(text)
         self.answer.update(Content(text))
+        calls = ", ".join(self._calls) + (" …" if self._writing_call else "")
+        self.calls.display = bool(calls.strip())
+        self.calls.update(Content(f"→ {calls.strip()}"))
 
 
 def tokens_per_second(stats: dict[str, Any]) -> float:
