@@ -240,7 +240,7 @@ def run_task(task: SuiteTask, scaffold: str, options: SuiteOptions, *, backend: 
             task=task.task, repo=work, config=config, mode="auto", scaffold_mode=scaffold, model=options.model,
             endpoint=options.endpoint, max_turns=options.max_turns, checks=task.checks, withheld=task.withheld,
             use_library=options.library, use_judge=options.judge, n_ctx=options.n_ctx, seed=options.seed,
-            temperature=options.temperature,
+            temperature=options.temperature, max_wall_s=options.max_wall_s,
         )
         if backend is not None:
             backend.reset()  # every task starts cold: tokens evaluated are comparable across tasks and modes
@@ -278,6 +278,8 @@ class SuiteOptions:
     seed: int = 0
     temperature: float | None = 0.0  # greedy: a rerun of the suite gives the same trajectories
     library: bool = False  # off: each run is measured on its own, not on what earlier tasks taught
+    # Turns are the suite's budget; the wall-clock ceiling is only a backstop (a loaded 2-core machine is slow).
+    max_wall_s: int = 3600
     judge: bool = True
 
     def config_for(self, repo: Path) -> Config:

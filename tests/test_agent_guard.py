@@ -93,3 +93,12 @@ def test_weakening_pytest_config_is_flagged() -> None:
         "@@ -1 +1,2 @@\n [tool.pytest.ini_options]\n+addopts = \"--deselect tests/test_x.py::test_y\"\n"
     )
     assert rules(check_diff(diff, POLICY)) == {"test_config_weakened"}
+
+
+def test_bytecode_caches_written_by_a_test_run_are_not_test_edits() -> None:
+    # A check run in a repo without a .gitignore left tests/__pycache__/*.pyc in the diff: not gaming.
+    diff = ("diff --git a/tests/__pycache__/test_x.cpython-311.pyc b/tests/__pycache__/test_x.cpython-311.pyc\n"
+            "new file mode 100644\nBinary files /dev/null and b/tests/__pycache__/test_x.cpython-311.pyc differ\n")
+    assert check_diff(diff, GuardPolicy()) == []
+    assert [f.rule for f in check_diff(diff.replace("__pycache__/test_x.cpython-311.pyc", "test_x.py"),
+                                       GuardPolicy())] == ["protected_write"]

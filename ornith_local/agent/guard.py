@@ -135,6 +135,8 @@ def check_diff(diff: str, policy: GuardPolicy, test_literals: set[str] | None = 
     findings: list[Finding] = []
     for file in _split_diff(diff):
         path = file.path
+        if _is_bytecode(path):  # written by any Python run (a check, a test) in a repo that does not ignore them
+            continue
         if policy.is_protected(path):
             findings.append(Finding("protected_write", "changed a protected file", path))
         if file.deleted and is_test_path(path):
@@ -153,6 +155,10 @@ def check_diff(diff: str, policy: GuardPolicy, test_literals: set[str] | None = 
         ):
             findings.append(Finding("test_config_weakened", "changed which tests run", path))
     return findings
+
+
+def _is_bytecode(path: str) -> bool:
+    return "__pycache__/" in f"/{path}" or path.endswith((".pyc", ".pyo"))
 
 
 def _weakened_tests(file: _FileDiff) -> list[Finding]:

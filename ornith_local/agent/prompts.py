@@ -91,17 +91,23 @@ def propose_prompt(
     )
 
 
-def task_message(task: str, scaffold: Scaffold, repo_map: str, instructions: str | None,
-                 history: str | None = None) -> str:
-    steps = "\n".join(f"{index}. {step.name}: {step.intent}" for index, step in enumerate(scaffold.steps, 1))
-    parts = [f"Task: {task.strip()}", f"Goal: {scaffold.goal}", f"Plan:\n{steps}"]
-    if history:  # after a replan: without it the model starts from nothing and repeats the failed attempt
-        parts.append(f"An earlier attempt did not finish. What happened:\n{history.strip()}")
+def _plan(scaffold: Scaffold) -> str:
+    return "\n".join(f"{index}. {step.name}: {step.intent}" for index, step in enumerate(scaffold.steps, 1))
+
+
+def task_message(task: str, scaffold: Scaffold, repo_map: str, instructions: str | None) -> str:
+    parts = [f"Task: {task.strip()}", f"Goal: {scaffold.goal}", f"Plan:\n{_plan(scaffold)}"]
     if instructions:
         parts.append(f"Project instructions (AGENTS.md):\n{instructions.strip()}")
     if repo_map.strip():
         parts.append(f"Repository map:\n{repo_map.strip()}")
     return "\n\n".join(parts)
+
+
+def new_plan_message(scaffold: Scaffold, history: str | None) -> str:
+    """After a replan the conversation goes on: what happened so far, then the new plan."""
+    happened = f"What happened so far:\n{history.strip()}\n\n" if history else ""
+    return f"{happened}New plan. Goal: {scaffold.goal}\n{_plan(scaffold)}"
 
 
 def step_message(index: int, total: int, step: Step) -> str:
@@ -120,6 +126,6 @@ def judge_prompt(task: str, diff: str) -> str:
 
 NO_TOOL_CALL = ("You did not call a tool. Act through a tool call, written as <tool_call>{\"name\": ..., "
                 "\"arguments\": {...}}</tool_call>; call step_done(summary) when this step's work is done.")
-REPEATED_CALL = ("You already made this exact call {count} times; its result is above. Do something "
-                 "different, or call step_done / replan.")
+REPEATED_CALL = ("You already made this exact call and nothing has changed since: its result is above. Do "
+                 "something different, or call step_done(summary) to go on to the next step.")
 BUDGET_LEFT = "({left} turns left in this step.)"

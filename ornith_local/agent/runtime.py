@@ -25,15 +25,21 @@ from ornith_local.llm.parsing import ParsedOutput, parse_output
 from ornith_local.tools.base import call_tool, function_spec
 
 Outcome = Literal["verified", "failed", "flagged", "aborted", "error"]
+# Worded after trajectories of a 1.5B model, which called replan to report what it had found: step_done
+# says that findings belong in its summary, replan that it is for a plan that cannot work.
 CONTROL_SPECS = (
     {"type": "function", "function": {
-        "name": "step_done", "description": "End the current step with a one-sentence summary.",
-        "parameters": {"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]}}},
+        "name": "step_done", "description": "Finish the current step and go on to the next one.",
+        "parameters": {"type": "object", "properties": {"summary": {
+            "type": "string", "description": "one sentence: what you found or changed in this step"}},
+            "required": ["summary"]}}},
     {"type": "function", "function": {
-        "name": "replan", "description": "Abandon the plan and ask for a new one, saying why.",
+        "name": "replan", "description": "Only when the plan itself cannot work: drop it and ask for a new one.",
         "parameters": {"type": "object", "properties": {"reason": {"type": "string"}}, "required": ["reason"]}}},
 )
 NO_PROGRESS_TURNS = 3  # consecutive turns without a usable tool call end the step as failed
+MAX_REPEATS = 3  # calls refused as repeats in one step before the step ends as failed
+UNSTUCK_TEMPERATURE = 0.8  # the turn after a repeated call or a turn without one samples at least this warm
 
 
 _LOOSE_CALL_START = re.compile(r'\{\s*"name"\s*:')
@@ -51,8 +57,13 @@ def loose_tool_calls(text: str, specs: list[dict[str, Any]]) -> ParsedOutput | N
             item, _ = decoder.raw_decode(text, match.start())
         except json.JSONDecodeError:
             continue
-        if isinstance(item, dict) and item.get("name") in names and isinstance(item.get("arguments", {}), dict):
-            found.append(json.dumps({"name": item["name"], "arguments": item.get("arguments", {})}))
+        if not isinstance(item, dict) or item.get("name") not in names:
+            continue
+        arguments = item.get("arguments", item.get("parameters"))
+        if arguments is None:  # flattened, as in {"name": "step_done", "summary": "..."}
+            arguments = {key: value for key, value in item.items() if key != "name"}
+        if isinstance(arguments, dict):
+            found.append(json.dumps({"name": item["name"], "arguments": arguments}))
     if not found:
         return None
     tagged = "".join(f"<tool_call>\n{call}\n</tool_call>\n" for call in found)
@@ -92,6 +103,14 @@ class Runtime:
         self.tokens = {"prompt": 0, "evaluated": 0, "generated": 0}
         self.started = time.monotonic()
         self.approved_always: set[str] = set()
+        # The conversation of the scaffold that ended in a replan: the next scaffold continues it, so what
+        # the model read stays in context (and in the KV cache) instead of being read again.
+        self.carried: list[Message] = []
+        # Loop breaking: a call made again with nothing changed since (no write, no compaction) would only
+        # repeat its result, which is still in context. Small models alternate two reads or redo a whole
+        # step after a replan; keyed on the workspace state, not on the step, both are caught.
+        self.writes = 0
+        self.seen: dict[str, tuple[int, int]] = {}
 
     # --- the whole task ---------------------------------------------------------------------------
 
@@ -168,10 +187,14 @@ class Runtime:
             for message in resume.messages:
                 conversation.add(Message(message["role"], message["content"], tool_call_id=message.get("tool_call_id"),
                                          name=message.get("name")))
+        elif self.carried:  # a replan: same conversation, new plan (messages are logged again for resume/export)
+            for message in self.carried:
+                conversation.add(message)
+            conversation.add(Message("user", prompts.new_plan_message(scaffold, history)))
         else:
             conversation.add(Message("system", prompts.SYSTEM))
             conversation.add(Message("user", prompts.task_message(
-                task, scaffold, self.deps.repo_map(task), self.deps.instructions, history)))
+                task, scaffold, self.deps.repo_map(task), self.deps.instructions)))
         last = StepOutcome("done", "no steps", 0)
         index = len(resume.finished_steps) if resume is not None else 0
         while index < len(scaffold.steps):
@@ -187,7 +210,13 @@ class Runtime:
                 retries += 1
             if last.status == "failed":
                 last = replace(last, status="replan" if step.on_failure == "replan" else "abort")
+            if last.status == "replan" and self.options.scaffold_mode == "fixed":
+                # The fixed plan is the only plan: replanning would rerun it from the first step. Go on to the
+                # next step instead, with the reason (often what the model found) kept in the conversation.
+                self._log("replan_as_next_step", step=step.name, reason=last.summary)
+                last = replace(last, status="done")
             if last.status in ("replan", "abort") or self._out_of_budget(scaffold):
+                self.carried = list(conversation.messages) if last.status == "replan" else []
                 return last
             index += 1
         return last
@@ -198,15 +227,20 @@ class Runtime:
                   scaffold: Scaffold) -> StepOutcome:
         conversation.add(Message("user", prompts.step_message(number, total, step)))
         specs = self._specs()
-        seen: dict[str, int] = {}
-        idle_turns = 0
+        idle_turns = repeats = 0
+        stuck = False  # the last turn repeated a call or made none
         for turn in range(1, step.turn_budget + 1):
             if self._out_of_budget(scaffold):
                 return StepOutcome("failed", "the run's turn or time budget is spent", turn - 1)
             self.turns += 1
+            temperature, seed = self.options.temperature, self.options.seed
+            if stuck:
+                # Greedy (or near-greedy) decoding answers a refusal with the very same call, turn after turn;
+                # sampling warmer, with a seed of its own, lets the model take another path. Still reproducible.
+                temperature, seed = max(temperature or 0.0, UNSTUCK_TEMPERATURE), seed + self.turns
             completion = conversation.reply(GenerateOptions(
-                max_tokens=self.options.max_tokens_per_turn, tools=tuple(specs), seed=self.options.seed,
-                temperature=self.options.temperature, max_reasoning_tokens=self.options.max_reasoning_tokens),
+                max_tokens=self.options.max_tokens_per_turn, tools=tuple(specs), seed=seed,
+                temperature=temperature, max_reasoning_tokens=self.options.max_reasoning_tokens),
                 self.deps.on_text)
             self._account(completion.stats)
             parsed = parse_output(completion.text, format=self.options.tool_call_format, tools=specs)
@@ -220,6 +254,7 @@ class Runtime:
                       problems=[problem.message for problem in parsed.problems])
             usable = [call for call in parsed.tool_calls if call.valid]
             feedback = [problem.message for problem in parsed.errors]
+            stuck = not usable
             if not usable:
                 idle_turns += 1
                 if idle_turns >= NO_PROGRESS_TURNS:
@@ -237,14 +272,21 @@ class Runtime:
                     note = call.arguments.get("summary" if status == "done" else "reason", "")
                     return StepOutcome(status, str(note)[:300], turn)
                 key = call.name + json.dumps(call.arguments, sort_keys=True)
-                seen[key] = seen.get(key, 0) + 1
-                if seen[key] > 2:
-                    text = prompts.REPEATED_CALL.format(count=seen[key] - 1)
+                state = (self.writes, conversation.compactions)
+                if self.seen.get(key) == state:
+                    repeats += 1
+                    stuck = True
+                    text = prompts.REPEATED_CALL
                     self._log("loop_broken", step=step.name, tool=call.name)
                 else:
                     text = self._execute(call.name, dict(call.arguments), step)
+                    if call.name in self.options.write_tools:
+                        self.writes += 1
+                    self.seen[key] = (self.writes, conversation.compactions)
                 observations.append(text)
                 conversation.add(Message("tool", text, tool_call_id=call_id, name=call.name))
+                if repeats >= MAX_REPEATS:
+                    return StepOutcome("failed", "the same calls again, with nothing changed in between", turn)
             if feedback:
                 conversation.add(Message("user", "\n".join(feedback)))
             if turn == step.turn_budget - 1:

@@ -57,7 +57,8 @@ class ContextPolicy:
 class Limits:
     max_total_turns: int = 30
     max_replans: int = 2
-    max_wall_s: int = 900
+    # The scaffold's own ceiling; the user's (Permissions.max_wall_s, 30 min by default) is what binds.
+    max_wall_s: int = 3600
 
 
 @dataclass(frozen=True)

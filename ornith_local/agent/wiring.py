@@ -38,7 +38,7 @@ from ornith_local.tools.checkpoint import (
 )
 from ornith_local.tools.listing import list_files
 from ornith_local.tools.repomap import RepoMap, RepoMapTool
-from ornith_local.tools.testing import format_report, run_tests
+from ornith_local.tools.testing import TEST_ENV, format_report, run_tests
 
 REPO_MAP_TOKENS = 1024
 MAX_TEST_SOURCE_BYTES = 400_000  # enough to catch special-casing, bounded for huge suites
@@ -68,6 +68,7 @@ class RunRequest:
     session_id: str | None = None
     withheld: tuple[str, ...] = ()
     temperature: float | None = None  # None: the model's recommended sampling
+    max_wall_s: int | None = None  # None: the default ceiling (Permissions.max_wall_s)
 
 
 class GitWorkspace:
@@ -124,7 +125,8 @@ class SandboxVerifier:
             argv = shlex.split(command)
         except ValueError as error:
             return CheckResult(name, command, False, f"cannot parse the command: {error}")
-        result = self.sandbox.run(argv, workspace=self.root, timeout_s=self.timeout_s)
+        # The test tools' environment: no bytecode caches written into the user's tree by a check.
+        result = self.sandbox.run(argv, workspace=self.root, timeout_s=self.timeout_s, env=TEST_ENV)
         tail = (result.stdout + result.stderr).strip().splitlines()[-1:] or [""]
         summary = "timed out" if result.timed_out else f"exit {result.exit_code}: {tail[0][:160]}"
         return CheckResult(name, command, result.exit_code == 0 and not result.timed_out, summary)
@@ -182,7 +184,8 @@ def open_run(
     if isinstance(repo_map_tool, RepoMapTool):
         repo_map_tool.task = request.task  # the model's own map calls lean toward the task too
     max_turns = request.max_turns or config.agent.max_turns
-    permissions = Permissions(tools=frozenset(tools), mode=request.mode, max_turns=max_turns)
+    permissions = Permissions(tools=frozenset(tools), mode=request.mode, max_turns=max_turns,
+                              **({"max_wall_s": request.max_wall_s} if request.max_wall_s else {}))
     trajectory = Trajectory(request.session_id or new_session_id())
     library = ScaffoldLibrary()
 
