@@ -188,8 +188,8 @@ class Runtime:
                 conversation.add(Message(message["role"], message["content"], tool_call_id=message.get("tool_call_id"),
                                          name=message.get("name")))
         elif self.carried:  # a replan: same conversation, new plan (messages are logged again for resume/export)
-            for message in self.carried:
-                conversation.add(message)
+            for carried in self.carried:
+                conversation.add(carried)
             conversation.add(Message("user", prompts.new_plan_message(scaffold, history)))
         else:
             conversation.add(Message("system", prompts.SYSTEM))
