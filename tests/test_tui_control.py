@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable
-from tui_support import EDIT, TWO_STEPS, GatedBackend, call, fix_replies, make_app, send, texts, wait_until
+from textual.widgets import DataTable, ProgressBar, Static
+from tui_support import EDIT, TWO_STEPS, GatedBackend, call, fix_replies, make_app, scaffold, send, texts, wait_until
 
 from ornith_local.agent.sessions import summarize
 from ornith_local.agent.trajectory import list_sessions
@@ -144,3 +144,65 @@ async def test_a_second_task_while_running_is_refused_politely(example_repo: Pat
         backend.release.set()
         await pilot.press("ctrl+c")
         await wait_until(pilot, lambda: not app.running, "the run to stop")
+
+
+async def test_ctrl_c_kills_a_running_sandboxed_command(example_repo: Path) -> None:
+    import time
+
+    replies = [scaffold(("work", ["run"], 3, "abort"), kind="other"), call("run", command="sleep 120")]
+    app = make_app(example_repo, replies, mode="auto")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "wait for a long command")
+        await wait_until(pilot, lambda: "sleep 120" in texts(app.transcript), "the command to start")
+        await pilot.pause(1.0)  # let the sandbox start it
+        started = time.monotonic()
+        await pilot.press("ctrl+c")
+        await wait_until(pilot, lambda: not app.running, "the run to stop")
+        assert time.monotonic() - started < 60  # far less than the command's 120 s: it was killed
+        assert app.last_outcome == "interrupted", texts(app.transcript)
+
+
+async def test_pulling_a_model_shows_download_progress_then_loads_it(example_repo: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from ornith_local.llm.scripted import ScriptedBackend
+    from ornith_local.models.catalog import load_catalog
+    from ornith_local.models.download import PullResult
+    from ornith_local.tui import commands
+    from ornith_local.tui.screens.info import ConfirmScreen
+
+    entry = load_catalog()["qwen2.5-coder-1.5b"]
+    staging = entry.local_path.parent / ".download"
+    halfway, finish = threading.Event(), threading.Event()
+
+    def fake_pull(entry_: object, **kwargs: object) -> PullResult:  # writes like a download would, no network
+        staging.mkdir(parents=True, exist_ok=True)
+        (staging / "part.incomplete").write_bytes(b"x" * ((entry.size_bytes or 2_000_000) // 2))
+        halfway.set()
+        finish.wait(30)
+        entry.local_path.write_bytes(b"GGUF")
+        return PullResult(entry.local_path, "0" * 64, True)
+
+    loaded: list[str | None] = []
+
+    def factory(name: str | None) -> ScriptedBackend:
+        loaded.append(name)
+        return ScriptedBackend([])
+
+    monkeypatch.setattr(commands, "pull", fake_pull)
+    app = make_app(example_repo, factory=factory)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.status.model is not None, "the first model")
+        await send(pilot, "/model qwen2.5-coder-1.5b")
+        assert isinstance(app.screen, ConfirmScreen) and "not downloaded" in texts(app.screen)
+        await pilot.press("y")
+        await wait_until(pilot, halfway.is_set, "the download to start")
+        bar = app.query_one(ProgressBar)
+        await wait_until(pilot, lambda: bar.display and bar.total == 100 and (bar.progress or 0) >= 40,
+                         "determinate progress")
+        assert "pulling qwen2.5-coder-1.5b" in str(app.query_one("#activity", Static).content)
+        finish.set()
+        await wait_until(pilot, lambda: "qwen2.5-coder-1.5b" in loaded and app.status.model is not None, "load")
+        assert "pulled qwen2.5-coder-1.5b" in texts(app.transcript)
+        assert not bar.display

@@ -135,7 +135,7 @@ async def test_tool_cards_show_the_call_the_result_and_fold_long_output(example_
 
 async def test_scaffold_panel_tracks_steps_turns_and_replans(example_repo: Path) -> None:
     replies = [
-        scaffold(("look", ["read_file"], 2, "replan")),
+        scaffold(("look", ["read_file"], 2, "replan"), kind="explain"),
         call("replan", reason="the plan misses the edit step"),
         scaffold(("fix", ["edit_file"], 2, "abort")),
         call("edit_file", **EDIT), call("step_done", summary="fixed"),

@@ -109,7 +109,7 @@ def texts(root: Widget) -> str:
     """The plain text of every Static under `root` (diffs and commands included), in screen order."""
     parts = []
     for static in root.query(Static):
-        if not static.display:
+        if not all(node.display for node in static.ancestors_with_self if isinstance(node, Widget)):
             continue
         content = static.content
         parts.append(content.code if isinstance(content, Syntax) else str(content))
