@@ -82,8 +82,6 @@ class OrnithApp(App[int]):
         self._pump_timer: Timer | None = None
         self._run_started = 0.0
         self._last_press = 0.0
-        self._streamed = 0
-        self._turn_started: float | None = None
         # ornith's log lines (llama.cpp's included) go to Textual's log, never onto the screen.
         self._log_handler = TextualHandler(stderr=False, stdout=False)
 
@@ -214,7 +212,6 @@ class OrnithApp(App[int]):
         self.renderer = EventRenderer(self.transcript, self.panel, self.status)
         self.renderer.phase = "loading the model" if self.slot.backend is None else "starting"
         self._run_started = time.monotonic()
-        self._streamed = 0
         self.query_one("#activity").display = True
         if self._pump_timer is not None:
             self._pump_timer.resume()
@@ -231,13 +228,8 @@ class OrnithApp(App[int]):
             return
         for item in bridge.drain():
             if isinstance(item, TextItem):
-                if self._turn_started is None:
-                    self._turn_started, self._streamed = time.monotonic(), 0
-                self._streamed += 1
                 renderer.text(item.text)
             elif isinstance(item, EventItem):
-                if item.name == "model_turn":
-                    self._turn_started = None
                 renderer.event(item.name, item.data)
             elif isinstance(item, AskItem):
                 self.ask(item.request)
@@ -253,10 +245,11 @@ class OrnithApp(App[int]):
         elapsed = time.monotonic() - self._run_started
         spin = SPINNER[int(elapsed * 10) % len(SPINNER)]
         detail = ""
-        if renderer.phase == "generating" and self._turn_started is not None:
-            seconds = time.monotonic() - self._turn_started
-            rate = f" · {self._streamed / seconds:.1f} tok/s" if seconds > 0.5 else ""
-            detail = f" · {self._streamed} tokens{rate}"
+        pieces = bridge.turn_pieces
+        if renderer.phase == "generating" and pieces:
+            seconds = time.monotonic() - bridge.turn_started
+            rate = f" · {pieces / seconds:.1f} tok/s" if seconds > 0.5 else ""
+            detail = f" · {pieces} tokens{rate}"
         elif bridge.hidden_pieces and renderer.phase.startswith(("writing", "reviewing")):
             detail = f" · {bridge.hidden_pieces} tokens"
         stopping = " · interrupting…" if bridge.interrupted else " · Esc to interrupt"
@@ -277,7 +270,6 @@ class OrnithApp(App[int]):
                 renderer.panel.finish("error")
         self.last_outcome = "interrupted" if item.interrupted else item.outcome or "error"
         self.bridge = None
-        self._turn_started = None
         self._files = None  # the run may have created files: list them afresh for @completion
         if self._pump_timer is not None:
             self._pump_timer.pause()

@@ -10,6 +10,7 @@ which unwinds the runtime cleanly: its trajectory then has no end event, so the 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -82,11 +83,15 @@ class RunBridge:
         self._interrupted = threading.Event()
         self._pending: ApprovalRequest | None = None
         self.hidden_pieces = 0  # text generated without streaming to the transcript (scaffold, judge)
+        self.turn_pieces = 0  # pieces (about one token each) streamed in the current turn, and since when
+        self.turn_started = 0.0
         self.session_id: str | None = None
 
     # --- the runtime's side (worker thread) ------------------------------------------------------
 
     def emit(self, event: str, data: dict[str, Any]) -> None:
+        if event == "model_turn":
+            self.turn_pieces = 0
         self._put(EventItem(event, dict(data)))
         if event != "end":  # a finished run is recorded as finished, interrupted or not
             self.check()
@@ -94,6 +99,9 @@ class RunBridge:
     def on_text(self, piece: str) -> None:
         self.check()
         if piece:
+            if not self.turn_pieces:
+                self.turn_started = time.monotonic()
+            self.turn_pieces += 1
             self._put(TextItem(piece))
 
     def hidden_text(self, piece: str) -> None:

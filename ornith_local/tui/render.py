@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from textual.containers import Vertical
@@ -187,7 +186,3 @@ class EventRenderer:
                                           "/sessions (session $session).", session=data.get("session", "?")),
                                    "warning"))
 
-
-def event_json(name: str, data: dict[str, Any]) -> str:
-    """One event as a line, for the replay's raw view."""
-    return json.dumps({"event": name, **data}, default=str)
