@@ -212,3 +212,14 @@ async def test_every_run_is_recorded_as_a_session(example_repo: Path) -> None:
     [path] = list_sessions()
     events = [event.type for event in read_events(path)]
     assert events[0] == "start" and events[-1] == "end" and "checkpoint" in events
+
+
+async def test_a_call_to_a_tool_that_does_not_exist_is_marked_in_the_turn(example_repo: Path) -> None:
+    replies = [scaffold(("look", ["read_file"], 1, "abort"), kind="explain"), call("test_discounts", summary="ok")]
+    app = make_app(example_repo, replies, mode="auto")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "look around")
+        await wait_until(pilot, lambda: not app.running, "the end of the run")
+        turn = next(iter(app.transcript.query(ModelTurn)))
+        assert str(turn.calls.content) == "→ ✗ test_discounts"  # what a base model writes: not a tool
+        assert "parse:" in str(turn.footer.content)

@@ -31,12 +31,13 @@ class EventRenderer:
         self.step_index = 0
         self.phase = ""
         self.outcome = ""
+        self.tools: list[dict[str, Any]] | None = None
 
     # --- streamed text ---------------------------------------------------------------------------
 
     def text(self, piece: str) -> None:
         if self.turn is None or self.turn.finished:
-            self.turn = ModelTurn()
+            self.turn = ModelTurn(self.tools)
             self.transcript.add(self.turn)
         self.turn.feed(piece)
         self.phase = "generating"
@@ -50,6 +51,7 @@ class EventRenderer:
         self.phase = PHASES.get(name, self.phase)
 
     def on_start(self, data: dict[str, Any]) -> None:
+        self.tools = list(data.get("tools") or []) or None
         if self.replay:
             self.transcript.add(UserEntry(str(data.get("task", "")), label="task"))
         self.transcript.add(Notice(Content(
@@ -93,7 +95,7 @@ class EventRenderer:
 
     def on_model_turn(self, data: dict[str, Any]) -> None:
         if self.turn is None or self.turn.finished:
-            self.turn = ModelTurn()
+            self.turn = ModelTurn(self.tools)
             self.transcript.add(self.turn)
         self.turn.finish(data)
         if self.panel is not None:

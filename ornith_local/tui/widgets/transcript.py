@@ -20,6 +20,7 @@ from ornith_local.llm.parsing import (
     StreamParser,
     ToolCallDone,
     ToolCallStarted,
+    ToolSpecError,
     parse_output,
 )
 from ornith_local.tui.widgets.diffview import diff_content
@@ -70,9 +71,13 @@ class ModelTurn(Vertical):
     the full text is parsed once more and that result is what stays on screen.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, tools: list[dict[str, Any]] | None = None) -> None:
         super().__init__()
-        self._parser = StreamParser(format="auto")
+        self.tools = tools  # the run's tool definitions: calls are typed, unknown names marked, as the runtime does
+        try:
+            self._parser = StreamParser(format="auto", tools=tools)
+        except ToolSpecError:
+            self.tools, self._parser = None, StreamParser(format="auto")
         self._reasoning = ""
         self._content = ""
         self._calls: list[str] = []  # the calls written so far, "✗ name" for ones that cannot run
@@ -109,7 +114,7 @@ class ModelTurn(Vertical):
 
     def finish(self, data: dict[str, Any]) -> None:
         """The runtime's model_turn event: final text, token counts and timings."""
-        parsed = parse_output(str(data.get("text", "")), format="auto")
+        parsed = parse_output(str(data.get("text", "")), format="auto", tools=self.tools)
         self._reasoning = parsed.reasoning or ""
         self._content = parsed.content
         self._calls = [call.name if call.valid else f"✗ {call.name}" for call in parsed.tool_calls]
