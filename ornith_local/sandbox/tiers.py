@@ -124,8 +124,10 @@ class BwrapTier:
             argv += ["--tmpfs", home]
             for tool in home_toolchains(request.home):
                 argv += ["--ro-bind", str(tool), str(tool)]
-        for path in request.read_only:  # after the tmpfs mounts, so they show through them
-            argv += ["--ro-bind", str(path), str(path)]
+        # After the tmpfs mounts, so they show through them. ornith's own interpreter is always readable
+        # (as in the Landlock tier): run_tests falls back to it, and it may live under /tmp or $HOME.
+        for path in dict.fromkeys([*map(str, request.read_only), sys.prefix, sys.base_prefix]):
+            argv += ["--ro-bind", path, path]
         argv += ["--bind", ws, ws]
         git_dir = request.workspace / ".git"
         if git_dir.exists():
