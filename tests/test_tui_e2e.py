@@ -38,6 +38,7 @@ class TmuxTui:
 
     def __init__(self, name: str) -> None:
         self.socket = f"{name}-{os.getpid()}"
+        self.socket_path = ""
 
     def tmux(self, *args: str) -> str:
         result = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=30)
@@ -46,6 +47,7 @@ class TmuxTui:
     def start(self, command: str) -> None:
         subprocess.run(["tmux", "-L", self.socket, "new-session", "-d", "-s", "e2e", "-x", str(WIDTH),
                         "-y", str(HEIGHT), command], check=True, timeout=30)
+        self.socket_path = self.tmux("display-message", "-p", "#{socket_path}").strip()
 
     def screen(self) -> str:
         return self.tmux("capture-pane", "-p", "-t", "e2e")
@@ -69,6 +71,8 @@ class TmuxTui:
 
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=30)
+        if self.socket_path:
+            Path(self.socket_path).unlink(missing_ok=True)
 
 
 def launch(repo: Path, data: Path, *flags: str, name: str = "ornith-e2e") -> TmuxTui:
