@@ -137,7 +137,8 @@ class Runtime:
                     scaffold = self._scaffold_for(task, history)
                 scaffolds.append(scaffold)
                 result = self._run_scaffold(task, scaffold, steps, carry_on, history)
-                if result.status != "replan" or attempt == options.max_replans:
+                # No new plan once the run's turns or time are spent: it could not take a single step.
+                if result.status != "replan" or attempt == options.max_replans or self._out_of_budget(scaffold):
                     outcome = "aborted" if result.status == "abort" else "failed"
                     break
                 history = "\n".join(f"- {name}: {step.status}: {step.summary}" for name, step in steps[-4:])
