@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from ornith_local.agent import prompts
 from ornith_local.agent.deps import AgentDeps, AgentOptions, CheckResult
 from ornith_local.agent.library import ScaffoldLibrary
 from ornith_local.agent.runtime import Runtime
@@ -79,6 +80,7 @@ def scaffold_json(*steps: tuple[str, list[str], int, str], max_total_turns: int 
     })
 
 
+REFLECTION = "Line 21 of invoicing/discounts.py: > should be >=."
 DIFF = ("diff --git a/invoicing/discounts.py b/invoicing/discounts.py\n--- a/invoicing/discounts.py\n"
         "+++ b/invoicing/discounts.py\n@@ -1 +1 @@\n"
         "-        if quantity > minimum:\n+        if quantity >= minimum:\n")
@@ -115,6 +117,7 @@ def test_happy_path_two_steps_verified(tmp_path: Path) -> None:
         scaffold_json(("locate", ["read_file", "search"], 3, "replan"), ("fix", ["edit_file"], 3, "retry")),
         call("read_file", path="invoicing/discounts.py"),
         call("step_done", summary="the comparison is off by one"),
+        REFLECTION,
         call("edit_file", path="invoicing/discounts.py", text=">="),
         call("step_done", summary="fixed"),
     ])
@@ -123,8 +126,11 @@ def test_happy_path_two_steps_verified(tmp_path: Path) -> None:
     assert [(name, step.status) for name, step in result.steps] == [("locate", "done"), ("fix", "done")]
     assert tools["edit_file"].calls == [{"path": "invoicing/discounts.py", "text": ">="}]
     assert runtime.deps.workspace.checkpoints == 1  # type: ignore[attr-defined]
-    assert result.turns == 4
+    assert result.turns == 5  # four tool-calling turns and the reflection between looking and editing
     assert result.judge == {"verdict": "approve", "reason": "scripted"}
+    reflection = backend.calls[3]
+    assert reflection.messages[-1].content == prompts.REFLECT and reflection.options.json_schema is None
+    assert backend.calls[4].messages[-2].content == REFLECTION  # the answer stays in the conversation
     kinds = events(runtime)
     assert kinds[0] == "start" and kinds[-1] == "end"
     assert {"propose", "scaffold", "step_start", "tool_call", "tool_result", "checks", "judge"} <= set(kinds)
@@ -182,14 +188,27 @@ def test_a_call_repeated_after_an_edit_runs_again(tmp_path: Path) -> None:
     assert events(runtime).count("loop_broken") == 1
 
 
-def test_a_replanned_run_does_not_redo_the_same_reads(tmp_path: Path) -> None:
+def test_a_new_step_may_look_again(tmp_path: Path) -> None:
+    # A 1.5B model re-read the file at the start of its editing step, then made the right edit; refusing
+    # that read made it give up. Repeats are refused within a step only.
     read = call("read_file", path="a.py")
     runtime, _, tools = make_runtime(tmp_path, [
-        scaffold_json(("look", ["read_file"], 3, "replan")), read, call("replan", reason="wrong plan"),
-        scaffold_json(("fix", ["read_file", "edit_file"], 3, "abort")), read, call("step_done", summary="ok"),
+        scaffold_json(("look", ["read_file"], 3, "abort"), ("fix", ["read_file", "edit_file"], 3, "abort")),
+        read, call("step_done", summary="seen"), REFLECTION, read, call("edit_file", path="a.py", text="x"),
+        call("step_done", summary="ok"),
     ])
     runtime.run("fix a.py")
-    assert len(tools["read_file"].calls) == 1
+    assert len(tools["read_file"].calls) == 2 and len(tools["edit_file"].calls) == 1
+    assert "loop_broken" not in events(runtime)
+
+
+def test_no_reflection_between_steps_that_only_look_or_only_edit(tmp_path: Path) -> None:
+    runtime, backend, _ = make_runtime(tmp_path, [
+        scaffold_json(("fix", ["read_file", "edit_file"], 2, "abort"), ("again", ["edit_file"], 2, "abort")),
+        call("step_done", summary="a"), call("step_done", summary="b"),
+    ])
+    result = runtime.run("fix it")
+    assert result.turns == 2 and all(c.messages[-1].content != prompts.REFLECT for c in backend.calls)
 
 
 def test_malformed_call_is_answered_with_the_parser_problem(tmp_path: Path) -> None:
@@ -258,7 +277,7 @@ def test_judge_can_veto_a_verified_run(tmp_path: Path) -> None:
 
 def test_fixed_scaffold_skips_stage_one(tmp_path: Path) -> None:
     runtime, backend, _ = make_runtime(tmp_path, [
-        call("step_done", summary="understood"), call("step_done", summary="changed"),
+        call("step_done", summary="understood"), REFLECTION, call("step_done", summary="changed"),
         call("step_done", summary="verified"),
     ], scaffold_mode="fixed")
     result = runtime.run("fix it")
@@ -322,7 +341,7 @@ def test_crash_then_resume_continues_from_the_unfinished_step(tmp_path: Path) ->
 
     two_steps = scaffold_json(("locate", ["read_file"], 3, "abort"), ("fix", ["edit_file"], 3, "abort"))
     runtime, _, _ = make_runtime(tmp_path, [
-        two_steps, call("read_file", path="a.py"), call("step_done", summary="found it"),
+        two_steps, call("read_file", path="a.py"), call("step_done", summary="found it"), REFLECTION,
         call("edit_file", path="a.py", text="x"), crash,
     ])
     with pytest.raises(Crash):
@@ -331,13 +350,13 @@ def test_crash_then_resume_continues_from_the_unfinished_step(tmp_path: Path) ->
     state = resume_state(runtime.deps.trajectory.path)
     assert state.task == "fix a.py"
     assert state.finished_steps == ["locate"]
-    assert state.turns == 3
+    assert state.turns == 4
 
     resumed, backend, _ = make_runtime(tmp_path, [call("step_done", summary="fixed")])
     result = resumed.run(state.task, resume=state)
     assert [name for name, _ in result.steps] == ["fix"]
     assert result.outcome == "verified"
-    assert result.turns == 4
+    assert result.turns == 5
     # The model saw the earlier conversation, then the restarted step.
     seen = backend.calls[0].messages
     assert any("read_file ok: a.py" in message.content for message in seen)
@@ -377,7 +396,7 @@ def test_export_writes_only_verified_unflagged_runs_as_chat_data(tmp_path: Path)
 def test_unusable_scaffold_falls_back_to_the_fixed_one(tmp_path: Path) -> None:
     runtime, _, _ = make_runtime(tmp_path, [
         '{"task_kind": "fix_bug", "goal": "x", "steps": [',  # cut off
-        call("step_done", summary="a"), call("step_done", summary="b"), call("step_done", summary="c"),
+        call("step_done", summary="a"), REFLECTION, call("step_done", summary="b"), call("step_done", summary="c"),
     ])
     result = runtime.run("fix it")
     assert [name for name, _ in result.steps] == ["understand", "change", "verify"]
@@ -390,7 +409,7 @@ def test_a_fix_plan_that_never_edits_falls_back_to_the_fixed_one(tmp_path: Path)
     checking_only["task_kind"] = "fix_bug"
     runtime, _, _ = make_runtime(tmp_path, [
         json.dumps(checking_only),
-        call("step_done", summary="a"), call("step_done", summary="b"), call("step_done", summary="c"),
+        call("step_done", summary="a"), REFLECTION, call("step_done", summary="b"), call("step_done", summary="c"),
     ])
     result = runtime.run("fix it")
     assert [name for name, _ in result.steps] == ["understand", "change", "verify"]
@@ -435,7 +454,7 @@ def test_in_fixed_mode_a_replan_goes_on_to_the_next_step(tmp_path: Path) -> None
     # A 1.5B model called replan to report what it had found; the fixed plan is the only plan, so rerunning it
     # from the first step only repeated the same reads. The runtime moves on with the reason as the summary.
     runtime, _, _ = make_runtime(tmp_path, [
-        call("replan", reason="bulk_discount_rate compares with > instead of >="),
+        call("replan", reason="bulk_discount_rate compares with > instead of >="), REFLECTION,
         call("step_done", summary="changed"), call("step_done", summary="verified"),
     ], scaffold_mode="fixed")
     result = runtime.run("fix it")

@@ -112,11 +112,13 @@ def new_plan_message(scaffold: Scaffold, history: str | None) -> str:
 
 def step_message(index: int, total: int, step: Step) -> str:
     tools = ", ".join([*step.tools, "step_done", "replan"])
+    edits = ("\nTo change a file, call edit_file with old_string copied exactly from the file (without the "
+             "line numbers) and new_string holding the corrected lines." if "edit_file" in step.tools else "")
     return (
         f"Step {index}/{total}: {step.name}. {step.intent}\n"
         f"Tools in this step: {tools}.\n"
         f"The step ends when: {step.exit_condition or 'its intent is done'}. "
-        f"You have {step.turn_budget} turns; then call step_done(summary)."
+        f"You have {step.turn_budget} turns; then call step_done(summary).{edits}"
     )
 
 
@@ -128,4 +130,6 @@ NO_TOOL_CALL = ("You did not call a tool. Act through a tool call, written as <t
                 "\"arguments\": {...}}</tool_call>; call step_done(summary) when this step's work is done.")
 REPEATED_CALL = ("You already made this exact call and nothing has changed since: its result is above. Do "
                  "something different, or call step_done(summary) to go on to the next step.")
+REFLECT = ("Before the next step, answer without a tool call: what exactly must change for the task? Name the "
+           "file and the line, and say what it should be. One or two sentences.")
 BUDGET_LEFT = "({left} turns left in this step.)"

@@ -40,6 +40,8 @@ CONTROL_SPECS = (
 NO_PROGRESS_TURNS = 3  # consecutive turns without a usable tool call end the step as failed
 MAX_REPEATS = 3  # calls refused as repeats in one step before the step ends as failed
 UNSTUCK_TEMPERATURE = 0.8  # the turn after a repeated call or a turn without one samples at least this warm
+REFLECT_TOKENS = 160
+EDIT_TOOLS = frozenset({"edit_file", "write_file"})
 
 
 _LOOSE_CALL_START = re.compile(r'\{\s*"name"\s*:')
@@ -106,11 +108,12 @@ class Runtime:
         # The conversation of the scaffold that ended in a replan: the next scaffold continues it, so what
         # the model read stays in context (and in the KV cache) instead of being read again.
         self.carried: list[Message] = []
-        # Loop breaking: a call made again with nothing changed since (no write, no compaction) would only
-        # repeat its result, which is still in context. Small models alternate two reads or redo a whole
-        # step after a replan; keyed on the workspace state, not on the step, both are caught.
+        # Loop breaking: a call made again in the same step with nothing changed since (no write, no
+        # compaction) would only repeat its result, which is still in context; small models alternate two
+        # reads. A new step may look again (a 1.5B model re-reads a file before editing it, then edits well).
         self.writes = 0
-        self.seen: dict[str, tuple[int, int]] = {}
+        self.step_runs = 0
+        self.seen: dict[str, tuple[int, int, int]] = {}
 
     # --- the whole task ---------------------------------------------------------------------------
 
@@ -219,13 +222,38 @@ class Runtime:
             if last.status in ("replan", "abort") or self._out_of_budget(scaffold):
                 self.carried = list(conversation.messages) if last.status == "replan" else []
                 return last
+            if self._reflects(step, scaffold.steps[index + 1:]):
+                self._reflect(conversation, step, last.turns + 1)
             index += 1
         return last
+
+    @staticmethod
+    def _reflects(step: Step, later: tuple[Step, ...]) -> bool:
+        """A step that only looks, followed by one that edits: the hand-over where small models lose the thread."""
+        return not EDIT_TOOLS & set(step.tools) and any(EDIT_TOOLS & set(other.tools) for other in later)
+
+    def _reflect(self, conversation: Conversation, step: Step, turn: int) -> None:
+        """One plain-text turn: what must change, in the model's words, before the editing step begins.
+
+        Trajectories of a 1.5B model: asked in a tool-calling turn, it read and searched but never said (or
+        used) what was wrong; asked this question after reading, it named the faulty line and the fix, and
+        then made exactly that edit. The answer stays in the conversation for the steps that follow.
+        """
+        self.turns += 1
+        conversation.add(Message("user", prompts.REFLECT))
+        completion = conversation.reply(GenerateOptions(
+            max_tokens=REFLECT_TOKENS, tools=tuple(self._specs()), seed=self.options.seed,
+            temperature=self.options.temperature, max_reasoning_tokens=self.options.max_reasoning_tokens))
+        self._account(completion.stats)
+        # A model turn like any other (resume counts them), marked as the reflection; its text is not parsed.
+        self._log("model_turn", step=step.name, turn=turn, text=completion.text, finish_reason=completion.finish_reason,
+                  stats=_stats_json(completion.stats), problems=[], reflection=True)
 
     # --- one step: the tool-calling loop ----------------------------------------------------------
 
     def _run_step(self, conversation: Conversation, step: Step, number: int, total: int,
                   scaffold: Scaffold) -> StepOutcome:
+        self.step_runs += 1
         conversation.add(Message("user", prompts.step_message(number, total, step)))
         specs = self._specs()
         idle_turns = repeats = 0
@@ -273,7 +301,7 @@ class Runtime:
                     note = call.arguments.get("summary" if status == "done" else "reason", "")
                     return StepOutcome(status, str(note)[:300], turn)
                 key = call.name + json.dumps(call.arguments, sort_keys=True)
-                state = (self.writes, conversation.compactions)
+                state = (self.writes, conversation.compactions, self.step_runs)
                 if self.seen.get(key) == state:
                     repeats += 1
                     stuck = True
@@ -283,7 +311,7 @@ class Runtime:
                     text = self._execute(call.name, dict(call.arguments), step)
                     if call.name in self.options.write_tools:
                         self.writes += 1
-                    self.seen[key] = (self.writes, conversation.compactions)
+                    self.seen[key] = (self.writes, conversation.compactions, self.step_runs)
                 observations.append(text)
                 conversation.add(Message("tool", text, tool_call_id=call_id, name=call.name))
                 if repeats >= MAX_REPEATS:
