@@ -91,3 +91,24 @@ def test_unknown_architecture_says_so(tmp_path: Path, tiny_model_path: Path) -> 
         LlamaCppBackend(bad, n_ctx=256, threads=1)
     assert "\n" not in str(caught.value)
     assert "zzzzz3" in str(caught.value)
+
+
+@pytest.mark.model
+def test_a_trim_behind_the_sliding_window_re_evaluates_instead_of_changing_the_output(tiny_model_path: Path) -> None:
+    # Gemma 3 keeps only a 512-token window for most layers. Trimming the cache far behind the end succeeds in
+    # llama.cpp but leaves those layers blind: the continuation silently changed before the backend checked.
+    backend = LlamaCppBackend(tiny_model_path, n_ctx=4096, threads=1, template_family="gemma")
+    assert backend.window == 512
+    code = "\n".join(f"def handler_{i}(request):\n    return request.get('field_{i}') * {i}\n" for i in range(60))
+    long_history = [Message("user", "Summarise this file.\n" + code)]
+    backend.chat(long_history, GREEDY)
+    question = [Message("user", "Summarise this file.\n" + code[:600] + "\nWhat does handler_3 return?")]
+    after_trim = backend.chat(question, GREEDY)
+    assert after_trim.stats.cache_note is not None and "re-evaluated" in after_trim.stats.cache_note
+    backend.reset()
+    fresh = backend.chat(question, GREEDY)
+    assert after_trim.text == fresh.text
+    # A trim within the window still keeps the cache.
+    near_end = [Message("user", "Summarise this file.\n" + code[:600] + "\nWhat does handler_3 return? Be brief.")]
+    kept = backend.chat(near_end, GREEDY)
+    assert kept.stats.evaluated_prompt_tokens < kept.stats.prompt_tokens

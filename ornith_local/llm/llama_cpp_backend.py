@@ -3,8 +3,9 @@
 Reuse is append-only at the token level: the backend remembers the prompt text and the token ids it
 evaluated and sampled; when the next prompt starts with the previous prompt plus the generated reply, only
 the new tail is tokenized and evaluated. That also holds for hybrid/recurrent models (qwen35, qwen35moe),
-which cannot drop a suffix of their state. Anything else is a divergence: a transformer trims its cache
-to the common token prefix; a recurrent model re-evaluates once; both say so in `stats.cache_note`.
+which cannot drop a suffix of their state, and for sliding-window layers, whose cache keeps only the
+window. Anything else is a divergence: a transformer trims its cache to the common token prefix; a recurrent
+model, or a window that no longer reaches back that far, re-evaluates once; both say so in `stats.cache_note`.
 """
 
 from __future__ import annotations
@@ -94,6 +95,12 @@ class LlamaCppBackend:
                 n_threads=threads or free_cores(),
                 n_threads_batch=threads or free_cores(),
                 draft_model=draft,
+                # Measured on the tiny model at a 2.8K-token context (CPU): flash attention and a cache that
+                # keeps only the sliding window of SWA layers decode 35 -> 50 tok/s and cut the growth of
+                # time-to-first-token with history. A window-only cache cannot be trimmed far back, which
+                # `_window_holds` checks before any trim.
+                flash_attn=True,
+                swa_full=False,
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as error:
@@ -106,6 +113,7 @@ class LlamaCppBackend:
         self.recurrent = bool(
             llama_cpp.llama_model_is_recurrent(self.llama.model) or llama_cpp.llama_model_is_hybrid(self.llama.model)
         )
+        self.window = int(llama_cpp.llama_model_n_swa(self.llama.model))
         model = self.llama._model
         self.template: ChatTemplate = choose_template(
             self.info.chat_template,
@@ -183,14 +191,14 @@ class LlamaCppBackend:
         common = min(common, len(tokens) - 1)  # the last prompt token must be evaluated to get logits
         if common < len(cached):
             history_changed = common < len(self._turn.prompt_tokens) - 1
-            if common > 0 and self.llama._ctx.kv_cache_seq_rm(-1, common, -1):
+            if common > 0 and self._window_holds(common) and self.llama._ctx.kv_cache_seq_rm(-1, common, -1):
                 if history_changed:
                     stats.cache_note = (f"history changed at token {common}: cache trimmed, "
                                         f"{len(tokens) - common} re-evaluated")
             else:
                 if cached:
-                    stats.cache_note = (f"history changed at token {common} and this model's state cannot drop a "
-                                        f"suffix: whole prompt re-evaluated ({len(tokens)} tokens)")
+                    stats.cache_note = (f"history changed at token {common} and this model's cache cannot be "
+                                        f"trimmed there: whole prompt re-evaluated ({len(tokens)} tokens)")
                 self.llama.reset()
                 self.llama._ctx.kv_cache_clear()
                 common = 0
@@ -198,6 +206,18 @@ class LlamaCppBackend:
         if stats.cache_note:
             logger.info("%s", stats.cache_note)
         return tokens[common:]
+
+    def _window_holds(self, position: int) -> bool:
+        """Whether a sliding-window cache still has the window before `position` (older cells get reused).
+
+        Trimming past that point succeeds in llama.cpp but leaves the window's layers attending to nothing:
+        the output silently changes. Such a trim re-evaluates the prompt instead.
+        """
+        if not self.window:
+            return True
+        memory = self._llama_cpp.llama_get_memory(self.llama.ctx)
+        oldest = int(self._llama_cpp.llama_memory_seq_pos_min(memory, 0))
+        return oldest <= max(0, position - self.window)
 
     def _piece(self, token: int) -> bytes:
         """The bytes of one token (special tokens spelled out), cached: a token's piece never changes."""
