@@ -465,6 +465,33 @@ def test_in_fixed_mode_a_replan_goes_on_to_the_next_step(tmp_path: Path) -> None
     assert result.outcome == "verified"
 
 
+def test_the_same_plan_after_a_replan_goes_on_after_the_step_that_replanned(tmp_path: Path) -> None:
+    # A 1.5B model called replan to say what it had found, proposed the same plan and redid the same reads
+    # until its budget ran out. The same plan now continues with the next step.
+    plan = scaffold_json(("look", ["read_file"], 3, "replan"), ("fix", ["edit_file"], 3, "abort"))
+    runtime, _, tools = make_runtime(tmp_path, [
+        plan, call("read_file", path="a.py"), call("replan", reason="line 3 compares with >"),
+        plan, call("edit_file", path="a.py", text="x"), call("step_done", summary="fixed"),
+    ])
+    result = runtime.run("fix a.py")
+    assert [(name, step.status) for name, step in result.steps] == [("look", "replan"), ("fix", "done")]
+    assert len(tools["read_file"].calls) == 1 and len(tools["edit_file"].calls) == 1
+    assert "same_plan" in events(runtime) and result.outcome == "verified"
+
+
+def test_the_same_plan_reruns_a_step_that_ran_out_of_turns(tmp_path: Path) -> None:
+    plan = scaffold_json(("look", ["read_file"], 3, "abort"), ("fix", ["read_file", "edit_file"], 2, "replan"))
+    runtime, _, tools = make_runtime(tmp_path, [
+        plan, call("step_done", summary="seen"), REFLECTION, call("read_file", path="a.py"),
+        call("read_file", path="b.py"),
+        plan, call("edit_file", path="a.py", text="x"), call("step_done", summary="fixed"),
+    ])
+    result = runtime.run("fix a.py")
+    assert [(name, step.status) for name, step in result.steps] == [
+        ("look", "done"), ("fix", "replan"), ("fix", "done")]
+    assert len(tools["edit_file"].calls) == 1
+
+
 def test_after_a_replan_the_conversation_goes_on_with_the_new_plan(tmp_path: Path) -> None:
     runtime, backend, _ = make_runtime(tmp_path, [
         scaffold_json(("look", ["read_file"], 3, "replan")),

@@ -113,6 +113,7 @@ class Runtime:
         # reads. A new step may look again (a 1.5B model re-reads a file before editing it, then edits well).
         self.writes = 0
         self.step_runs = 0
+        self.replan_from = 0  # where the same plan goes on after a replan
         self.seen: dict[str, tuple[int, int, int]] = {}
 
     # --- the whole task ---------------------------------------------------------------------------
@@ -138,8 +139,15 @@ class Runtime:
                     self._log("scaffold", scaffold=scaffold.to_json(), clamp_notes=list(notes), resumed=True)
                 else:
                     scaffold = self._scaffold_for(task, history)
+                start = 0
+                if scaffolds and _same_plan(scaffolds[-1], scaffold):
+                    # Trajectories of a 1.5B model: it called replan to report what it had found, proposed the
+                    # same plan again and redid the same reads until the budget ran out. The same plan goes on
+                    # after the step that replanned (or reruns it when it ran out of turns).
+                    start = self.replan_from
+                    self._log("same_plan", continue_at=start + 1)
                 scaffolds.append(scaffold)
-                result = self._run_scaffold(task, scaffold, steps, carry_on, history)
+                result = self._run_scaffold(task, scaffold, steps, carry_on, history, start)
                 # No new plan once the run's turns or time are spent: it could not take a single step.
                 if result.status != "replan" or attempt == options.max_replans or self._out_of_budget(scaffold):
                     outcome = "aborted" if result.status == "abort" else "failed"
@@ -183,7 +191,7 @@ class Runtime:
     # --- one scaffold: its steps in order ---------------------------------------------------------
 
     def _run_scaffold(self, task: str, scaffold: Scaffold, steps: list[tuple[str, StepOutcome]],
-                      resume: ResumeState | None = None, history: str | None = None) -> StepOutcome:
+                      resume: ResumeState | None = None, history: str | None = None, start: int = 0) -> StepOutcome:
         conversation = Conversation(
             self.deps.backend, scaffold.context, log=lambda event, data: self._log(event, **data)
         )
@@ -200,7 +208,7 @@ class Runtime:
             conversation.add(Message("user", prompts.task_message(
                 task, scaffold, self.deps.repo_map(task), self.deps.instructions)))
         last = StepOutcome("done", "no steps", 0)
-        index = len(resume.finished_steps) if resume is not None else 0
+        index = len(resume.finished_steps) if resume is not None else start
         while index < len(scaffold.steps):
             step = scaffold.steps[index]
             retries = 0
@@ -212,6 +220,8 @@ class Runtime:
                 if last.status != "failed" or step.on_failure != "retry" or retries >= step.max_retries:
                     break
                 retries += 1
+            # A step the model itself ended with replan is over; one that ran out of turns is not.
+            self.replan_from = index + 1 if last.status == "replan" else index
             if last.status == "failed":
                 last = replace(last, status="replan" if step.on_failure == "replan" else "abort")
             if last.status == "replan" and self.options.scaffold_mode == "fixed":
@@ -389,3 +399,10 @@ def _stats_json(stats: Any) -> dict[str, Any]:
         "generated_tokens": stats.generated_tokens, "time_to_first_token_s": round(stats.time_to_first_token_s, 4),
         "total_s": round(stats.total_s, 4),
     }
+
+
+def _same_plan(before: Scaffold, after: Scaffold) -> bool:
+    """The same steps with the same tools: a new proposal that changes nothing the runtime acts on."""
+    def shape(scaffold: Scaffold) -> list[tuple[str, frozenset[str]]]:
+        return [(step.name, frozenset(step.tools)) for step in scaffold.steps]
+    return shape(before) == shape(after)
