@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable, ProgressBar, Static
-from tui_support import EDIT, TWO_STEPS, GatedBackend, call, fix_replies, make_app, scaffold, send, texts, wait_until
+from tui_support import EDIT, REFLECTION, TWO_STEPS, GatedBackend, call, fix_replies, make_app, scaffold, send, texts, wait_until
 
 from ornith_local.agent.sessions import summarize
 from ornith_local.agent.trajectory import list_sessions
@@ -82,7 +82,7 @@ async def test_idle_ctrl_c_warns_first_and_quits_on_the_second_press(example_rep
 
 async def test_sessions_screen_lists_runs_replays_one_and_resumes_an_interrupted_one(example_repo: Path) -> None:
     # First an interrupted run, then a finished one: two sessions with different outcomes.
-    replies = [TWO_STEPS, LONG_TURN, call("step_done", summary="found it"), call("edit_file", **EDIT),
+    replies = [TWO_STEPS, LONG_TURN, call("step_done", summary="found it"), REFLECTION, call("edit_file", **EDIT),
                call("step_done", summary="fixed"), '{"verdict": "approve", "reason": "ok"}']
     backend = GatedBackend(replies, hold_at_call=1)
     app = make_app(example_repo, backend=backend, mode="auto")

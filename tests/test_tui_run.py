@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Collapsible, ProgressBar
-from tui_support import EDIT, TWO_STEPS, call, fix_replies, make_app, scaffold, send, texts, wait_until
+from tui_support import EDIT, REFLECTION, TWO_STEPS, call, fix_replies, make_app, scaffold, send, texts, wait_until
 
 from ornith_local.agent.trajectory import list_sessions, read_events
 from ornith_local.tui.screens.approval import ApprovalScreen
@@ -71,7 +71,7 @@ async def test_escape_on_the_approval_means_no(example_repo: Path) -> None:
 async def test_always_approves_the_rest_of_the_run_without_asking_again(example_repo: Path) -> None:
     second = {"path": "invoicing/discounts.py", "old_string": "return Decimal(\"0\")",
               "new_string": "return Decimal(\"0.00\")"}
-    replies = [TWO_STEPS, call("step_done", summary="found"), call("edit_file", **EDIT),
+    replies = [TWO_STEPS, call("step_done", summary="found"), REFLECTION, call("edit_file", **EDIT),
                call("edit_file", **second), call("step_done", summary="done")]
     app = make_app(example_repo, replies)
     asked = 0
@@ -155,7 +155,7 @@ async def test_scaffold_panel_tracks_steps_turns_and_replans(example_repo: Path)
 
 
 async def test_status_bar_shows_model_context_sandbox_guard_and_mode(example_repo: Path) -> None:
-    replies = [TWO_STEPS, call("edit_file", **EDIT), call("step_done", summary="found"),
+    replies = [TWO_STEPS, call("edit_file", **EDIT), call("step_done", summary="found"), REFLECTION,
                call("step_done", summary="nothing to do")]
     app = make_app(example_repo, replies, mode="auto")
     async with app.run_test(size=(160, 40)) as pilot:

@@ -23,6 +23,8 @@ from ornith_local.tui.session import Mode, TuiOptions
 
 WAIT_S = 60.0  # a generous ceiling so a broken test fails instead of hanging; never a timing assertion
 
+# The runtime's plain-text turn between a step that only looks and one that edits.
+REFLECTION = "invoicing/discounts.py: bulk_discount_rate should compare with >= instead of >."
 EDIT = {"path": "invoicing/discounts.py", "old_string": "quantity > minimum", "new_string": "quantity >= minimum"}
 
 
@@ -43,12 +45,13 @@ TWO_STEPS = scaffold(("locate", ["read_file", "search"], 3, "replan"), ("fix", [
 
 
 def fix_replies(*, thinking: bool = True) -> list[Reply]:
-    """A scaffold, a read, step_done, the edit, step_done, the judge's verdict."""
+    """A scaffold, a read, step_done, the reflection, the edit, step_done, the judge's verdict."""
     think = "<think>The bulk tiers compare with >, so exactly 10 items miss the 5% rate.</think>" if thinking else ""
     return [
         TWO_STEPS,
         think + call("read_file", path="invoicing/discounts.py"),
         call("step_done", summary="the comparison in bulk_discount_rate is off by one"),
+        REFLECTION,
         call("edit_file", **EDIT),
         call("step_done", summary="changed > to >="),
         '{"verdict": "approve", "reason": "a general fix"}',
