@@ -6,7 +6,19 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable, ProgressBar, Static
-from tui_support import EDIT, REFLECTION, TWO_STEPS, GatedBackend, call, fix_replies, make_app, scaffold, send, texts, wait_until
+from tui_support import (
+    EDIT,
+    REFLECTION,
+    TWO_STEPS,
+    GatedBackend,
+    call,
+    fix_replies,
+    make_app,
+    scaffold,
+    send,
+    texts,
+    wait_until,
+)
 
 from ornith_local.agent.sessions import summarize
 from ornith_local.agent.trajectory import list_sessions
