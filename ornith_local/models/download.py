@@ -126,7 +126,7 @@ def _hf_download(source: ModelSource, staging: Path, endpoint: str | None, progr
             RevisionNotFoundError,
         )
         from huggingface_hub.file_download import http_get
-        from huggingface_hub.utils import build_hf_headers
+        from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]  # public, not in __all__
     except ImportError:
         raise PullError("huggingface-hub is not installed: pip install huggingface-hub") from None
     endpoint = endpoint or os.environ.get("HF_ENDPOINT") or None
