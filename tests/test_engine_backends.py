@@ -1,11 +1,18 @@
-"""The scripted and HTTP backends, the templates and the grammar builder (no model needed)."""
+"""The scripted and HTTP backends, the templates and the grammar builder; the HTTP backend also against
+llama-cpp-python's own server on the tiny model."""
 
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 import threading
+import time
+import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -140,3 +147,46 @@ def test_http_backend_errors_are_one_line(server: str) -> None:
         HttpBackend(server, model="broken").chat([Message("user", "hi")], GenerateOptions())
     with pytest.raises(BackendError, match="cannot reach"):
         HttpBackend("http://127.0.0.1:9", model="m").chat([Message("user", "hi")], GenerateOptions())
+
+
+@pytest.fixture(scope="module")
+def llama_server(tiny_model_path: Path) -> Iterator[str]:
+    """llama-cpp-python's own OpenAI-compatible server on the tiny model, on 127.0.0.1."""
+    pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] is not installed")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(tiny_model_path), "--host", "127.0.0.1",
+         "--port", str(port), "--n_ctx", "1024", "--n_threads", "1", "--chat_format", "gemma"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(base + "/v1/models", timeout=2):
+                    break
+            except OSError:
+                assert server.poll() is None, "llama_cpp.server exited"
+                time.sleep(0.3)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.mark.model
+def test_http_backend_against_llama_cpp_python_server(llama_server: str) -> None:
+    backend = HttpBackend(llama_server, model="tiny", context=1024)
+    pieces: list[str] = []
+    chat = backend.chat([Message("user", "Name three colours.")], GenerateOptions(max_tokens=12, temperature=0.0),
+                        on_text=pieces.append)
+    assert chat.text and "".join(pieces) == chat.text
+    # llama_cpp.server sends no usage while streaming (it ignores stream_options): tokens are counted from the
+    # stream itself, prompt tokens stay unknown.
+    assert 0 < chat.stats.generated_tokens <= 12
+    assert chat.stats.time_to_first_token_s > 0
+    raw = backend.complete("def add(a, b):\n    return", GenerateOptions(max_tokens=8, temperature=0.0))
+    assert raw.text and raw.finish_reason in ("stop", "length")
