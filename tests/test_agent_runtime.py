@@ -479,6 +479,19 @@ def test_the_same_plan_after_a_replan_goes_on_after_the_step_that_replanned(tmp_
     assert "same_plan" in events(runtime) and result.outcome == "verified"
 
 
+def test_the_same_plan_reruns_an_editing_step_that_replanned(tmp_path: Path) -> None:
+    # "The edit did not fix the issue" from the editing step: the same plan gives that step another go.
+    plan = scaffold_json(("fix", ["read_file", "edit_file"], 3, "abort"), ("check", ["read_file"], 2, "abort"))
+    runtime, _, tools = make_runtime(tmp_path, [
+        plan, call("edit_file", path="a.py", text="x"), call("replan", reason="the edit did not fix it"),
+        plan, call("edit_file", path="a.py", text="y"), call("step_done", summary="fixed"),
+        call("step_done", summary="checked"),
+    ])
+    result = runtime.run("fix a.py")
+    assert [name for name, _ in result.steps] == ["fix", "fix", "check"]
+    assert len(tools["edit_file"].calls) == 2
+
+
 def test_the_same_plan_reruns_a_step_that_ran_out_of_turns(tmp_path: Path) -> None:
     plan = scaffold_json(("look", ["read_file"], 3, "abort"), ("fix", ["read_file", "edit_file"], 2, "replan"))
     runtime, _, tools = make_runtime(tmp_path, [
@@ -488,7 +501,7 @@ def test_the_same_plan_reruns_a_step_that_ran_out_of_turns(tmp_path: Path) -> No
     ])
     result = runtime.run("fix a.py")
     assert [(name, step.status) for name, step in result.steps] == [
-        ("look", "done"), ("fix", "replan"), ("fix", "done")]
+        ("look", "done"), ("fix", "failed"), ("fix", "done")]
     assert len(tools["edit_file"].calls) == 1
 
 

@@ -143,7 +143,7 @@ class Runtime:
                 if scaffolds and _same_plan(scaffolds[-1], scaffold):
                     # Trajectories of a 1.5B model: it called replan to report what it had found, proposed the
                     # same plan again and redid the same reads until the budget ran out. The same plan goes on
-                    # after the step that replanned (or reruns it when it ran out of turns).
+                    # from the step that replanned (see `replan_from`).
                     start = self.replan_from
                     self._log("same_plan", continue_at=start + 1)
                 scaffolds.append(scaffold)
@@ -220,8 +220,10 @@ class Runtime:
                 if last.status != "failed" or step.on_failure != "retry" or retries >= step.max_retries:
                     break
                 retries += 1
-            # A step the model itself ended with replan is over; one that ran out of turns is not.
-            self.replan_from = index + 1 if last.status == "replan" else index
+            # If the same plan comes back: a step that only looked and then replanned has reported what it found
+            # (go on); an editing step that replanned ("the edit did not fix it") or ran out of turns runs again.
+            looked_only = last.status == "replan" and not EDIT_TOOLS & set(step.tools)
+            self.replan_from = index + 1 if looked_only else index
             if last.status == "failed":
                 last = replace(last, status="replan" if step.on_failure == "replan" else "abort")
             if last.status == "replan" and self.options.scaffold_mode == "fixed":
