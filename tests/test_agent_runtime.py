@@ -162,6 +162,22 @@ def test_replan_returns_to_stage_one_with_what_happened(tmp_path: Path) -> None:
     assert "replan" in events(runtime)
 
 
+def test_a_replan_is_proposed_inside_the_conversation_so_the_cache_carries_on(tmp_path: Path) -> None:
+    new_plan = scaffold_json(("fix", ["edit_file"], 2, "abort"))
+    runtime, backend, _ = make_runtime(tmp_path, [
+        scaffold_json(("look", ["read_file"], 3, "replan")), call("read_file", path="a.py"),
+        call("replan", reason="it needs an edit step"), new_plan, call("step_done", summary="done"),
+    ])
+    runtime.run("fix it")
+    last_turn, proposal, next_turn = backend.calls[2].messages, backend.calls[3].messages, backend.calls[4].messages
+    assert proposal[: len(last_turn)] == last_turn  # the step conversation, then the planning request
+    assert proposal[-1].role == "user" and proposal[-1].content.startswith("Plan how to do this task")
+    assert "it needs an edit step" in proposal[-1].content
+    # The step after it continues from the request and the scaffold the model wrote: an append-only prompt.
+    assert next_turn[: len(proposal)] == proposal and next_turn[len(proposal)].content == new_plan
+    assert backend.calls[3].options.json_schema is not None
+
+
 def test_identical_calls_are_not_repeated_forever(tmp_path: Path) -> None:
     same = call("read_file", path="a.py")
     runtime, backend, tools = make_runtime(tmp_path, [

@@ -178,8 +178,10 @@ class Runtime:
             scaffold, notes = self.deps.clamp(fixed_scaffold(task))
         else:
             try:
-                scaffold, notes = propose_scaffold(self.deps, self.options, task, history, self._account,
-                                                   tool_specs=self._specs())
+                proposal = propose_scaffold(self.deps, self.options, task, history, self._account,
+                                            tool_specs=self._specs(), conversation=self.carried)
+                scaffold, notes = proposal.scaffold, proposal.notes
+                self.carried = [*self.carried, *proposal.exchange] if self.carried else []
             except ScaffoldError as error:
                 # A model that cannot plan still gets the task done the baseline way; the report says so.
                 self._log("scaffold_fallback", reason=str(error))
