@@ -346,7 +346,8 @@ def _progress(verbose: bool) -> Callable[[str, dict[str, Any]], None]:
 
 
 def run_suite(tasks: Sequence[SuiteTask], modes: Sequence[str], options: SuiteOptions, *,
-              verbose: bool = False) -> list[TaskRun]:
+              verbose: bool = False, on_run: Callable[[list[TaskRun]], None] | None = None) -> list[TaskRun]:
+    """Every task in every mode; `on_run` sees the runs so far after each one (the report is kept current)."""
     runs: list[TaskRun] = []
     backend: Backend | None = None
     emit = _progress(verbose)
@@ -358,6 +359,8 @@ def run_suite(tasks: Sequence[SuiteTask], modes: Sequence[str], options: SuiteOp
                   f"{run.heldback.get('summary', run.error)}, {run.turns} turns, {run.wall_s:.0f} s",
                   file=sys.stderr, flush=True)
             runs.append(run)
+            if on_run is not None:
+                on_run(runs)
     return runs
 
 
@@ -412,13 +415,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = SuiteOptions(model=model, endpoint=args.endpoint, max_turns=args.max_turns, n_ctx=args.n_ctx,
                            threads=args.threads, seed=args.seed, temperature=args.temperature, library=args.library,
                            judge=not args.no_judge)
-    runs = run_suite(tasks, modes, options, verbose=args.verbose)
-    print(format_table(runs))
     report_path = args.report or data_dir / f"agent_suite-{time.strftime('%Y%m%d-%H%M%S')}.json"
     report_path.parent.mkdir(parents=True, exist_ok=True)
-    report_path.write_text(json.dumps(report_json(runs, options, modes), indent=2) + "\n")
+    finished: list[TaskRun] = []
+
+    def keep(runs: list[TaskRun]) -> None:  # after every run, so an interrupted suite still has its report
+        finished[:] = runs
+        report_path.write_text(json.dumps(report_json(runs, options, modes), indent=2) + "\n")
+
+    interrupted = False
+    try:
+        run_suite(tasks, modes, options, verbose=args.verbose, on_run=keep)
+    except KeyboardInterrupt:
+        interrupted = True
+        print(f"\ninterrupted: the table and report hold the {len(finished)} finished runs", file=sys.stderr)
+    print(format_table(finished))
     print(f"\nreport: {report_path}\ntrajectories: {data_dir / 'sessions'}")
-    return 0
+    return 130 if interrupted else 0
 
 
 if __name__ == "__main__":

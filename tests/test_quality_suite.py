@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -172,3 +173,26 @@ def test_a_bad_task_folder_is_a_one_line_error(tmp_path: Path) -> None:
     (tmp_path / "t" / "repo").mkdir()
     with pytest.raises(agent_suite.SuiteError, match="no held-back checks"):
         load_tasks(root=tmp_path)
+
+
+def test_an_interrupted_suite_still_reports_its_finished_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    finished = TaskRun("notes-empty-tags", "missing-edge-case", "python", "self", True, True, "verified", [], None,
+                       5, 900, 1200, 80, 42.0)
+    outcomes: list[Any] = [(finished, None), KeyboardInterrupt()]
+
+    def run_task_then_ctrl_c(*args: Any, **kwargs: Any) -> Any:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    monkeypatch.setattr(agent_suite, "run_task", run_task_then_ctrl_c)
+    report = tmp_path / "report.json"
+    code = agent_suite.main(["--tasks", "notes-empty-tags", "--scaffold", "both", "--data-dir", str(tmp_path / "d"),
+                             "--report", str(report)])
+    assert code == 130
+    saved = json.loads(report.read_text())
+    assert [run["scaffold"] for run in saved["runs"]] == ["self"] and saved["totals"]["self"]["solved"] == 1
+    out = capsys.readouterr()
+    assert "notes-empty-tags" in out.out and "1 finished runs" in out.err
