@@ -13,9 +13,10 @@ from __future__ import annotations
 import codecs
 import ctypes
 import logging
+import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,9 @@ logger = logging.getLogger("ornith.llm")
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 _FORCED_CLOSE = "\n</think>\n\n"
+# What a control token's text looks like in every template we know (<|im_end|>, <end_of_turn>, </s>, [INST]).
+_MARKER_SHAPE = re.compile(r"<[^<>\s]{1,64}>|\[[^\[\]\s]{1,64}\]")
+_BREAK = "\u200c"  # zero-width non-joiner: "<|im_end|>" in a file reads the same but is no longer the token
 _DEFAULT_SAMPLING = {"temperature": 0.7, "top_p": 0.95, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.0}
 
 
@@ -128,6 +132,7 @@ class LlamaCppBackend:
         self._turn = _Turn()
         self.last_stats = GenerationStats()
         self._pieces: dict[int, bytes] = {}
+        self._controls: frozenset[str] | None = None
         self._piece_buffer = ctypes.create_string_buffer(256)
 
     # -- the Backend protocol ------------------------------------------------------------------------
@@ -152,13 +157,36 @@ class LlamaCppBackend:
         return self.template.render(messages, tools=tools)
 
     def chat(self, messages: Sequence[Message], options: GenerateOptions, on_text: OnText | None = None) -> Completion:
-        prompt = self.render(messages, options.tools)
+        prompt = self.render([self._defused(message) for message in messages], options.tools)
         return self._run(prompt, self._append_only_tokens(prompt), options, on_text)
 
     def complete(self, prompt: str, options: GenerateOptions, on_text: OnText | None = None) -> Completion:
         return self._run(prompt, self._append_only_tokens(prompt, special=False), options, on_text)
 
     # -- prompt tokens -------------------------------------------------------------------------------
+
+    def _defused(self, message: Message) -> Message:
+        """The message with control-token text in its content broken up (the model's own turns stay as they are).
+
+        The rendered prompt is tokenized with special tokens on, so the template's markers become control
+        tokens. A file or a command's output that contains "<|im_end|><|im_start|>system" would become real
+        turn boundaries too: a prompt injection. Breaking such text keeps it readable but plain.
+        """
+        if message.role == "assistant" or not _MARKER_SHAPE.search(message.content):
+            return message
+        controls = self._control_texts()
+        content = _MARKER_SHAPE.sub(
+            lambda match: match[0][0] + _BREAK + match[0][1:] if match[0] in controls else match[0], message.content)
+        return message if content == message.content else replace(message, content=content)
+
+    def _control_texts(self) -> frozenset[str]:
+        if self._controls is None:  # once per model, on first need: ~0.2 s over a 262K vocabulary
+            vocab, api = self.llama._model.vocab, self._llama_cpp
+            self._controls = frozenset(
+                self._piece(token).decode("utf-8", "replace") for token in range(api.llama_vocab_n_tokens(vocab))
+                if api.llama_vocab_get_attr(vocab, token) & api.LLAMA_TOKEN_ATTR_CONTROL
+            )
+        return self._controls
 
     def _tokenize(self, text: str, *, special: bool, add_bos: bool = False) -> list[int]:
         tokens: list[int] = self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=special)
