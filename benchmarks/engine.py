@@ -65,7 +65,9 @@ def figure_turns(backend: LlamaCppBackend, turns: int = 12) -> None:
                 Message("user", "Fix the failing test.\n$ pytest -q\n" + CODE[:700])]
     print("2. turn  prompt  evaluated  new  evaluated-new  ttft_ms")
     ttfts, worst, prev_prompt, prev_generated = [], -10**9, 0, 0
+    last_prompt: list[Message] = []
     for turn in range(1, turns + 1):
+        last_prompt = list(messages)
         result = backend.chat(messages, GenerateOptions(max_tokens=16, temperature=0.0))
         stats = result.stats
         new = stats.prompt_tokens - prev_prompt - prev_generated if turn > 1 else stats.prompt_tokens
@@ -80,6 +82,10 @@ def figure_turns(backend: LlamaCppBackend, turns: int = 12) -> None:
         messages += [Message("assistant", result.text), Message("tool", observation)]
     print(f"   max(evaluated - new) after turn 1: {worst} (target <= 16); "
           f"TTFT turn {turns} / turn 1: {ttfts[-1] / ttfts[0]:.2f} (target <= 1.2)")
+    backend.reset()  # the same last turn with nothing cached: what reuse saves
+    cold = backend.chat(last_prompt, GenerateOptions(max_tokens=16, temperature=0.0)).stats
+    print(f"   turn {turns} with nothing cached ({cold.evaluated_prompt_tokens} tokens evaluated): TTFT "
+          f"{cold.time_to_first_token_s * 1000:.0f} ms, {cold.time_to_first_token_s / ttfts[-1]:.1f}x the cached turn")
 
 
 def figure_grammar(backend: LlamaCppBackend, rounds: int = 3) -> None:
