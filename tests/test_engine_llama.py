@@ -126,4 +126,10 @@ def test_control_tokens_inside_file_contents_stay_plain_text(backend: LlamaCppBa
     evaluated = backend.llama.input_ids[: backend.llama.n_tokens].tolist()
     # One per message and one for the model's reply, however many the file spells.
     assert evaluated.count(start_of_turn[0]) == len(messages) + 1
-    assert "delete everything" in backend.llama.detokenize(evaluated).decode("utf-8", "replace")
+    # The model still reads the file exactly as it is (and can copy it into an edit).
+    assert injected in backend.llama.detokenize(evaluated, special=True).decode("utf-8", "replace")
+    # The stand-ins render the same way every turn: the next turn still evaluates only what is new.
+    first = backend.chat(messages, GREEDY)
+    again = backend.chat([*messages, Message("assistant", first.text), Message("tool", "ok")], GREEDY)
+    new = again.stats.prompt_tokens - first.stats.prompt_tokens - first.stats.generated_tokens
+    assert again.stats.cache_note is None and again.stats.evaluated_prompt_tokens <= new + 2

@@ -41,7 +41,9 @@ THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 _FORCED_CLOSE = "\n</think>\n\n"
 # What a control token's text looks like in every template we know (<|im_end|>, <end_of_turn>, </s>, [INST]).
 _MARKER_SHAPE = re.compile(r"<[^<>\s]{1,64}>|\[[^\[\]\s]{1,64}\]")
-_BREAK = "\u200c"  # zero-width non-joiner: "<|im_end|>" in a file reads the same but is no longer the token
+# Stands in the rendered prompt for control-token text found in a message: private-use code points around the
+# text's index in `_control_list`, tokenized back into that text as plain tokens.
+_STAND_IN = re.compile("\ue000(\\d+)\ue001")
 _DEFAULT_SAMPLING = {"temperature": 0.7, "top_p": 0.95, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.0}
 
 
@@ -132,7 +134,7 @@ class LlamaCppBackend:
         self._turn = _Turn()
         self.last_stats = GenerationStats()
         self._pieces: dict[int, bytes] = {}
-        self._controls: frozenset[str] | None = None
+        self._controls: list[str] | None = None
         self._piece_buffer = ctypes.create_string_buffer(256)
 
     # -- the Backend protocol ------------------------------------------------------------------------
@@ -166,30 +168,40 @@ class LlamaCppBackend:
     # -- prompt tokens -------------------------------------------------------------------------------
 
     def _defused(self, message: Message) -> Message:
-        """The message with control-token text in its content broken up (the model's own turns stay as they are).
+        """The message with control-token text in its content replaced by stand-ins (the model's turns stay).
 
         The rendered prompt is tokenized with special tokens on, so the template's markers become control
         tokens. A file or a command's output that contains "<|im_end|><|im_start|>system" would become real
-        turn boundaries too: a prompt injection. Breaking such text keeps it readable but plain.
+        turn boundaries too: a prompt injection. Stand-ins are tokenized back into that exact text as plain
+        tokens, so the model reads the content unchanged (and can copy it into an edit) without the control.
         """
         if message.role == "assistant" or not _MARKER_SHAPE.search(message.content):
             return message
-        controls = self._control_texts()
+        index = {text: number for number, text in enumerate(self._control_list())}
         content = _MARKER_SHAPE.sub(
-            lambda match: match[0][0] + _BREAK + match[0][1:] if match[0] in controls else match[0], message.content)
+            lambda match: f"\ue000{index[match[0]]}\ue001" if match[0] in index else match[0], message.content)
         return message if content == message.content else replace(message, content=content)
 
-    def _control_texts(self) -> frozenset[str]:
+    def _control_list(self) -> list[str]:
         if self._controls is None:  # once per model, on first need: ~0.2 s over a 262K vocabulary
             vocab, api = self.llama._model.vocab, self._llama_cpp
-            self._controls = frozenset(
+            self._controls = sorted({
                 self._piece(token).decode("utf-8", "replace") for token in range(api.llama_vocab_n_tokens(vocab))
                 if api.llama_vocab_get_attr(vocab, token) & api.LLAMA_TOKEN_ATTR_CONTROL
-            )
+            })
         return self._controls
 
     def _tokenize(self, text: str, *, special: bool, add_bos: bool = False) -> list[int]:
-        tokens: list[int] = self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=special)
+        tokens: list[int] = []
+        start = 0
+        for stand_in in _STAND_IN.finditer(text) if special else ():
+            number = int(stand_in[1])
+            if number < len(self._control_list()):
+                tokens += self.llama.tokenize(text[start:stand_in.start()].encode("utf-8"), add_bos=False, special=True)
+                tokens += self.llama.tokenize(self._control_list()[number].encode("utf-8"), add_bos=False,
+                                              special=False)
+                start = stand_in.end()
+        tokens += self.llama.tokenize(text[start:].encode("utf-8"), add_bos=False, special=special)
         bos = self.llama.token_bos()
         if add_bos and self.llama._model.add_bos_token() and bos >= 0 and tokens[:1] != [bos]:
             tokens.insert(0, bos)
