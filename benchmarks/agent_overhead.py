@@ -31,6 +31,9 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "invoicing"
 
 
 class NoChecks:
+    def baseline(self) -> list[str] | None:
+        return None
+
     def verify(self, extra_checks: object) -> list[CheckResult]:
         return [CheckResult("tests", "(skipped in benchmark)", True, "skipped")]
 

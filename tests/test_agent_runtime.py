@@ -60,6 +60,9 @@ class FakeVerifier:
     passed: bool = True
     extra_seen: list[Sequence[str]] = field(default_factory=list)
 
+    def baseline(self) -> list[str] | None:
+        return None
+
     def verify(self, extra_checks: Sequence[str]) -> list[CheckResult]:
         self.extra_seen.append(tuple(extra_checks))
         return [CheckResult("tests", "pytest", self.passed, "1 passed" if self.passed else "1 failed")]

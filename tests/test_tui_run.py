@@ -30,6 +30,7 @@ async def test_approve_an_edit_with_y_applies_it_and_the_run_reports(example_rep
         await wait_until(pilot, lambda: isinstance(app.screen, ApprovalScreen), "the approval")
         screen = app.screen
         assert isinstance(screen, ApprovalScreen)
+        await wait_until(pilot, lambda: "+        if quantity >= minimum:" in texts(screen), "the diff")
         shown = texts(screen)
         assert "Allow edit invoicing/discounts.py?" in shown
         assert "sandbox" in shown and app.status.sandbox in shown

@@ -34,6 +34,10 @@ class CheckResult:
 class Verifier(Protocol):
     """Runs the checks the runtime owns: the project's test command (or --check) plus the scaffold's extras."""
 
+    def baseline(self) -> list[str] | None:
+        """Before the run: the tests already failing (not this run's doing), or None when not known."""
+        ...
+
     def verify(self, extra_checks: Sequence[str]) -> list[CheckResult]: ...
 
 

@@ -124,6 +124,9 @@ class Runtime:
             self._log("start", task=task, mode=options.mode, scaffold_mode=options.scaffold_mode,
                       backend=deps.backend.name, n_ctx=deps.backend.n_ctx, tools=self._specs(), repo=options.repo,
                       sandbox=deps.sandbox_tier)
+            already_failing = deps.verifier.baseline()
+            if already_failing:
+                self._log("baseline", failing=already_failing)
         else:
             self.turns = resume.turns
             self._log("resumed", finished_steps=resume.finished_steps, turns=resume.turns)
