@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
+from ornith_local.agent.scaffold import EDIT_TOOLS
+
 # Paths the model may read but not write in fix tasks (unless the user unlocks test edits).
 TEST_PATTERNS = (
     "tests/*", "test/*", "*/tests/*", "*/test/*", "__tests__/*", "*/__tests__/*",
@@ -24,7 +26,6 @@ VERIFIER_PATTERNS = (
     ".git/*", ".github/*", ".ci/*", ".circleci/*", ".gitlab-ci.yml", "tox.ini", "noxfile.py", "pytest.ini",
     ".ornith.toml", ".ornith/*", ".pre-commit-config.yaml",
 )
-WRITE_TOOLS = frozenset({"edit_file", "write_file"})
 PATH_READ_TOOLS = frozenset({"read_file", "list_dir", "search"})
 
 _SKIP_MARKERS = re.compile(
@@ -94,7 +95,7 @@ def check_call(tool: str, arguments: dict[str, Any], step_tools: Iterable[str], 
         findings.append(Finding("tool_outside_step", f"{tool} is not offered in this step"))
     path = arguments.get("path")
     if isinstance(path, str):
-        if tool in WRITE_TOOLS and policy.is_protected(path):
+        if tool in EDIT_TOOLS and policy.is_protected(path):
             findings.append(Finding("protected_write", f"{tool} on a protected path", _normal(path)))
         if tool in PATH_READ_TOOLS and policy.is_withheld(path):
             findings.append(Finding("withheld_read", f"{tool} on a withheld path", _normal(path)))

@@ -9,12 +9,11 @@ from typing import Any
 
 from ornith_local.agent import prompts
 from ornith_local.agent.deps import AgentDeps, AgentOptions
-from ornith_local.agent.scaffold import Scaffold, ScaffoldError, scaffold_from_json, scaffold_json_schema
+from ornith_local.agent.scaffold import EDIT_TOOLS, Scaffold, ScaffoldError, scaffold_from_json, scaffold_json_schema
 from ornith_local.llm.backend import GenerateOptions, Message
 
 # Kinds of task that cannot succeed without changing a file.
 CHANGES_FILES = frozenset({"fix_bug", "feature", "refactor", "tests"})
-EDIT_TOOLS = frozenset({"edit_file", "write_file"})
 
 
 @dataclass(frozen=True)

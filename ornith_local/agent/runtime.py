@@ -18,7 +18,14 @@ from ornith_local.agent.context import Conversation
 from ornith_local.agent.deps import AgentDeps, AgentOptions, CheckResult
 from ornith_local.agent.guard import Finding, GuardPolicy, check_call, check_diff
 from ornith_local.agent.propose import propose_scaffold
-from ornith_local.agent.scaffold import Scaffold, ScaffoldError, Step, fixed_scaffold, scaffold_from_json
+from ornith_local.agent.scaffold import (
+    EDIT_TOOLS,
+    Scaffold,
+    ScaffoldError,
+    Step,
+    fixed_scaffold,
+    scaffold_from_json,
+)
 from ornith_local.agent.sessions import ResumeState
 from ornith_local.llm.backend import GenerateOptions, Message
 from ornith_local.llm.parsing import ParsedOutput, parse_output
@@ -41,7 +48,6 @@ NO_PROGRESS_TURNS = 3  # consecutive turns without a usable tool call end the st
 MAX_REPEATS = 3  # calls refused as repeats in one step before the step ends as failed
 UNSTUCK_TEMPERATURE = 0.8  # the turn after a repeated call or a turn without one samples at least this warm
 REFLECT_TOKENS = 160
-EDIT_TOOLS = frozenset({"edit_file", "write_file"})
 
 
 _LOOSE_CALL_START = re.compile(r'\{\s*"name"\s*:')

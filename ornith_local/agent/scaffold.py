@@ -29,6 +29,7 @@ SCAFFOLD_MAX_TOKENS = 900
 
 # Tools that change the workspace; read-only mode removes them from every step.
 WRITE_TOOLS = frozenset({"edit_file", "write_file", "run"})
+EDIT_TOOLS = frozenset({"edit_file", "write_file"})  # the tools that change files
 # Ends a step or asks for a new plan; always offered, never counted as "a tool the scaffold chose".
 CONTROL_TOOLS = frozenset({"step_done", "replan"})
 

@@ -130,13 +130,13 @@ class SandboxVerifier:
         counts = report.counts
         summary = report.error or f"{counts['passed']} passed, {counts['failed'] + counts['errors']} failed"
         passed = report.ok and report.error is None and report.exit_code == 0
-        failing = {case.id for case in report.failures}
-        before = self.already_failing
+        failing_ids = [case.id for case in report.failures]
+        failing, before = set(failing_ids), self.already_failing
         if not passed and report.error is None and before and failing and failing < before:
             passed = True  # fewer failures than before the run and no new ones
             summary += f" (all {len(failing)} were failing before the run; {len(before - failing)} fixed)"
         return CheckResult("tests", report.command or "(none)", passed, summary,
-                           {"failing": [case.id for case in report.failures], "report": format_report(report)})
+                           {"failing": failing_ids, "report": format_report(report)})
 
     def _command(self, command: str, name: str) -> CheckResult:
         try:

@@ -42,7 +42,7 @@ _FORCED_CLOSE = "\n</think>\n\n"
 # What a control token's text looks like in every template we know (<|im_end|>, <end_of_turn>, </s>, [INST]).
 _MARKER_SHAPE = re.compile(r"<[^<>\s]{1,64}>|\[[^\[\]\s]{1,64}\]")
 # Stands in the rendered prompt for control-token text found in a message: private-use code points around the
-# text's index in `_control_list`, tokenized back into that text as plain tokens.
+# text's number in `_control_numbers`, tokenized back into that text as plain tokens.
 _STAND_IN = re.compile("\ue000(\\d+)\ue001")
 _DEFAULT_SAMPLING = {"temperature": 0.7, "top_p": 0.95, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.0}
 
@@ -134,7 +134,7 @@ class LlamaCppBackend:
         self._turn = _Turn()
         self.last_stats = GenerationStats()
         self._pieces: dict[int, bytes] = {}
-        self._controls: list[str] | None = None
+        self._controls: dict[str, int] | None = None
         self._piece_buffer = ctypes.create_string_buffer(256)
 
     # -- the Backend protocol ------------------------------------------------------------------------
@@ -177,29 +177,31 @@ class LlamaCppBackend:
         """
         if message.role == "assistant" or not _MARKER_SHAPE.search(message.content):
             return message
-        index = {text: number for number, text in enumerate(self._control_list())}
+        index = self._control_numbers()
         content = _MARKER_SHAPE.sub(
             lambda match: f"\ue000{index[match[0]]}\ue001" if match[0] in index else match[0], message.content)
         return message if content == message.content else replace(message, content=content)
 
-    def _control_list(self) -> list[str]:
+    def _control_numbers(self) -> dict[str, int]:
+        """Each control token's text and its stand-in number (its place in sorted order)."""
         if self._controls is None:  # once per model, on first need: ~0.2 s over a 262K vocabulary
             vocab, api = self.llama._model.vocab, self._llama_cpp
-            self._controls = sorted({
+            texts = sorted({
                 self._piece(token).decode("utf-8", "replace") for token in range(api.llama_vocab_n_tokens(vocab))
                 if api.llama_vocab_get_attr(vocab, token) & api.LLAMA_TOKEN_ATTR_CONTROL
             })
+            self._controls = {text: number for number, text in enumerate(texts)}
         return self._controls
 
     def _tokenize(self, text: str, *, special: bool, add_bos: bool = False) -> list[int]:
         tokens: list[int] = []
         start = 0
-        for stand_in in _STAND_IN.finditer(text) if special else ():
+        controls = list(self._control_numbers()) if special and "\ue000" in text else []
+        for stand_in in _STAND_IN.finditer(text) if controls else ():
             number = int(stand_in[1])
-            if number < len(self._control_list()):
+            if number < len(controls):
                 tokens += self.llama.tokenize(text[start:stand_in.start()].encode("utf-8"), add_bos=False, special=True)
-                tokens += self.llama.tokenize(self._control_list()[number].encode("utf-8"), add_bos=False,
-                                              special=False)
+                tokens += self.llama.tokenize(controls[number].encode("utf-8"), add_bos=False, special=False)
                 start = stand_in.end()
         tokens += self.llama.tokenize(text[start:].encode("utf-8"), add_bos=False, special=special)
         bos = self.llama.token_bos()
