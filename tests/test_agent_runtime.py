@@ -72,6 +72,11 @@ def call(name: str, **arguments: Any) -> str:
     return f'<tool_call>{json.dumps({"name": name, "arguments": arguments})}</tool_call>'
 
 
+def replan(reason: str) -> list[str]:
+    """A replan in self mode: the runtime asks once whether the plan really cannot work; the model insists."""
+    return [call("replan", reason=reason)] * 2
+
+
 def scaffold_json(*steps: tuple[str, list[str], int, str], max_total_turns: int = 20) -> str:
     # A plan without an editing step is only valid for a task that changes nothing (Stage 1 rejects the rest).
     edits = any("edit_file" in tools for _, tools, _, _ in steps)
@@ -154,31 +159,31 @@ def test_checks_not_the_model_decide(tmp_path: Path) -> None:
 def test_replan_returns_to_stage_one_with_what_happened(tmp_path: Path) -> None:
     runtime, backend, _ = make_runtime(tmp_path, [
         scaffold_json(("look", ["read_file"], 3, "replan")),
-        call("replan", reason="the bug is in invoice.py, not discounts.py"),
+        *replan("the bug is in invoice.py, not discounts.py"),
         scaffold_json(("fix", ["edit_file"], 2, "abort")),
         call("step_done", summary="done"),
     ])
     result = runtime.run("fix it")
     assert len(result.scaffolds) == 2
-    second_prompt = backend.calls[2].messages[-1].content
+    second_prompt = backend.calls[3].messages[-1].content  # propose, replan, replan again, propose
     assert "the bug is in invoice.py" in second_prompt
-    assert "replan" in events(runtime)
+    assert "replan" in events(runtime) and "replan_questioned" in events(runtime)
 
 
 def test_a_replan_is_proposed_inside_the_conversation_so_the_cache_carries_on(tmp_path: Path) -> None:
     new_plan = scaffold_json(("fix", ["edit_file"], 2, "abort"))
     runtime, backend, _ = make_runtime(tmp_path, [
         scaffold_json(("look", ["read_file"], 3, "replan")), call("read_file", path="a.py"),
-        call("replan", reason="it needs an edit step"), new_plan, call("step_done", summary="done"),
+        *replan("it needs an edit step"), new_plan, call("step_done", summary="done"),
     ])
     runtime.run("fix it")
-    last_turn, proposal, next_turn = backend.calls[2].messages, backend.calls[3].messages, backend.calls[4].messages
+    last_turn, proposal, next_turn = backend.calls[3].messages, backend.calls[4].messages, backend.calls[5].messages
     assert proposal[: len(last_turn)] == last_turn  # the step conversation, then the planning request
     assert proposal[-1].role == "user" and proposal[-1].content.startswith("Plan how to do this task")
     assert "it needs an edit step" in proposal[-1].content
     # The step after it continues from the request and the scaffold the model wrote: an append-only prompt.
     assert next_turn[: len(proposal)] == proposal and next_turn[len(proposal)].content == new_plan
-    assert backend.calls[3].options.json_schema is not None
+    assert backend.calls[4].options.json_schema is not None
 
 
 def test_identical_calls_are_not_repeated_forever(tmp_path: Path) -> None:
@@ -489,7 +494,7 @@ def test_the_same_plan_after_a_replan_goes_on_after_the_step_that_replanned(tmp_
     # until its budget ran out. The same plan now continues with the next step.
     plan = scaffold_json(("look", ["read_file"], 3, "replan"), ("fix", ["edit_file"], 3, "abort"))
     runtime, _, tools = make_runtime(tmp_path, [
-        plan, call("read_file", path="a.py"), call("replan", reason="line 3 compares with >"),
+        plan, call("read_file", path="a.py"), *replan("line 3 compares with >"),
         plan, call("edit_file", path="a.py", text="x"), call("step_done", summary="fixed"),
     ])
     result = runtime.run("fix a.py")
@@ -502,7 +507,7 @@ def test_the_same_plan_reruns_an_editing_step_that_replanned(tmp_path: Path) -> 
     # "The edit did not fix the issue" from the editing step: the same plan gives that step another go.
     plan = scaffold_json(("fix", ["read_file", "edit_file"], 3, "abort"), ("check", ["read_file"], 2, "abort"))
     runtime, _, tools = make_runtime(tmp_path, [
-        plan, call("edit_file", path="a.py", text="x"), call("replan", reason="the edit did not fix it"),
+        plan, call("edit_file", path="a.py", text="x"), *replan("the edit did not fix it"),
         plan, call("edit_file", path="a.py", text="y"), call("step_done", summary="fixed"),
         call("step_done", summary="checked"),
     ])
@@ -528,13 +533,13 @@ def test_after_a_replan_the_conversation_goes_on_with_the_new_plan(tmp_path: Pat
     runtime, backend, _ = make_runtime(tmp_path, [
         scaffold_json(("look", ["read_file"], 3, "replan")),
         call("read_file", path="invoicing/discounts.py"),
-        call("replan", reason="the bug is a comparison; it needs an edit step"),
+        *replan("the bug is a comparison; it needs an edit step"),
         scaffold_json(("fix", ["read_file", "edit_file"], 2, "abort")),
         call("step_done", summary="done"),
     ])
     result = runtime.run("fix it")
     assert len(result.scaffolds) == 2
-    first_turn_after = backend.calls[4].messages  # propose, 2 turns, propose again, then this turn
+    first_turn_after = backend.calls[5].messages  # propose, 3 turns, propose again, then this turn
     assert [message.role for message in first_turn_after].count("system") == 1
     assert any(message.role == "tool" and "read_file ok" in message.content for message in first_turn_after)
     new_plan = next(message.content for message in first_turn_after if message.content.startswith("What happened"))
@@ -555,3 +560,64 @@ def test_after_a_repeat_the_next_turn_samples_warmer(tmp_path: Path) -> None:
     turns = [c.options for c in backend.calls[1:4]]
     assert [options.temperature for options in turns] == [0.0, 0.0, 0.8]
     assert turns[2].seed != turns[0].seed
+
+
+def test_a_replan_in_self_mode_is_questioned_once_and_the_step_goes_on(tmp_path: Path) -> None:
+    # A 1.5B model ended nearly every step with replan to report what it had found; each cost a whole Stage 1.
+    runtime, backend, _ = make_runtime(tmp_path, [
+        scaffold_json(("look", ["read_file"], 3, "replan"), ("fix", ["read_file", "edit_file"], 3, "abort")),
+        call("read_file", path="a.py"), call("replan", reason="line 3 compares with >"),
+        call("step_done", summary="line 3 compares with >"), REFLECTION,
+        call("edit_file", path="a.py", text="x"), call("step_done", summary="fixed"),
+    ])
+    result = runtime.run("fix a.py")
+    assert [(name, step.status) for name, step in result.steps] == [("look", "done"), ("fix", "done")]
+    assert len(result.scaffolds) == 1 and result.outcome == "verified"
+    answers = [message for message in backend.calls[3].messages if message.name == "replan"]
+    assert [(message.role, message.content) for message in answers] == [("tool", prompts.CONFIRM_REPLAN)]
+    assert events(runtime).count("replan_questioned") == 1 and "replan" not in events(runtime)
+
+
+def test_the_same_plan_again_does_not_use_up_the_replans(tmp_path: Path) -> None:
+    # With one replan allowed, two replans that each came back to the same plan used to end the run.
+    plan = scaffold_json(("look", ["read_file"], 3, "replan"), ("fix", ["read_file", "edit_file"], 3, "abort"))
+    runtime, _, tools = make_runtime(tmp_path, [
+        plan, *replan("found it"), plan,
+        call("edit_file", path="a.py", text="x"), *replan("the edit did not fix it"), plan,
+        call("edit_file", path="a.py", text="y"), call("step_done", summary="fixed"),
+    ], max_replans=1)
+    result = runtime.run("fix a.py")
+    assert [(name, step.status) for name, step in result.steps] == [
+        ("look", "replan"), ("fix", "replan"), ("fix", "done")]
+    assert len(result.scaffolds) == 3 and events(runtime).count("same_plan") == 2
+    assert len(tools["edit_file"].calls) == 2 and result.outcome == "verified"
+
+
+def test_text_a_model_writes_after_its_call_is_not_kept(tmp_path: Path) -> None:
+    # Seen with Qwen2.5-Coder 1.5B: after its call it wrote the next step's instructions itself.
+    made_up = "\n\nStep 2/2: fix. change it\nTools in this step: edit_file, step_done, replan."
+    runtime, backend, tools = make_runtime(tmp_path, [
+        scaffold_json(("fix", ["read_file", "edit_file"], 3, "abort")),
+        '```json\n{"name": "read_file", "arguments": {"path": "a.py"}}\n```' + made_up,
+        call("read_file", path="b.py") + made_up, call("step_done", summary="read"),
+    ])
+    runtime.run("fix a.py")
+    assert [c["path"] for c in tools["read_file"].calls] == ["a.py", "b.py"]
+    replies = [message.content for message in backend.calls[3].messages if message.role == "assistant"][-2:]
+    assert replies == ['```json\n{"name": "read_file", "arguments": {"path": "a.py"}}\n```',
+                       call("read_file", path="b.py")]
+
+
+@pytest.mark.parametrize("max_turns", [8, 16, 30])
+def test_the_planning_example_budgets_the_runs_own_turns(tmp_path: Path, max_turns: int) -> None:
+    # A 1.5B model copied the example's numbers into every plan: a 12-turn example gave 12-turn plans in a
+    # 16-turn run, and the self-scaffolded runs stopped with turns the fixed scaffold still had.
+    runtime, backend, _ = make_runtime(tmp_path, [
+        scaffold_json(("fix", ["edit_file"], 2, "abort")), call("step_done", summary="ok"),
+    ], max_turns=max_turns)
+    runtime.run("fix it")
+    request = backend.calls[0].messages[-1].content
+    example = json.loads(request.split("a good scaffold is:\n", 1)[1].split("\n", 1)[0])
+    assert example["max_total_turns"] == max_turns
+    assert sum(step["turn_budget"] for step in example["steps"]) == max_turns
+    assert f"at most {max_turns} turns" in request

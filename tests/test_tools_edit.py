@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from ornith_local.tools.base import ToolError, call_tool
 from ornith_local.tools.edit import EditFile, apply_edit
+from ornith_local.tools.files import ReadFile
 from ornith_local.tools.workspace import Workspace
 
 SOURCE = '''class Cart:
@@ -49,6 +50,17 @@ def test_whitespace_tolerant_match_reindents_the_replacement(ws: Workspace) -> N
     ok, text = edit(ws, "def count(self):  \n    return len(self.items)", "def count(self):\n    return 0")
     assert ok and "matched ignoring whitespace" in text
     assert "    def count(self):\n        return 0\n" in (ws.root / "cart.py").read_text()
+
+
+def test_an_anchor_copied_with_read_file_line_numbers_still_edits(ws: Workspace) -> None:
+    # A 1.5B model pasted read_file's output, numbers and all, into old_string (and new_string).
+    shown = call_tool(ReadFile(ws), {"path": "cart.py", "start_line": 5, "end_line": 6}).text.split("\n[")[0]
+    assert shown == "5│            s += item.price\n6│        return s"
+    ok, text = edit(ws, shown, "5│            s += item.price * item.quantity\n6│        return s")
+    assert ok and "edited cart.py (+1 -1)" in text
+    assert (ws.root / "cart.py").read_text() == SOURCE.replace("item.price", "item.price * item.quantity")
+    ok, _ = edit(ws, " 9│        return len(self.items)", "        return 0")  # numbered anchor, plain replacement
+    assert ok and (ws.root / "cart.py").read_text().endswith("        return 0\n")
 
 
 def test_ambiguous_anchor_names_the_lines(ws: Workspace) -> None:

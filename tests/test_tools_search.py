@@ -49,9 +49,26 @@ def test_search_regex_literal_glob_and_gitignore(ws: Workspace, ripgrep: bool) -
     assert "no matches" in call_tool(search, {"pattern": "nothing-here"}).text
 
 
-def test_invalid_regex_is_a_clear_error(ws: Workspace) -> None:
-    result = call_tool(Search(ws, use_ripgrep=False), {"pattern": "Total("})
-    assert not result.ok and "invalid regular expression" in result.text and "literal=true" in result.text
+@pytest.mark.parametrize("ripgrep", ENGINES)
+def test_code_pasted_as_a_pattern_is_found_as_plain_text(ws: Workspace, ripgrep: bool) -> None:
+    # A 1.5B model searched for "def parse_tags(text: str) -> list[str]:" and got "no matches": as a regex,
+    # code with parentheses and brackets does not match itself. Invalid or not, it is looked up as text.
+    search = Search(ws, use_ripgrep=ripgrep)
+    invalid = call_tool(search, {"pattern": "Total("})
+    assert invalid.ok and invalid.data["literal"] and "src/app.py:2:" in invalid.text
+    assert invalid.text.startswith("(searched as plain text)")
+    valid_but_no_match = call_tool(search, {"pattern": "pass  # Total(x)"})
+    assert [m["path"] for m in valid_but_no_match.data["matches"]] == ["src/util.py"]
+    regex_hit = call_tool(search, {"pattern": r"Total\(x?"})  # a regex that matches stays a regex
+    assert not regex_hit.data["literal"] and len(regex_hit.data["matches"]) == 2
+
+
+@pytest.mark.parametrize("ripgrep", ENGINES)
+def test_empty_optional_arguments_count_as_left_out(ws: Workspace, ripgrep: bool) -> None:
+    # Small models fill every parameter: {"path": "", "glob": ""} used to fail with "empty or invalid path".
+    result = call_tool(Search(ws, use_ripgrep=ripgrep), {"pattern": "Total", "path": "", "glob": "",
+                                                          "max_results": None})
+    assert result.ok and {m["path"] for m in result.data["matches"]} == {"src/app.py", "src/util.py", "notes.md"}
 
 
 def test_search_works_outside_git_with_gitignore(tmp_path: Path) -> None:

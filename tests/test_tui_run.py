@@ -138,6 +138,7 @@ async def test_scaffold_panel_tracks_steps_turns_and_replans(example_repo: Path)
     replies = [
         scaffold(("look", ["read_file"], 2, "replan"), kind="explain"),
         call("replan", reason="the plan misses the edit step"),
+        call("replan", reason="the plan misses the edit step"),  # asked whether the plan really cannot work
         scaffold(("fix", ["edit_file"], 2, "abort")),
         call("edit_file", **EDIT), call("step_done", summary="fixed"),
         '{"verdict": "approve", "reason": "fine"}',
@@ -151,8 +152,8 @@ async def test_scaffold_panel_tracks_steps_turns_and_replans(example_repo: Path)
         assert panel.plan.steps[0].status == "done" and panel.plan.steps[0].turns == 2
         assert panel.plan.replans == ["the plan misses the edit step"]
         assert "Replan history" in str(panel.history.content) and panel.history.display
-        assert panel.plan.turns == 3
-        assert "turns 3/" in str(panel.budget.content)
+        assert panel.plan.turns == 4
+        assert "turns 4/" in str(panel.budget.content)
 
 
 async def test_status_bar_shows_model_context_sandbox_guard_and_mode(example_repo: Path) -> None:

@@ -48,14 +48,18 @@ class Conversation:
     def tokens(self) -> int:
         return sum(self.backend.count_tokens(message.content) + 4 for message in self.messages)
 
-    def reply(self, options: GenerateOptions, on_text: OnText | None = None) -> Completion:
+    def reply(self, options: GenerateOptions, on_text: OnText | None = None,
+              keep: Callable[[str], str] | None = None) -> Completion:
+        """The model's next turn, added to the conversation. `keep`: the part of the reply worth keeping
+        (the runtime drops what a model wrote after its tool calls); the completion itself is whole."""
         budget = int(self.backend.n_ctx * COMPACT_AT) - options.max_tokens
         if self.tokens() > budget:
             self.compact(budget)
         completion = self.backend.chat(self.messages, options, on_text)
         # The raw text (reasoning and call markup included) goes back verbatim so the next turn's
-        # prompt extends exactly the tokens the model produced.
-        self.add(Message("assistant", completion.text))
+        # prompt extends exactly the tokens the model produced; a trimmed reply costs one re-evaluation
+        # of the few tokens after the cut, which the backend's prefix match handles.
+        self.add(Message("assistant", keep(completion.text) if keep else completion.text))
         return completion
 
     def compact(self, budget: int) -> None:

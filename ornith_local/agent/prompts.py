@@ -20,7 +20,7 @@ ordered steps. Each step has a short name, its intent, the tools it needs (only 
 A step can use only the tools it lists, so give each step every tool its work needs: a step that edits
 also needs read_file, a step that runs the tests also needs what fixes a failure.
 Add acceptance checks only if a shell command beyond the project's tests would prove the goal.
-Keep plans short: most tasks need 2-4 steps and fewer than {max_turns} turns in all.
+Keep plans short: most tasks need 2-4 steps and at most {max_turns} turns in all.
 
 For example, for the task "The CSV export drops the last row" a good scaffold is:
 {example}
@@ -57,22 +57,25 @@ JUDGE_SCHEMA = {
 }
 
 
-# One worked example for an unrelated task: small models copy its shape (steps with every tool they need).
-PROPOSE_EXAMPLE = json.dumps({
-    "task_kind": "fix_bug", "goal": "the CSV export writes every row",
-    "steps": [
-        {"name": "find", "intent": "read the export code and run its tests to see the failure",
-         "tools": ["search", "read_file", "run_tests"], "turn_budget": 4, "exit_condition": "the faulty line is known",
-         "on_failure": "replan"},
-        {"name": "fix", "intent": "change the loop so the last row is written", "tools": ["read_file", "edit_file"],
-         "turn_budget": 3, "exit_condition": "the edit is made", "on_failure": "retry"},
-        {"name": "check", "intent": "run the tests and correct the edit if they fail",
-         "tools": ["run_tests", "read_file", "edit_file"], "turn_budget": 4, "exit_condition": "the tests pass",
-         "on_failure": "replan"},
-    ],
-    "acceptance_checks": [], "context": {"keep": ["task", "last_test_results"], "summarize_after_turns": 6},
-    "max_total_turns": 12,
-})
+def propose_example(max_turns: int) -> str:
+    """One worked example for an unrelated task: small models copy its shape (steps with every tool they need)
+    and its numbers, so its budgets are the run's own: a 1.5B model copied a 12-turn example into every plan."""
+    find, fix = max(max_turns * 5 // 16, 1), max(max_turns * 4 // 16, 1)
+    return json.dumps({
+        "task_kind": "fix_bug", "goal": "the CSV export writes every row",
+        "steps": [
+            {"name": "find", "intent": "read the export code and run its tests to see the failure",
+             "tools": ["search", "read_file", "run_tests"], "turn_budget": find,
+             "exit_condition": "the faulty line is known", "on_failure": "replan"},
+            {"name": "fix", "intent": "change the loop so the last row is written", "tools": ["read_file", "edit_file"],
+             "turn_budget": fix, "exit_condition": "the edit is made", "on_failure": "retry"},
+            {"name": "check", "intent": "run the tests and correct the edit if they fail",
+             "tools": ["run_tests", "read_file", "edit_file"], "turn_budget": max(max_turns - find - fix, 1),
+             "exit_condition": "the tests pass", "on_failure": "replan"},
+        ],
+        "acceptance_checks": [], "context": {"keep": ["task", "last_test_results"], "summarize_after_turns": 6},
+        "max_total_turns": max_turns,
+    })
 
 
 def propose_prompt(
@@ -87,7 +90,8 @@ def propose_prompt(
         examples_text = f"\nScaffolds that worked on similar past tasks:\n{shown}\n"
     return PROPOSE.format(
         tools=", ".join(tools), task=task.strip(), instructions=instructions_text, history=history_text,
-        examples=examples_text, repo_map=repo_map.strip() or "(empty)", max_turns=max_turns, example=PROPOSE_EXAMPLE,
+        examples=examples_text, repo_map=repo_map.strip() or "(empty)", max_turns=max_turns,
+        example=propose_example(max_turns),
     )
 
 
@@ -132,4 +136,7 @@ REPEATED_CALL = ("You already made this exact call and nothing has changed since
                  "something different, or call step_done(summary) to go on to the next step.")
 REFLECT = ("Before the next step, answer without a tool call: what exactly must change for the task? Name the "
            "file and the line, and say what it should be. One or two sentences.")
+CONFIRM_REPLAN = ("replan: not yet. A new plan starts the steps over. If you found or changed something, call "
+                  "step_done(summary) and say it there; keep working if this step is not done. Call replan again "
+                  "only if this plan cannot work.")
 BUDGET_LEFT = "({left} turns left in this step.)"

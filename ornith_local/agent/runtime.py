@@ -57,12 +57,40 @@ def loose_tool_calls(text: str, specs: list[dict[str, Any]]) -> ParsedOutput | N
     """Calls written without the <tool_call> tags, as small models often do: a bare or ```json-fenced
     {"name": ..., "arguments": {...}} naming one of the offered tools. Re-parsed as tagged calls, so
     they are typed and checked like any other; None when the text holds no such object."""
+    found = [call for call, _ in _loose_calls(text, specs)]
+    if not found:
+        return None
+    tagged = "".join(f"<tool_call>\n{call}\n</tool_call>\n" for call in found)
+    return parse_output(tagged, format="hermes", tools=specs)
+
+
+def calls_end(text: str, specs: list[dict[str, Any]]) -> int:
+    """Where the reply's last tool call ends (with its closing tag or fence); len(text) when it holds none.
+
+    A 1.5B model sometimes went on after its call, writing the next step's instructions and more calls
+    itself. Nothing after the calls is acted on, and kept in the history it misled the turns that followed.
+    """
+    end = text.rfind("</tool_call>")
+    if end != -1:
+        return end + len("</tool_call>")
+    loose = _loose_calls(text, specs)
+    if not loose:
+        return len(text)
+    end = loose[-1][1]
+    fence = re.match(r"\s*```", text[end:])
+    return end + fence.end() if fence else end
+
+
+def _loose_calls(text: str, specs: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    """Each loose call as tagged-call JSON, with the offset where its object ends."""
     names = {spec["function"]["name"] for spec in specs}
     decoder = json.JSONDecoder()
-    found: list[str] = []
+    found: list[tuple[str, int]] = []
     for match in _LOOSE_CALL_START.finditer(text):
+        if found and match.start() < found[-1][1]:
+            continue  # inside the object just decoded
         try:
-            item, _ = decoder.raw_decode(text, match.start())
+            item, end = decoder.raw_decode(text, match.start())
         except json.JSONDecodeError:
             continue
         if not isinstance(item, dict) or item.get("name") not in names:
@@ -71,11 +99,8 @@ def loose_tool_calls(text: str, specs: list[dict[str, Any]]) -> ParsedOutput | N
         if arguments is None:  # flattened, as in {"name": "step_done", "summary": "..."}
             arguments = {key: value for key, value in item.items() if key != "name"}
         if isinstance(arguments, dict):
-            found.append(json.dumps({"name": item["name"], "arguments": arguments}))
-    if not found:
-        return None
-    tagged = "".join(f"<tool_call>\n{call}\n</tool_call>\n" for call in found)
-    return parse_output(tagged, format="hermes", tools=specs)
+            found.append((json.dumps({"name": item["name"], "arguments": arguments}), end))
+    return found
 
 
 @dataclass
@@ -140,8 +165,10 @@ class Runtime:
         steps: list[tuple[str, StepOutcome]] = []
         history: str | None = None
         outcome: Outcome = "failed"
+        new_plans = 0  # replans that changed the plan: only those count against max_replans
         try:
-            for attempt in range(options.max_replans + 1):
+            # Every pass runs at least one model turn, so the run's turn budget ends the loop; the bound is a backstop.
+            for attempt in range(options.max_replans + options.max_turns + 1):
                 carry_on = resume if attempt == 0 and resume is not None and resume.scaffold else None
                 if carry_on is not None:
                     scaffold, notes = deps.clamp(scaffold_from_json(carry_on.scaffold))
@@ -152,13 +179,15 @@ class Runtime:
                 if scaffolds and _same_plan(scaffolds[-1], scaffold):
                     # Trajectories of a 1.5B model: it called replan to report what it had found, proposed the
                     # same plan again and redid the same reads until the budget ran out. The same plan goes on
-                    # from the step that replanned (see `replan_from`).
+                    # from the step that replanned (see `replan_from`), and is not a new plan.
                     start = self.replan_from
                     self._log("same_plan", continue_at=start + 1)
+                elif scaffolds:
+                    new_plans += 1
                 scaffolds.append(scaffold)
                 result = self._run_scaffold(task, scaffold, steps, carry_on, history, start)
                 # No new plan once the run's turns or time are spent: it could not take a single step.
-                if result.status != "replan" or attempt == options.max_replans or self._out_of_budget(scaffold):
+                if result.status != "replan" or new_plans >= options.max_replans or self._out_of_budget(scaffold):
                     outcome = "aborted" if result.status == "abort" else "failed"
                     break
                 history = "\n".join(f"- {name}: {step.status}: {step.summary}" for name, step in steps[-4:])
@@ -281,6 +310,7 @@ class Runtime:
         specs = self._specs()
         idle_turns = repeats = 0
         stuck = False  # the last turn repeated a call or made none
+        replan_questioned = False
         for turn in range(1, step.turn_budget + 1):
             if self._out_of_budget(scaffold):
                 return StepOutcome("failed", "the run's turn or time budget is spent", turn - 1)
@@ -293,7 +323,7 @@ class Runtime:
             completion = conversation.reply(GenerateOptions(
                 max_tokens=self.options.max_tokens_per_turn, tools=tuple(specs), seed=seed,
                 temperature=temperature, max_reasoning_tokens=self.options.max_reasoning_tokens),
-                self.deps.on_text)
+                self.deps.on_text, keep=lambda text: text[:calls_end(text, specs)])
             self._account(completion.stats)
             parsed = parse_output(completion.text, format=self.options.tool_call_format, tools=specs)
             if not parsed.tool_calls and not parsed.errors:
@@ -317,6 +347,14 @@ class Runtime:
             observations: list[str] = []
             for call in usable:
                 call_id = f"call_{self.turns}_{call.index}"
+                if call.name == "replan" and self.options.scaffold_mode == "self" and not replan_questioned:
+                    # A new plan costs a whole Stage 1 and starts the steps over. Trajectories of a 1.5B model:
+                    # it ended nearly every step with replan to report what it had found, spent the run's
+                    # replans on the same plan and stopped with turns to spare. Asked once, it goes on.
+                    replan_questioned = True
+                    self._log("replan_questioned", step=step.name, reason=str(call.arguments.get("reason", ""))[:300])
+                    conversation.add(Message("tool", prompts.CONFIRM_REPLAN, tool_call_id=call_id, name=call.name))
+                    break
                 if call.name in ("step_done", "replan"):
                     # Answer the call like any other, so the transcript stays a valid tool-calling chat.
                     conversation.add(Message("tool", f"{call.name}: noted", tool_call_id=call_id, name=call.name))

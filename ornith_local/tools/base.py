@@ -91,7 +91,13 @@ def check_args(tool: Tool, args: Mapping[str, Any]) -> str | None:
 
 
 def call_tool(tool: Tool, args: Mapping[str, Any]) -> ToolResult:
-    """Validate, run, and turn a ToolError or an OS error into a failed result instead of an exception."""
+    """Validate, run, and turn a ToolError or an OS error into a failed result instead of an exception.
+
+    An optional argument given as "" or null counts as left out: small models fill in every parameter of
+    the schema ("path": "", "glob": ""), which otherwise fails or means something else ("" is no path).
+    """
+    required = set(tool.parameters.get("required", []))
+    args = {key: value for key, value in args.items() if key in required or value not in ("", None)}
     problem = check_args(tool, args)
     if problem:
         return ToolResult.failure(problem)

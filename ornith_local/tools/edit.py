@@ -9,6 +9,7 @@ closest passages with their line numbers, which is usually enough for the model'
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,6 +98,18 @@ def closest_candidates(text: str, old: str, limit: int = MAX_CANDIDATES) -> list
     return picked
 
 
+_LINE_NUMBER = re.compile(r"^ *\d+│")
+
+
+def _numbered(text: str) -> bool:
+    lines = [line for line in text.split("\n") if line.strip()]
+    return bool(lines) and all(_LINE_NUMBER.match(line) for line in lines)
+
+
+def _strip_numbers(text: str) -> str:
+    return "\n".join(_LINE_NUMBER.sub("", line, count=1) for line in text.split("\n"))
+
+
 def apply_edit(text: str, old: str, new: str, *, replace_all: bool = False, where: str = "the file") -> EditOutcome:
     """The text after replacing `old` by `new`, or a ToolError that says why not and what is close."""
     if not old:
@@ -104,6 +117,11 @@ def apply_edit(text: str, old: str, new: str, *, replace_all: bool = False, wher
     if old == new:
         raise ToolError("old_string and new_string are identical; nothing to change")
     count = text.count(old)
+    if count == 0 and _numbered(old):
+        # Copied from read_file with its line numbers ("12│    return x"): the text is the part after "│".
+        old = _strip_numbers(old)
+        new = _strip_numbers(new) if _numbered(new) else new
+        count = text.count(old)
     if count == 1 or (count > 1 and replace_all):
         return EditOutcome(text.replace(old, new), count, tolerant=False)
     if count > 1:
