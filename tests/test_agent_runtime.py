@@ -621,3 +621,14 @@ def test_the_planning_example_budgets_the_runs_own_turns(tmp_path: Path, max_tur
     assert example["max_total_turns"] == max_turns
     assert sum(step["turn_budget"] for step in example["steps"]) == max_turns
     assert f"at most {max_turns} turns" in request
+
+
+def test_a_replan_questioned_on_the_last_turn_of_a_step_gets_its_answer(tmp_path: Path) -> None:
+    runtime, _, _ = make_runtime(tmp_path, [
+        scaffold_json(("look", ["read_file"], 2, "replan"), ("fix", ["read_file", "edit_file"], 2, "abort")),
+        call("read_file", path="a.py"), call("replan", reason="found it"), call("step_done", summary="line 3"),
+        REFLECTION, call("edit_file", path="a.py", text="x"), call("step_done", summary="fixed"),
+    ])
+    result = runtime.run("fix a.py")
+    assert [(name, step.status, step.turns) for name, step in result.steps] == [
+        ("look", "done", 3), ("fix", "done", 2)]

@@ -311,7 +311,9 @@ class Runtime:
         idle_turns = repeats = 0
         stuck = False  # the last turn repeated a call or made none
         replan_questioned = False
-        for turn in range(1, step.turn_budget + 1):
+        budget, turn = step.turn_budget, 0
+        while turn < budget:
+            turn += 1
             if self._out_of_budget(scaffold):
                 return StepOutcome("failed", "the run's turn or time budget is spent", turn - 1)
             self.turns += 1
@@ -352,6 +354,8 @@ class Runtime:
                     # it ended nearly every step with replan to report what it had found, spent the run's
                     # replans on the same plan and stopped with turns to spare. Asked once, it goes on.
                     replan_questioned = True
+                    if turn == budget:  # asked on the step's last turn: the answer gets a turn of its own
+                        budget += 1
                     self._log("replan_questioned", step=step.name, reason=str(call.arguments.get("reason", ""))[:300])
                     conversation.add(Message("tool", prompts.CONFIRM_REPLAN, tool_call_id=call_id, name=call.name))
                     break
@@ -379,9 +383,9 @@ class Runtime:
                     return StepOutcome("failed", "the same calls again, with nothing changed in between", turn)
             if feedback:
                 conversation.add(Message("user", "\n".join(feedback)))
-            if turn == step.turn_budget - 1:
+            if turn == budget - 1:
                 conversation.add(Message("user", prompts.BUDGET_LEFT.format(left=1)))
-        return StepOutcome("failed", f"turn budget of {step.turn_budget} spent", step.turn_budget)
+        return StepOutcome("failed", f"turn budget of {step.turn_budget} spent", turn)
 
     def _execute(self, tool_name: str, arguments: dict[str, Any], step: Step) -> str:
         findings = check_call(tool_name, arguments, step.tools, self.policy)
