@@ -8,7 +8,6 @@ the same loop runs under the CLI, the TUI, the benchmarks and the tests.
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -28,7 +27,8 @@ from ornith_local.agent.scaffold import (
 )
 from ornith_local.agent.sessions import ResumeState
 from ornith_local.llm.backend import GenerateOptions, Message
-from ornith_local.llm.parsing import ParsedOutput, parse_output
+from ornith_local.llm.parsing import parse_output
+from ornith_local.llm.parsing.loose import kept_reply, loose_tool_calls
 from ornith_local.tools.base import call_tool, function_spec
 
 Outcome = Literal["verified", "failed", "flagged", "aborted", "error"]
@@ -48,59 +48,6 @@ NO_PROGRESS_TURNS = 3  # consecutive turns without a usable tool call end the st
 MAX_REPEATS = 3  # calls refused as repeats in one step before the step ends as failed
 UNSTUCK_TEMPERATURE = 0.8  # the turn after a repeated call or a turn without one samples at least this warm
 REFLECT_TOKENS = 160
-
-
-_LOOSE_CALL_START = re.compile(r'\{\s*"name"\s*:')
-
-
-def loose_tool_calls(text: str, specs: list[dict[str, Any]]) -> ParsedOutput | None:
-    """Calls written without the <tool_call> tags, as small models often do: a bare or ```json-fenced
-    {"name": ..., "arguments": {...}} naming one of the offered tools. Re-parsed as tagged calls, so
-    they are typed and checked like any other; None when the text holds no such object."""
-    found = [call for call, _ in _loose_calls(text, specs)]
-    if not found:
-        return None
-    tagged = "".join(f"<tool_call>\n{call}\n</tool_call>\n" for call in found)
-    return parse_output(tagged, format="hermes", tools=specs)
-
-
-def calls_end(text: str, specs: list[dict[str, Any]]) -> int:
-    """Where the reply's last tool call ends (with its closing tag or fence); len(text) when it holds none.
-
-    A 1.5B model sometimes went on after its call, writing the next step's instructions and more calls
-    itself. Nothing after the calls is acted on, and kept in the history it misled the turns that followed.
-    """
-    end = text.rfind("</tool_call>")
-    if end != -1:
-        return end + len("</tool_call>")
-    loose = _loose_calls(text, specs)
-    if not loose:
-        return len(text)
-    end = loose[-1][1]
-    fence = re.match(r"\s*```", text[end:])
-    return end + fence.end() if fence else end
-
-
-def _loose_calls(text: str, specs: list[dict[str, Any]]) -> list[tuple[str, int]]:
-    """Each loose call as tagged-call JSON, with the offset where its object ends."""
-    names = {spec["function"]["name"] for spec in specs}
-    decoder = json.JSONDecoder()
-    found: list[tuple[str, int]] = []
-    for match in _LOOSE_CALL_START.finditer(text):
-        if found and match.start() < found[-1][1]:
-            continue  # inside the object just decoded
-        try:
-            item, end = decoder.raw_decode(text, match.start())
-        except json.JSONDecodeError:
-            continue
-        if not isinstance(item, dict) or item.get("name") not in names:
-            continue
-        arguments = item.get("arguments", item.get("parameters"))
-        if arguments is None:  # flattened, as in {"name": "step_done", "summary": "..."}
-            arguments = {key: value for key, value in item.items() if key != "name"}
-        if isinstance(arguments, dict):
-            found.append((json.dumps({"name": item["name"], "arguments": arguments}), end))
-    return found
 
 
 @dataclass
@@ -325,7 +272,7 @@ class Runtime:
             completion = conversation.reply(GenerateOptions(
                 max_tokens=self.options.max_tokens_per_turn, tools=tuple(specs), seed=seed,
                 temperature=temperature, max_reasoning_tokens=self.options.max_reasoning_tokens),
-                self.deps.on_text, keep=lambda text: text[:calls_end(text, specs)])
+                self.deps.on_text, keep=lambda text: kept_reply(text, specs))
             self._account(completion.stats)
             parsed = parse_output(completion.text, format=self.options.tool_call_format, tools=specs)
             if not parsed.tool_calls and not parsed.errors:
