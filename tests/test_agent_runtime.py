@@ -632,3 +632,16 @@ def test_a_replan_questioned_on_the_last_turn_of_a_step_gets_its_answer(tmp_path
     result = runtime.run("fix a.py")
     assert [(name, step.status, step.turns) for name, step in result.steps] == [
         ("look", "done", 3), ("fix", "done", 2)]
+
+
+def test_the_same_plan_goes_on_after_a_looking_step_that_ran_out_of_turns(tmp_path: Path) -> None:
+    # Trajectory of a 1.5B model: its "find" step ran out of turns three times, each time the same plan came back
+    # and the step ran again, redoing the same reads.
+    plan = scaffold_json(("look", ["read_file"], 2, "replan"), ("fix", ["read_file", "edit_file"], 2, "abort"))
+    runtime, _, tools = make_runtime(tmp_path, [
+        plan, call("read_file", path="a.py"), call("read_file", path="b.py"),
+        plan, call("edit_file", path="a.py", text="x"), call("step_done", summary="fixed"),
+    ])
+    result = runtime.run("fix a.py")
+    assert [(name, step.status) for name, step in result.steps] == [("look", "failed"), ("fix", "done")]
+    assert len(tools["read_file"].calls) == 2 and result.outcome == "verified"

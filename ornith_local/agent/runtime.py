@@ -207,9 +207,11 @@ class Runtime:
                 if last.status != "failed" or step.on_failure != "retry" or retries >= step.max_retries:
                     break
                 retries += 1
-            # If the same plan comes back: a step that only looked and then replanned has reported what it found
-            # (go on); an editing step that replanned ("the edit did not fix it") or ran out of turns runs again.
-            looked_only = last.status == "replan" and not EDIT_TOOLS & set(step.tools)
+            # If the same plan comes back: a step that only looked has read what it could, whether it replanned to
+            # report it or ran out of turns, so the plan goes on (run again, it made a 1.5B model redo the same
+            # reads three times); an editing step that replanned ("the edit did not fix it") or ran out of turns
+            # runs again.
+            looked_only = last.status in ("replan", "failed") and not EDIT_TOOLS & set(step.tools)
             self.replan_from = index + 1 if looked_only else index
             if last.status == "failed":
                 last = replace(last, status="replan" if step.on_failure == "replan" else "abort")
