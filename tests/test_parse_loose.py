@@ -59,3 +59,22 @@ def test_valid_json_and_plain_text_are_left_alone() -> None:
     assert loose_tool_calls('{"name": "Ada", "arguments": {}}', SPECS) is None
     tagged = '<tool_call>{"name": "read_file", "arguments": {"path": "a.py"}}</tool_call>'
     assert kept_reply(tagged + "\nStep 2/2", SPECS) == tagged
+
+
+def test_bare_docstring_quotes_inside_a_json_string_are_escaped() -> None:
+    # Verbatim from a Qwen2.5-Coder 1.5B turn (invoicing-empty-average): the docstring's quotes left unescaped
+    # made the call unreadable, turn after turn, and the run failed a task the model had got right.
+    text = ('```json\n{\n  "name": "edit_file",\n  "arguments": {\n    "path": "invoicing/invoice.py",\n'
+            '    "old_string": "def average_line_total(self) -> Decimal:\\n    """Mean of the line totals; an empty '
+            'invoice averages to zero."""\\n    return round_cents(self.subtotal / len(self.lines))",\n'
+            '    "new_string": "def average_line_total(self) -> Decimal:\\n    """Mean of the line totals; an empty '
+            'invoice averages to zero."""\\n    if not self.lines:\\n        return Decimal(\'0\')\\n'
+            '    return round_cents(self.subtotal / len(self.lines))"\n  }\n}\n```')
+    parsed = loose_tool_calls(text, SPECS)
+    assert parsed is not None and len(parsed.tool_calls) == 1
+    arguments = parsed.tool_calls[0].arguments
+    assert arguments["old_string"] == ('def average_line_total(self) -> Decimal:\n'
+                                       '    """Mean of the line totals; an empty invoice averages to zero."""\n'
+                                       '    return round_cents(self.subtotal / len(self.lines))')
+    assert "    if not self.lines:\n        return Decimal('0')\n" in arguments["new_string"]
+    assert json.loads(kept_reply(text, SPECS).removeprefix("```json").removesuffix("```"))["name"] == "edit_file"

@@ -19,6 +19,11 @@ _CALL_START = re.compile(r'\{\s*"name"\s*:')
 # A value written as a Python triple-quoted string: it ends at the first """ after which the object goes on
 # (a comma, the next key, or the closing brace), so docstrings inside the code do not end it.
 _TRIPLE_QUOTED = re.compile(r'(:\s*)"""(.*?)"""(?=\s*(,|"[A-Za-z_]\w*"\s*:|\}))', re.DOTALL)
+# A JSON string value with bare quotes inside ("def f():\n    """Doc."""\n"): it ends at the first quote after which
+# the object goes on (a comma and the next key, or the closing brace); the quotes before it are the code's own.
+_AFTER_VALUE = r'\s*(?:,\s*"[A-Za-z_]\w*"\s*:|\})'
+_QUOTED_VALUE = re.compile(r'(:\s*)"((?:[^"\\]|\\.|"(?!' + _AFTER_VALUE + r'))*)"(?=' + _AFTER_VALUE + ")", re.DOTALL)
+_BARE_QUOTE = re.compile(r'(?<!\\)"')
 
 
 def loose_tool_calls(text: str, specs: list[dict[str, Any]]) -> ParsedOutput | None:
@@ -57,21 +62,29 @@ def repair_triple_quotes(text: str) -> str:
     return _TRIPLE_QUOTED.sub(as_json, text)
 
 
+def escape_inner_quotes(text: str) -> str:
+    """Bare quotes inside JSON string values escaped, where the value's real end is unambiguous."""
+    def escaped(match: re.Match[str]) -> str:
+        return match.group(1) + '"' + _BARE_QUOTE.sub(r'\\"', match.group(2)) + '"'
+    return _QUOTED_VALUE.sub(escaped, text)
+
+
 def _loose_calls(text: str, specs: list[dict[str, Any]]) -> tuple[str, list[tuple[str, int]]]:
     """The text the calls were read from (repaired only if it had to be), and each call as tagged-call JSON
     with the offset where its object ends."""
     found = _decode_calls(text, specs)
-    if not found and '"""' in text:
-        repaired = repair_triple_quotes(text)
+    repaired = text
+    for repair in (repair_triple_quotes, escape_inner_quotes):
+        if found or '"' not in repaired:
+            break
+        repaired = repair(repaired)
         found = _decode_calls(repaired, specs)
-        if found:
-            return repaired, found
-    return text, found
+    return (repaired if found else text), found
 
 
 def _decode_calls(text: str, specs: list[dict[str, Any]]) -> list[tuple[str, int]]:
     names = {spec["function"]["name"] for spec in specs}
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(strict=False)  # raw newlines inside strings: small models write them
     found: list[tuple[str, int]] = []
     for match in _CALL_START.finditer(text):
         if found and match.start() < found[-1][1]:
