@@ -17,7 +17,7 @@ from ornith_local.agent.library import ScaffoldLibrary
 from ornith_local.agent.runtime import Runtime
 from ornith_local.agent.scaffold import Permissions, Scaffold, clamp
 from ornith_local.agent.trajectory import Trajectory, read_events
-from ornith_local.llm.backend import Message
+from ornith_local.llm.backend import BackendError, GenerateOptions, Message
 from ornith_local.llm.scripted import ScriptedBackend
 from ornith_local.tools.base import ToolResult, schema
 
@@ -645,3 +645,47 @@ def test_the_same_plan_goes_on_after_a_looking_step_that_ran_out_of_turns(tmp_pa
     result = runtime.run("fix a.py")
     assert [(name, step.status) for name, step in result.steps] == [("look", "failed"), ("fix", "done")]
     assert len(tools["read_file"].calls) == 2 and result.outcome == "verified"
+
+
+def test_a_failed_model_call_ends_the_run_as_an_error_not_a_crash(tmp_path: Path) -> None:
+    # Seen with the tiny model in a 4K context: a prompt that still did not fit after compaction raised out of
+    # `ornith run` as a traceback.
+    def overflow(messages: Sequence[Message]) -> str:
+        raise BackendError("the prompt (4228 tokens) does not fit in the context (4096); compact the conversation")
+
+    runtime, _, _ = make_runtime(tmp_path, [scaffold_json(("fix", ["read_file", "edit_file"], 3, "abort")), overflow])
+    result = runtime.run("fix a.py")
+    assert result.outcome == "error" and result.error is not None and "does not fit" in result.error
+    assert events(runtime)[-1] == "end" and result.turns == 0  # the failed call was no turn
+
+
+def test_compaction_counts_the_tool_definitions_in_the_prompt() -> None:
+    from ornith_local.agent.context import Conversation
+    from ornith_local.agent.scaffold import ContextPolicy
+
+    backend = ScriptedBackend(["ok"], context=200)  # room for 160 - 20 tokens before compaction
+    conversation = Conversation(backend, ContextPolicy(summarize_after_turns=2))
+    conversation.add(Message("user", "task"))
+    for index in range(3):
+        conversation.add(Message("tool", f"result {index} " + "word " * 25, name="read_file"))
+    tools = ({"type": "function", "function": {"name": "read_file", "description": "a tool " * 30}},)
+    assert conversation.tokens() < 140  # the messages alone would fit
+    conversation.reply(GenerateOptions(max_tokens=20, tools=tools))
+    assert conversation.compactions == 1
+    assert backend.calls[0].messages[1].content.startswith("[earlier result, summarised]")
+
+
+def test_compaction_cuts_long_replies_when_observations_are_not_enough() -> None:
+    from ornith_local.agent.context import Conversation
+    from ornith_local.agent.scaffold import ContextPolicy
+
+    backend = ScriptedBackend(["ok"], context=400)
+    conversation = Conversation(backend, ContextPolicy())
+    conversation.add(Message("system", "be careful"))
+    conversation.add(Message("user", "plan this " + "please " * 150))  # a long planning request
+    conversation.add(Message("assistant", "ramble " * 150))  # a long reply of a base model
+    conversation.add(Message("user", "Step 1/1: fix."))
+    conversation.reply(GenerateOptions(max_tokens=20))
+    sent = backend.calls[0].messages
+    assert sum(backend.count_tokens(message.content) + 4 for message in sent) <= 400 * 0.8 - 20
+    assert sent[0].content == "be careful" and sent[-1].content == "Step 1/1: fix."

@@ -7,6 +7,7 @@ their first line, long ones are cut to head and tail. The backend re-evaluates o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -36,6 +37,7 @@ class Conversation:
         self.policy = policy
         self.messages: list[Message] = []
         self.compactions = 0
+        self._tools_cost: dict[str, int] = {}
         self.log = log  # the trajectory records every message, so a run can be resumed or exported
 
     def add(self, message: Message) -> None:
@@ -52,7 +54,9 @@ class Conversation:
               keep: Callable[[str], str] | None = None) -> Completion:
         """The model's next turn, added to the conversation. `keep`: the part of the reply worth keeping
         (the runtime drops what a model wrote after its tool calls); the completion itself is whole."""
-        budget = int(self.backend.n_ctx * COMPACT_AT) - options.max_tokens
+        # The tool definitions are rendered into the prompt too (~1.5K tokens for the default tools): a budget
+        # of the messages alone let a 4K-context run compact and still overflow the window.
+        budget = int(self.backend.n_ctx * COMPACT_AT) - options.max_tokens - self._tools_tokens(options.tools)
         if self.tokens() > budget:
             self.compact(budget)
         completion = self.backend.chat(self.messages, options, on_text)
@@ -61,6 +65,14 @@ class Conversation:
         # of the few tokens after the cut, which the backend's prefix match handles.
         self.add(Message("assistant", keep(completion.text) if keep else completion.text))
         return completion
+
+    def _tools_tokens(self, tools: tuple[dict[str, Any], ...]) -> int:
+        if not tools:
+            return 0
+        key = json.dumps(tools, sort_keys=True)
+        if key not in self._tools_cost:
+            self._tools_cost[key] = self.backend.count_tokens(key)
+        return self._tools_cost[key]
 
     def compact(self, budget: int) -> None:
         """Shrink old tool observations to one line each, oldest first, until the history fits."""
@@ -78,3 +90,11 @@ class Conversation:
         for position in tool_positions:
             message = self.messages[position]
             self.messages[position] = replace(message, content=cut_middle(message.content, 200))
+        # And then the model's own long replies and earlier requests (a planning prompt, a rambling turn), oldest
+        # first; the system message and the latest exchange stay whole.
+        for position in range(1, len(self.messages) - 2):
+            if self.tokens() <= budget:
+                return
+            message = self.messages[position]
+            if message.role != "system":
+                self.messages[position] = replace(message, content=cut_middle(message.content, 60))

@@ -26,7 +26,7 @@ from ornith_local.agent.scaffold import (
     scaffold_from_json,
 )
 from ornith_local.agent.sessions import ResumeState
-from ornith_local.llm.backend import GenerateOptions, Message
+from ornith_local.llm.backend import BackendError, GenerateOptions, Message
 from ornith_local.llm.parsing import parse_output
 from ornith_local.llm.parsing.loose import kept_reply, loose_tool_calls
 from ornith_local.tools.base import call_tool, function_spec
@@ -140,7 +140,9 @@ class Runtime:
                 history = "\n".join(f"- {name}: {step.status}: {step.summary}" for name, step in steps[-4:])
                 self._log("replan", reason=result.summary)
             checks = deps.verifier.verify(scaffolds[-1].acceptance_checks if scaffolds else ())
-        except ScaffoldError as error:
+        except (ScaffoldError, BackendError) as error:
+            # A plan that cannot be used, or a model call that failed (a prompt that cannot fit, a server gone):
+            # the run ends as an error with the reason, its trajectory complete.
             return self._finish(task, "error", scaffolds, steps, [], error=str(error))
         self._log("checks", checks=[check.to_json() for check in checks])
         diff = deps.workspace.diff()
@@ -271,10 +273,14 @@ class Runtime:
                 # Greedy (or near-greedy) decoding answers a refusal with the very same call, turn after turn;
                 # sampling warmer, with a seed of its own, lets the model take another path. Still reproducible.
                 temperature, seed = max(temperature or 0.0, UNSTUCK_TEMPERATURE), seed + self.turns
-            completion = conversation.reply(GenerateOptions(
-                max_tokens=self.options.max_tokens_per_turn, tools=tuple(specs), seed=seed,
-                temperature=temperature, max_reasoning_tokens=self.options.max_reasoning_tokens),
-                self.deps.on_text, keep=lambda text: kept_reply(text, specs))
+            try:
+                completion = conversation.reply(GenerateOptions(
+                    max_tokens=self.options.max_tokens_per_turn, tools=tuple(specs), seed=seed,
+                    temperature=temperature, max_reasoning_tokens=self.options.max_reasoning_tokens),
+                    self.deps.on_text, keep=lambda text: kept_reply(text, specs))
+            except BackendError:
+                self.turns -= 1  # the call failed: no turn was taken
+                raise
             self._account(completion.stats)
             parsed = parse_output(completion.text, format=self.options.tool_call_format, tools=specs)
             if not parsed.tool_calls and not parsed.errors:

@@ -110,26 +110,35 @@ def _strip_numbers(text: str) -> str:
     return "\n".join(_LINE_NUMBER.sub("", line, count=1) for line in text.split("\n"))
 
 
+def _occurrences(text: str, old: str) -> list[int]:
+    """Every offset where `old` starts, overlapping ones included."""
+    starts, position = [], text.find(old)
+    while position != -1:
+        starts.append(position)
+        position = text.find(old, position + 1)
+    return starts
+
+
 def apply_edit(text: str, old: str, new: str, *, replace_all: bool = False, where: str = "the file") -> EditOutcome:
     """The text after replacing `old` by `new`, or a ToolError that says why not and what is close."""
     if not old:
         raise ToolError("old_string is empty; give the exact text to replace (use write_file to create a file)")
     if old == new:
         raise ToolError("old_string and new_string are identical; nothing to change")
-    count = text.count(old)
-    if count == 0 and _numbered(old):
+    places = _occurrences(text, old)
+    if not places and _numbered(old):
         # Copied from read_file with its line numbers ("12│    return x"): the text is the part after "│".
         old = _strip_numbers(old)
         new = _strip_numbers(new) if _numbered(new) else new
-        count = text.count(old)
-    if count == 1 or (count > 1 and replace_all):
-        return EditOutcome(text.replace(old, new), count, tolerant=False)
-    if count > 1:
-        starts, position = [], text.find(old)
-        while position != -1:
-            starts.append(line_of(text, position))
-            position = text.find(old, position + 1)
-        raise ToolError(f"old_string matches {count} times in {where} (lines {', '.join(map(str, starts))}); "
+        places = _occurrences(text, old)
+    if len(places) == 1:
+        return EditOutcome(text[:places[0]] + new + text[places[0] + len(old):], 1, tolerant=False)
+    if places and replace_all:
+        return EditOutcome(text.replace(old, new), text.count(old), tolerant=False)
+    if places:
+        # Overlapping places count too: "aa" in "aaa" is two places, and replacing the first would be a guess.
+        where_lines = ", ".join(str(line_of(text, start)) for start in places)
+        raise ToolError(f"old_string matches {len(places)} times in {where} (lines {where_lines}); "
                         "add surrounding lines to make it unique, or set replace_all")
 
     lines = text.split("\n")
