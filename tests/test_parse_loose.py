@@ -34,10 +34,14 @@ TRIPLE_QUOTED = '''```json
 ```'''
 
 
-def test_triple_quoted_code_becomes_the_exact_strings() -> None:
-    parsed = loose_tool_calls(TRIPLE_QUOTED, SPECS)
+def the_only_calls_arguments(text: str) -> dict[str, Any]:
+    parsed = loose_tool_calls(text, SPECS)
     assert parsed is not None and len(parsed.tool_calls) == 1
-    arguments = parsed.tool_calls[0].arguments
+    return dict(parsed.tool_calls[0].arguments)
+
+
+def test_triple_quoted_code_becomes_the_exact_strings() -> None:
+    arguments = the_only_calls_arguments(TRIPLE_QUOTED)
     assert arguments["old_string"] == ('def normalize(name: str) -> str:\n'
                                        '    """Collapse runs of whitespace: \'  Ada \' -> \'Ada\'."""\n'
                                        '    return " ".join(name.split())\n')
@@ -70,9 +74,7 @@ def test_bare_docstring_quotes_inside_a_json_string_are_escaped() -> None:
             '    "new_string": "def average_line_total(self) -> Decimal:\\n    """Mean of the line totals; an empty '
             'invoice averages to zero."""\\n    if not self.lines:\\n        return Decimal(\'0\')\\n'
             '    return round_cents(self.subtotal / len(self.lines))"\n  }\n}\n```')
-    parsed = loose_tool_calls(text, SPECS)
-    assert parsed is not None and len(parsed.tool_calls) == 1
-    arguments = parsed.tool_calls[0].arguments
+    arguments = the_only_calls_arguments(text)
     assert arguments["old_string"] == ('def average_line_total(self) -> Decimal:\n'
                                        '    """Mean of the line totals; an empty invoice averages to zero."""\n'
                                        '    return round_cents(self.subtotal / len(self.lines))')

@@ -61,6 +61,8 @@ def test_an_anchor_copied_with_read_file_line_numbers_still_edits(ws: Workspace)
     assert (ws.root / "cart.py").read_text() == SOURCE.replace("item.price", "item.price * item.quantity")
     ok, _ = edit(ws, " 9│        return len(self.items)", "        return 0")  # numbered anchor, plain replacement
     assert ok and (ws.root / "cart.py").read_text().endswith("        return 0\n")
+    with pytest.raises(ToolError, match="old_string was not found"):  # only a number: nothing to look for
+        apply_edit(SOURCE, "12│", "x")
 
 
 def test_ambiguous_anchor_names_the_lines(ws: Workspace) -> None:

@@ -126,7 +126,7 @@ def apply_edit(text: str, old: str, new: str, *, replace_all: bool = False, wher
     if old == new:
         raise ToolError("old_string and new_string are identical; nothing to change")
     places = _occurrences(text, old)
-    if not places and _numbered(old):
+    if not places and _numbered(old) and _strip_numbers(old).strip():
         # Copied from read_file with its line numbers ("12│    return x"): the text is the part after "│".
         old = _strip_numbers(old)
         new = _strip_numbers(new) if _numbered(new) else new

@@ -106,7 +106,7 @@ class Search:
         pattern = arg_str(args, "pattern")
         if not pattern:
             raise ToolError("pattern is empty")
-        literal = arg_bool(args, "literal")
+        asked_literal = literal = arg_bool(args, "literal")
         ignore_case = arg_bool(args, "ignore_case")
         glob = str(args["glob"]) if args.get("glob") else None
         limit = max(arg_int(args, "max_results", DEFAULT_MAX_RESULTS) or DEFAULT_MAX_RESULTS, 1)
@@ -117,12 +117,13 @@ class Search:
             re.compile(pattern)
         except re.error:
             literal = True  # not a regex at all: the model meant the text (a signature, a call with parentheses)
-        matches = self._search(pattern, base, literal, ignore_case, glob, limit + 1)
+        rg = shutil.which("rg") if self.use_ripgrep else None
+        matches = self._search(rg, pattern, base, literal, ignore_case, glob, limit + 1)
         if not matches and not literal and re.escape(pattern) != pattern:
             # "def parse_tags(text: str) -> list[str]:" as a regex matches nothing, not even itself. Models paste
             # code they read; on no regex match the same text is looked up as plain text.
             literal = True
-            matches = self._search(pattern, base, literal, ignore_case, glob, limit + 1)
+            matches = self._search(rg, pattern, base, literal, ignore_case, glob, limit + 1)
         truncated = len(matches) > limit
         matches = matches[:limit]
         lines = []
@@ -134,18 +135,14 @@ class Search:
         if truncated:
             body += f"\n[more than {limit} matches; narrow the pattern, path or glob]"
         title = f"search {pattern!r}: {len(matches)}{'+' if truncated else ''} matches in {files} files"
-        if literal and not arg_bool(args, "literal"):
+        if literal and not asked_literal:
             body = f"(searched as plain text)\n{body}"
         return ToolResult(True, body, title=title,
                           data={"matches": [m.__dict__ for m in matches], "truncated": truncated, "literal": literal,
-                                "engine": "ripgrep" if self._ripgrep() else "python"})
+                                "engine": "ripgrep" if rg else "python"})
 
-    def _ripgrep(self) -> str | None:
-        return shutil.which("rg") if self.use_ripgrep else None
-
-    def _search(self, pattern: str, base: str, literal: bool, ignore_case: bool, glob: str | None,
+    def _search(self, rg: str | None, pattern: str, base: str, literal: bool, ignore_case: bool, glob: str | None,
                 limit: int) -> list[Match]:
-        rg = self._ripgrep()
         if rg:
             return _rg_search(rg, self.workspace.root, base, pattern, literal=literal, ignore_case=ignore_case,
                               glob=glob, limit=limit)
