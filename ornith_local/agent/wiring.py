@@ -42,6 +42,7 @@ from ornith_local.tools.testing import TEST_ENV, format_report, run_tests
 
 REPO_MAP_TOKENS = 1024
 MAX_TEST_SOURCE_BYTES = 400_000  # enough to catch special-casing, bounded for huge suites
+MIN_TOKENS_PER_TURN = 64
 
 
 class SetupError(Exception):
@@ -105,15 +106,17 @@ class GitWorkspace:
 class SandboxVerifier:
     """The checks the runtime owns: the user's --check commands, else the detected test suite."""
 
-    def __init__(self, root: Path, sandbox: Sandbox, checks: Sequence[str], timeout_s: float) -> None:
+    def __init__(self, root: Path, sandbox: Sandbox, checks: Sequence[str], timeout_s: float, *,
+                 use_baseline: bool = True) -> None:
         self.root, self.sandbox, self.checks, self.timeout_s = root, sandbox, tuple(checks), timeout_s
+        self.use_baseline = use_baseline
         self.already_failing: frozenset[str] | None = None
 
     def baseline(self) -> list[str] | None:
         """The suite's failing tests before the run. A repo often has failures unrelated to the task: the run
         is then judged on fixing some of them without breaking anything, not on a suite it was never asked
         to make green. --check commands have no baseline: they are the user's own verdict."""
-        if self.checks:
+        if self.checks or not self.use_baseline:
             return None
         report = run_tests(self.root, self.sandbox, timeout_s=self.timeout_s)
         if report.error is not None:
@@ -185,6 +188,9 @@ def open_run(
     backend: Backend | None = None,
 ) -> OpenRun:
     config = request.config
+    if config.agent.max_tokens_per_turn < MIN_TOKENS_PER_TURN:
+        raise SetupError(f"agent.max_tokens_per_turn is {config.agent.max_tokens_per_turn}; a turn needs at least "
+                         f"{MIN_TOKENS_PER_TURN} tokens to hold one tool call")
     repo = request.repo.resolve()
     ensure_git_repo(repo, lambda: False)
     settings = replace(config.model, endpoint=request.endpoint or config.model.endpoint,
@@ -236,7 +242,8 @@ def open_run(
     deps = AgentDeps(
         backend=backend, tools=tools,
         workspace=GitWorkspace(repo, f"session {trajectory.session_id}", record_checkpoint),
-        verifier=SandboxVerifier(repo, sandbox, request.checks, config.tests.timeout_s),
+        verifier=SandboxVerifier(repo, sandbox, request.checks, config.tests.timeout_s,
+                                 use_baseline=config.tests.baseline),
         trajectory=trajectory, repo_map=repo_map, clamp=do_clamp, judge=make_judge(backend, request.seed),
         library=library, instructions=project_instructions(repo), approve=approve, emit=emit, on_text=on_text,
         sandbox_tier=getattr(sandbox, "tier", "?"),
@@ -248,5 +255,6 @@ def open_run(
         withheld=request.withheld, seed=request.seed, temperature=request.temperature, repo=str(repo),
         needs_approval=needs_approval,
         max_reasoning_tokens=config.model.max_reasoning_tokens,
+        max_tokens_per_turn=config.agent.max_tokens_per_turn,
     )
     return OpenRun(Runtime(deps, options), backend, getattr(sandbox, "tier", "?"), trajectory, library)

@@ -43,6 +43,7 @@ class AgentSettings:
     max_turns: int = 40
     use_library: bool = True
     allow_test_edits: bool = False
+    max_tokens_per_turn: int = 768  # a step turn's reply; an edit_file call with a whole function needs room
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,9 @@ class SandboxSettings:
 class TestSettings:
     command: str | None = None  # None: detected from the project
     timeout_s: float = 600.0
+    # Run the suite once before the agent starts, so tests that already fail do not fail its run. Off: one
+    # suite run less (slow suites), and the whole suite must pass at the end.
+    baseline: bool = True
 
 
 @dataclass(frozen=True)
