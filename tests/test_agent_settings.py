@@ -10,11 +10,9 @@ import json
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 from ornith_local.agent.runtime import REFLECT_TOKENS
 from ornith_local.agent.trajectory import read_events
-from ornith_local.agent.wiring import RunRequest, SetupError, open_run
+from ornith_local.agent.wiring import RunRequest, open_run
 from ornith_local.config import load_config
 from ornith_local.llm.scripted import ScriptedBackend
 
@@ -54,10 +52,3 @@ def test_baseline_off_skips_the_first_suite_run(example_repo: Path) -> None:
     (example_repo / ".ornith.toml").write_text("[tests]\nbaseline = false\n")
     _, events = run_with(example_repo, {})
     assert "baseline" not in events and "checks" in events
-
-
-def test_a_turn_too_small_for_a_tool_call_is_a_setup_error(example_repo: Path) -> None:
-    request = RunRequest(task=TASK, repo=example_repo,
-                         config=load_config(example_repo, environ={"ORNITH_AGENT_MAX_TOKENS_PER_TURN": "8"}))
-    with pytest.raises(SetupError, match="max_tokens_per_turn is 8"):
-        open_run(request, emit=lambda event, data: None, backend=ScriptedBackend([]))

@@ -57,6 +57,10 @@ def test_unknown_section_is_an_error(tmp_path: Path) -> None:
         ("[sandbox]\nallow_network = 1", "sandbox.allow_network': expected true or false"),
         ("[precommit]\nchecks = 'ruff'", "precommit.checks': expected a list of strings"),
         ("[agent]\nmax_turns = true", "agent.max_turns': expected an integer"),
+        ("[agent]\nmax_turns = 0", "agent.max_turns': must be at least 1, got 0"),
+        ("[agent]\nmax_tokens_per_turn = 8", "agent.max_tokens_per_turn': must be at least 64, got 8"),
+        ('[tests]\nenv = ["DEBUG"]', "tests.env': expected NAME=value entries, got 'DEBUG'"),
+        ('[tests]\nenv = ["=1"]', "tests.env': expected NAME=value entries, got '=1'"),
     ],
 )
 def test_wrong_types_are_named(tmp_path: Path, toml: str, expected: str) -> None:

@@ -61,6 +61,16 @@ def test_config_overrides_the_detected_command_and_timeouts_are_reported(example
     assert "timed out" in format_report(report)
 
 
+def test_tests_env_from_config_reaches_the_sandboxed_run(tmp_path: Path) -> None:
+    (tmp_path / "test_settings.py").write_text(
+        "import os\n\n\ndef test_runs_against_the_test_database():\n"
+        "    assert os.environ.get('APP_DB') == 'sqlite:///:memory:'\n")
+    assert run_tests(tmp_path).counts["failed"] == 1
+    (tmp_path / ".ornith.toml").write_text('[tests]\nenv = ["APP_DB=sqlite:///:memory:"]\n')
+    report = run_tests(tmp_path)
+    assert report.ok and report.counts["passed"] == 1
+
+
 def test_no_suite_collection_errors_and_missing_commands(tmp_path: Path) -> None:
     assert detect_test_command(tmp_path) is None
     assert run_tests(tmp_path).error == "no test suite detected (set [tests] command in .ornith.toml)"

@@ -38,11 +38,10 @@ from ornith_local.tools.checkpoint import (
 )
 from ornith_local.tools.listing import list_files
 from ornith_local.tools.repomap import RepoMap, RepoMapTool
-from ornith_local.tools.testing import TEST_ENV, format_report, run_tests
+from ornith_local.tools.testing import env_for_tests, format_report, run_tests
 
 REPO_MAP_TOKENS = 1024
 MAX_TEST_SOURCE_BYTES = 400_000  # enough to catch special-casing, bounded for huge suites
-MIN_TOKENS_PER_TURN = 64
 
 
 class SetupError(Exception):
@@ -147,7 +146,7 @@ class SandboxVerifier:
         except ValueError as error:
             return CheckResult(name, command, False, f"cannot parse the command: {error}")
         # The test tools' environment: no bytecode caches written into the user's tree by a check.
-        result = self.sandbox.run(argv, workspace=self.root, timeout_s=self.timeout_s, env=TEST_ENV)
+        result = self.sandbox.run(argv, workspace=self.root, timeout_s=self.timeout_s, env=env_for_tests(self.root))
         tail = (result.stdout + result.stderr).strip().splitlines()[-1:] or [""]
         summary = "timed out" if result.timed_out else f"exit {result.exit_code}: {tail[0][:160]}"
         return CheckResult(name, command, result.exit_code == 0 and not result.timed_out, summary)
@@ -188,9 +187,6 @@ def open_run(
     backend: Backend | None = None,
 ) -> OpenRun:
     config = request.config
-    if config.agent.max_tokens_per_turn < MIN_TOKENS_PER_TURN:
-        raise SetupError(f"agent.max_tokens_per_turn is {config.agent.max_tokens_per_turn}; a turn needs at least "
-                         f"{MIN_TOKENS_PER_TURN} tokens to hold one tool call")
     repo = request.repo.resolve()
     ensure_git_repo(repo, lambda: False)
     settings = replace(config.model, endpoint=request.endpoint or config.model.endpoint,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
@@ -60,6 +61,9 @@ class TestSettings:
     # Run the suite once before the agent starts, so tests that already fail do not fail its run. Off: one
     # suite run less (slow suites), and the whole suite must pass at the end.
     baseline: bool = True
+    # "NAME=value" entries set for every test run and check command (the sandbox passes on only an
+    # allow-list of your environment).
+    env: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,23 @@ class Config:
     precommit: PrecommitSettings = field(default_factory=PrecommitSettings)
     # Where each layer came from, for `ornith doctor`.
     sources: tuple[str, ...] = ()
+
+
+def _at_least(minimum: int) -> Callable[[Any], str | None]:
+    return lambda value: None if value >= minimum else f"must be at least {minimum}, got {value}"
+
+
+def _assignments(value: list[str]) -> str | None:
+    bad = [entry for entry in value if not entry.partition("=")[0].strip().isidentifier() or "=" not in entry]
+    return f"expected NAME=value entries, got {bad[0]!r}" if bad else None
+
+
+# Checks beyond the type, for values that would otherwise fail much later and far from the file that set them.
+VALUE_CHECKS: dict[tuple[str, str], Callable[[Any], str | None]] = {
+    ("agent", "max_turns"): _at_least(1),
+    ("agent", "max_tokens_per_turn"): _at_least(64),  # room for one tool call
+    ("tests", "env"): _assignments,
+}
 
 
 def _section_types() -> dict[str, type]:
@@ -155,7 +176,12 @@ def _apply(config: Config, data: dict[str, Any], origin: str) -> Config:
         for key, value in table.items():
             if key not in hints:
                 raise ConfigError(f"{origin}: unknown key '{section_name}.{key}'")
-            values[key] = _coerce(value, hints[key], f"{origin}: '{section_name}.{key}'")
+            where = f"{origin}: '{section_name}.{key}'"
+            values[key] = _coerce(value, hints[key], where)
+            check = VALUE_CHECKS.get((section_name, key))
+            problem = check(values[key]) if check is not None and values[key] is not None else None
+            if problem is not None:
+                raise ConfigError(f"{where}: {problem}")
         updates[section_name] = replace(getattr(config, section_name), **values)
     return replace(config, **updates, sources=(*config.sources, origin))
 

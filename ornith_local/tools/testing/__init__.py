@@ -28,12 +28,27 @@ DETAIL_CHARS = 1500
 # Keep test runs from leaving bytecode caches and pytest caches in the user's tree.
 TEST_ENV = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
 
-__all__ = ["Frame", "RunTests", "TestCase", "TestCommand", "TestReport", "detect_test_command", "format_report",
-           "run_tests"]
+__all__ = [
+    "Frame",
+    "RunTests",
+    "TestCase",
+    "TestCommand",
+    "TestReport",
+    "detect_test_command",
+    "env_for_tests",
+    "format_report",
+    "run_tests",
+]
 
 
 def _tail(text: str, limit: int = OUTPUT_TAIL_CHARS) -> str:
     return text if len(text) <= limit else "[…]\n" + text[-limit:]
+
+
+def env_for_tests(root: Path) -> dict[str, str]:
+    """The environment of a test run in `root`: ours, then the project's `[tests] env` entries."""
+    configured = dict(entry.split("=", 1) for entry in load_config(root).tests.env)
+    return {**TEST_ENV, **{name.strip(): value for name, value in configured.items()}}
 
 
 def run_tests(root: Path, sandbox: Sandbox | None = None, *, command: TestCommand | None = None,
@@ -53,7 +68,7 @@ def run_tests(root: Path, sandbox: Sandbox | None = None, *, command: TestComman
         argv += ["-p", "no:cacheprovider", "--tb=short", "-o", "junit_family=xunit1", f"--junitxml={junit}"]
     argv += list(select)
     try:
-        result = sandbox.run(argv, workspace=root, timeout_s=timeout, env=TEST_ENV)
+        result = sandbox.run(argv, workspace=root, timeout_s=timeout, env=env_for_tests(root))
         junit_text = junit.read_text(errors="replace") if junit is not None and junit.exists() else None
     finally:
         if junit is not None:
