@@ -8,10 +8,12 @@ does not, `Completion.text` holds the raw text and the caller parses it, exactly
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ornith_local.llm.backend import (
@@ -25,6 +27,37 @@ from ornith_local.llm.backend import (
 )
 
 _FINISH: dict[str, FinishReason] = {"stop": "stop", "length": "length", "tool_calls": "stop", "eos": "stop"}
+# Text shaped like the turn markers of common chat templates: ChatML / Llama 3 / Phi `<|...|>`, DeepSeek's
+# full-width `<｜...｜>`, Gemma's turns, Llama 2 / Mistral `[INST]` and `</s>`.
+_TURN_MARKER = re.compile(r"<[|｜][^<>\s]{1,64}[|｜]>|<(?:start|end)_of_turn>|</?s>|\[/?INST\]")
+# Invisible, and it splits the marker into plain tokens: the server's tokenizer cannot read it as a control token.
+_JOINER = "\u2060"
+# The joiner as a character, or JSON-escaped in a tool call's arguments.
+_JOINED = re.compile(r"([<\[])(?:\u2060|\\u2060)", re.IGNORECASE)
+
+
+def defuse_markers(text: str) -> str:
+    """`text` with turn-marker look-alikes broken by an invisible joiner after their first character.
+
+    A server renders the chat template and tokenizes it with special tokens on, so "<|im_end|>" in a file the
+    agent read would end the turn for real: a prompt injection. The in-process backend swaps such text for plain
+    tokens using the model's vocabulary; a server's vocabulary is unknown here, so the common shapes are broken.
+    """
+    return _TURN_MARKER.sub(lambda match: match[0][0] + _JOINER + match[0][1:], text)
+
+
+def _defused(message: Message) -> Message:
+    calls = tuple(
+        {**call, "function": {**call["function"], "arguments": defuse_markers(call["function"]["arguments"])}}
+        if isinstance((call.get("function") or {}).get("arguments"), str) else call
+        for call in message.tool_calls
+    )
+    return replace(message, content=defuse_markers(message.content), tool_calls=calls)
+
+
+def restore_markers(text: str) -> str:
+    """The model copies what it read: a marker it quotes back (say, in an edit) is written without the joiner."""
+    return _JOINED.sub(r"\1", text) if _JOINER in text or "\\u2060" in text.lower() else text
 
 
 class HttpBackend:
@@ -49,7 +82,7 @@ class HttpBackend:
         """Nothing to forget here: the server keeps (and reuses) its own cache."""
 
     def chat(self, messages: Sequence[Message], options: GenerateOptions, on_text: OnText | None = None) -> Completion:
-        body: dict[str, Any] = {"messages": [message.to_openai() for message in messages]}
+        body: dict[str, Any] = {"messages": [_defused(message).to_openai() for message in messages]}
         if options.tools:
             body["tools"] = list(options.tools)
         if options.json_schema is not None:
@@ -125,7 +158,9 @@ class HttpBackend:
         stats.total_s = time.perf_counter() - started
         stats.generated_tokens = stats.generated_tokens or chunks
         tool_calls = [calls[index] for index in sorted(calls)]
-        return Completion(text, finish, stats, reasoning=reasoning or None, tool_calls=tool_calls)
+        for call in tool_calls:
+            call["function"]["arguments"] = restore_markers(call["function"]["arguments"])
+        return Completion(restore_markers(text), finish, stats, reasoning=reasoning or None, tool_calls=tool_calls)
 
     @staticmethod
     def _read_usage(event: dict[str, Any], stats: GenerationStats) -> None:
