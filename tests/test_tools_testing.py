@@ -15,7 +15,7 @@ from ornith_local.tools.base import call_tool
 from ornith_local.tools.run import RunCommand
 from ornith_local.tools.testing import RunTests, detect_test_command, format_report, run_tests
 from ornith_local.tools.testing.detect import TestCommand
-from ornith_local.tools.testing.parsers import parse_go_json
+from ornith_local.tools.testing.parsers import parse_go_json, parse_tap
 from ornith_local.tools.workspace import Workspace
 from tests.conftest import git
 
@@ -136,6 +136,46 @@ def test_go_json_events_become_cases(tmp_path: Path) -> None:
     assert total.message == "cart_test.go:12: total = 3, want 4"
     (tmp_path / "go.mod").write_text("module example.com/shop\n")
     assert detect_test_command(tmp_path) == TestCommand("go", ("go", "test", "-json", "./..."), "go.mod")
+
+
+NODE_TESTS = """const { describe, it, test } = require("node:test");
+const assert = require("node:assert");
+describe("cents", () => {
+  it("rounds half up", () => { assert.strictEqual(Math.round(2.5), 3); });
+  it("adds", () => {
+    assert.strictEqual(0.1 + 0.2, 0.3);
+  });
+});
+test("later", { skip: "not yet" }, () => {});
+"""
+
+
+@pytest.mark.skipif(shutil.which("npm") is None, reason="node and npm are not installed")
+def test_node_test_runner_results_through_npm(tmp_path: Path) -> None:
+    (tmp_path / "package.json").write_text('{"name": "shop", "scripts": {"test": "node --test"}}')
+    (tmp_path / "test").mkdir()
+    (tmp_path / "test" / "money.test.js").write_text(NODE_TESTS)
+    (tmp_path / "test" / "other.test.js").write_text('require("node:test")("other", () => {});\n')
+    report = run_tests(tmp_path)
+    assert report.runner == "npm" and report.error is None
+    assert report.counts == {"passed": 2, "failed": 1, "errors": 0, "skipped": 1}
+    [adds] = report.failures
+    assert adds.id == "test/money.test.js::cents > adds"  # the suite is named, not counted as a test
+    assert adds.message == "Expected values to be strictly equal:"
+    assert (adds.file, adds.line) == ("test/money.test.js", 5)
+    assert adds.frames[-1].line == 6  # the assertion, from the stack
+    assert "0.30000000000000004" in format_report(report) and "problem:" not in format_report(report)
+    # A failing test's id selects its file; a name that is no file runs everything.
+    rerun = run_tests(tmp_path, select=[adds.id])
+    assert rerun.command == "npm test test/money.test.js" and len(rerun.cases) == 3
+    assert len(run_tests(tmp_path, select=["cents > adds"]).cases) == 4
+
+
+def test_tap_without_diagnostics_or_locations() -> None:
+    output = "TAP version 13\n# sums\nok 1 adds small numbers\nnot ok 2 carries\nok 3 big # skip slow\n1..3\n"
+    cases = parse_tap(output)
+    assert [(case.id, case.outcome) for case in cases] == [
+        ("adds small numbers", "passed"), ("carries", "failed"), ("big", "skipped")]
 
 
 def test_npm_detection_skips_the_placeholder(tmp_path: Path) -> None:

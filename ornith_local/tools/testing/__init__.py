@@ -18,7 +18,14 @@ from ornith_local.sandbox import Sandbox, open_sandbox
 from ornith_local.tools.base import ToolError, ToolResult, schema
 from ornith_local.tools.testing.detect import TestCommand, detect_test_command
 from ornith_local.tools.testing.model import Frame, TestCase, TestReport
-from ornith_local.tools.testing.parsers import parse_cargo, parse_go_json, parse_junit, parse_unittest
+from ornith_local.tools.testing.parsers import (
+    looks_like_tap,
+    parse_cargo,
+    parse_go_json,
+    parse_junit,
+    parse_tap,
+    parse_unittest,
+)
 from ornith_local.tools.workspace import Workspace
 
 OUTPUT_TAIL_CHARS = 4000
@@ -26,6 +33,7 @@ SHOWN_FAILURES = 10
 SHOWN_DETAILS = 3
 DETAIL_CHARS = 1500
 # Keep test runs from leaving bytecode caches and pytest caches in the user's tree.
+JS_RUNNERS = ("npm", "pnpm", "yarn")
 TEST_ENV = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
 
 __all__ = [
@@ -66,6 +74,10 @@ def run_tests(root: Path, sandbox: Sandbox | None = None, *, command: TestComman
     if command.runner == "pytest":
         junit = root / f".ornith-junit-{secrets.token_hex(6)}.xml"
         argv += ["-p", "no:cacheprovider", "--tb=short", "-o", "junit_family=xunit1", f"--junitxml={junit}"]
+    if command.runner in JS_RUNNERS:
+        # JS runners select by file; the ids this module reports are `file::test name` (or the bare name when the
+        # runner did not say where the test is): what names no file runs the whole suite.
+        select = [path for path in dict.fromkeys(item.split("::")[0] for item in select) if (root / path).exists()]
     argv += list(select)
     try:
         result = sandbox.run(argv, workspace=root, timeout_s=timeout, env=env_for_tests(root))
@@ -84,6 +96,8 @@ def run_tests(root: Path, sandbox: Sandbox | None = None, *, command: TestComman
         report.cases = parse_cargo(output)
     elif command.runner == "unittest":
         report.cases = parse_unittest(output)
+    elif command.runner in (*JS_RUNNERS, "custom") and looks_like_tap(result.stdout):
+        report.cases = parse_tap(result.stdout, root)
     report.error = _problem(report, command, timeout)
     return report
 

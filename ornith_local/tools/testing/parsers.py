@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+from typing import Any
 
-from ornith_local.tools.testing.model import Outcome, TestCase, parse_frames
+import yaml
+
+from ornith_local.tools.testing.model import Frame, Outcome, TestCase, parse_frames
 
 
 def _first_line(text: str) -> str:
@@ -129,5 +134,86 @@ def parse_unittest(output: str) -> list[TestCase]:
             id=qualified, outcome=outcome, file=frames[-1].path if frames else None,
             line=frames[-1].line if frames else None, message=lines[-1].strip()[:500] if lines else "",
             details=details, frames=frames,
+        ))
+    return cases
+
+
+_TAP_SUBTEST = re.compile(r"^(?P<indent> *)# Subtest: (?P<name>.*)$")
+_TAP_POINT = re.compile(r"^(?P<indent> *)(?P<status>not ok|ok)\b *(?:\d+)? *(?:- *)?(?P<name>.*?)"
+                        r"(?: +# *(?P<directive>SKIP|TODO)\b.*)?$", re.I)
+# A JavaScript stack frame: "at f (/repo/src/x.js:8:10)" or "TestContext.<anonymous> (/repo/test/x.test.js:8:10)".
+_JS_FRAME = re.compile(r"\(?(?P<path>[^\s():]+\.[cm]?[jt]sx?):(?P<line>\d+):\d+\)?\s*$")
+
+
+def looks_like_tap(output: str) -> bool:
+    return "TAP version" in output or re.search(r"^(?:not )?ok \d+ ", output, re.M) is not None
+
+
+def _tap_diagnostics(lines: list[str], start: int, indent: str) -> tuple[dict[str, Any], int]:
+    """The YAML block after a test point (TAP 13: `---` ... `...`, indented two more), and where it ends."""
+    if start >= len(lines) or lines[start].strip() != "---" or not lines[start].startswith(indent + "  "):
+        return {}, start
+    end = start + 1
+    while end < len(lines) and lines[end].strip() != "...":
+        end += 1
+    try:
+        data = yaml.safe_load(textwrap.dedent("\n".join(lines[start + 1:end])))
+    except yaml.YAMLError:
+        data = None
+    return (data if isinstance(data, dict) else {}), end + 1
+
+
+def _relative(path: str, root: Path | None) -> str:
+    if path.startswith("file://"):
+        path = path[len("file://"):]
+    if root is not None and path.startswith(str(root) + "/"):
+        return path[len(str(root)) + 1:]
+    return path
+
+
+def parse_tap(output: str, root: Path | None = None) -> list[TestCase]:
+    """TAP from `node --test` (and tape, tap, mocha's tap reporter): one case per test, suites left out.
+
+    Node indents the tests of a `describe` under the suite's own point, whose diagnostics say `type: 'suite'`;
+    the YAML block carries the error, the location and the stack.
+    """
+    lines = output.splitlines()
+    cases: list[TestCase] = []
+    suites: dict[int, str] = {}  # the `# Subtest:` open at each indentation: a nested test's id names its suites
+    index = 0
+    while index < len(lines):
+        subtest = _TAP_SUBTEST.match(lines[index])
+        if subtest is not None:
+            depth = len(subtest["indent"])
+            suites = {level: name for level, name in suites.items() if level < depth} | {depth: subtest["name"]}
+        match = _TAP_POINT.match(lines[index])
+        index += 1
+        if match is None:
+            continue
+        diagnostics, index = _tap_diagnostics(lines, index, match["indent"])
+        if diagnostics.get("type") == "suite":
+            continue
+        directive = (match["directive"] or "").upper()
+        failed = match["status"].lower() == "not ok"
+        outcome: Outcome = "skipped" if directive == "SKIP" or (failed and directive == "TODO") else \
+            "failed" if failed else "passed"
+        error = str(diagnostics.get("error") or "")
+        frames = tuple(reversed([
+            Frame(_relative(frame["path"], root), int(frame["line"]))
+            for frame in (_JS_FRAME.search(line) for line in str(diagnostics.get("stack") or "").splitlines())
+            if frame is not None and not frame["path"].startswith("node:") and "node_modules/" not in frame["path"]
+        ]))
+        location = str(diagnostics.get("location") or "")
+        file, _, rest = _relative(location, root).partition(":")
+        details = "\n".join(f"{key}: {diagnostics[key]}" for key in ("error", "expected", "actual", "operator")
+                            if key in diagnostics) if failed else ""
+        depth = len(match["indent"])
+        name = " > ".join([suites[level] for level in sorted(suites) if level < depth]
+                          + [match["name"].strip() or "(unnamed)"])
+        cases.append(TestCase(
+            id=f"{file}::{name}" if file else name, outcome=outcome, file=file or None,
+            line=int(rest.split(":")[0]) if rest.split(":")[0].isdigit() else None,
+            duration_s=float(diagnostics.get("duration_ms") or 0) / 1000,
+            message=_first_line(error) if failed else "", details=details, frames=frames,
         ))
     return cases
