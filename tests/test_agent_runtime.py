@@ -689,3 +689,23 @@ def test_compaction_cuts_long_replies_when_observations_are_not_enough() -> None
     sent = backend.calls[0].messages
     assert sum(backend.count_tokens(message.content) + 4 for message in sent) <= 400 * 0.8 - 20
     assert sent[0].content == "be careful" and sent[-1].content == "Step 1/1: fix."
+
+
+def test_a_compaction_leaves_room_so_the_next_turns_reuse_the_cache() -> None:
+    from ornith_local.agent.context import Conversation
+    from ornith_local.agent.scaffold import ContextPolicy
+
+    # Every compaction rewrites early messages, so the whole prompt is evaluated again. Compacting only just under
+    # the budget made the next turn compact again, turn after turn.
+    backend = ScriptedBackend(["ok"] * 40, context=4000)
+    conversation = Conversation(backend, ContextPolicy(summarize_after_turns=6))
+    conversation.add(Message("user", "task"))
+    compacted_on: list[int] = []
+    for turn in range(40):
+        conversation.add(Message("tool", f"result {turn} " + "word " * 150, name="read_file"))
+        before = conversation.compactions
+        conversation.reply(GenerateOptions(max_tokens=20))
+        if conversation.compactions > before:
+            compacted_on.append(turn)
+    assert len(compacted_on) >= 2 and all(later - earlier >= 3 for earlier, later in itertools.pairwise(compacted_on))
+    assert conversation.messages[-2].content == "result 39 " + "word " * 150  # the newest result stays whole

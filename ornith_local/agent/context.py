@@ -16,6 +16,10 @@ from ornith_local.agent.scaffold import ContextPolicy
 from ornith_local.llm.backend import Backend, Completion, GenerateOptions, Message, OnText
 
 COMPACT_AT = 0.8  # share of n_ctx the prompt plus the reply may fill before history is compacted
+# A compaction shrinks history to this share of the budget, not just under it. Every compaction rewrites early
+# messages, so the backend re-evaluates the whole prompt: compacted only to the budget, a 1.5B run at 8K
+# compacted on three turns in a row, re-evaluating ~4,000 tokens each time (~90 s a turn on 2 cores).
+COMPACT_TO = 0.7
 CHARS_PER_TOKEN = 4  # rough, for cutting text before it is tokenized
 
 
@@ -75,17 +79,21 @@ class Conversation:
         return self._tools_cost[key]
 
     def compact(self, budget: int) -> None:
-        """Shrink old tool observations to one line each, oldest first, until the history fits."""
+        """Shrink old tool observations to one line each, oldest first, until the history fits with room to grow
+        (COMPACT_TO); only when that is not enough to fit at all, cut harder."""
         self.compactions += 1
         self.log("compacted", {"tokens_before": self.tokens(), "budget": budget})
+        roomy = int(budget * COMPACT_TO)
         tool_positions = [i for i, message in enumerate(self.messages) if message.role == "tool"]
         keep_recent = max(self.policy.summarize_after_turns // 2, 1)
         for position in tool_positions[:-keep_recent] if len(tool_positions) > keep_recent else []:
             message = self.messages[position]
             first_line = message.content.strip().splitlines()[0][:160] if message.content.strip() else ""
             self.messages[position] = replace(message, content=f"[earlier result, summarised] {first_line}")
-            if self.tokens() <= budget:
+            if self.tokens() <= roomy:
                 return
+        if self.tokens() <= budget:
+            return
         # Still too long: cut every remaining observation hard, newest included.
         for position in tool_positions:
             message = self.messages[position]
