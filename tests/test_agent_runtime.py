@@ -292,6 +292,20 @@ def test_tool_outside_the_step_is_refused_but_not_gaming(tmp_path: Path) -> None
     assert [finding.rule for finding in result.findings] == ["tool_outside_step"]
 
 
+def test_an_edit_in_a_looking_step_moves_on_to_the_editing_step(tmp_path: Path) -> None:
+    edit = call("edit_file", path="invoicing/discounts.py", text=">=")
+    runtime, backend, tools = make_runtime(tmp_path, [
+        scaffold_json(("locate", ["read_file"], 4, "replan"), ("fix", ["edit_file"], 3, "retry")),
+        call("read_file", path="invoicing/discounts.py"), edit,  # too early: the step is done, the edit not run
+        REFLECTION, edit, call("step_done", summary="fixed"),
+    ])
+    result = runtime.run("fix the discount")
+    assert [(name, step.status) for name, step in result.steps] == [("locate", "done"), ("fix", "done")]
+    assert len(tools["edit_file"].calls) == 1 and result.findings == [] and result.outcome == "verified"
+    assert "step_ahead" in events(runtime) and "replan" not in events(runtime)
+    assert backend.calls[3].messages[-1].content == prompts.REFLECT  # what to change, said before changing it
+
+
 def test_judge_can_veto_a_verified_run(tmp_path: Path) -> None:
     runtime, _, _ = make_runtime(tmp_path, [
         scaffold_json(("fix", ["edit_file"], 2, "abort")), call("step_done", summary="ok"),

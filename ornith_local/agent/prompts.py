@@ -139,4 +139,6 @@ REFLECT = ("Before the next step, answer without a tool call: what exactly must 
 CONFIRM_REPLAN = ("replan: not yet. A new plan starts the steps over. If you found or changed something, call "
                   "step_done(summary) and say it there; keep working if this step is not done. Call replan again "
                   "only if this plan cannot work.")
+STEP_AHEAD = ("{tool}: not run yet. This step only looks; a later step changes the code, so this step is done. "
+              "You will make the change there.")
 BUDGET_LEFT = "({left} turns left in this step.)"

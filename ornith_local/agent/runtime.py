@@ -314,6 +314,14 @@ class Runtime:
                     self._log("replan_questioned", step=step.name, reason=str(call.arguments.get("reason", ""))[:300])
                     conversation.add(Message("tool", prompts.CONFIRM_REPLAN, tool_call_id=call_id, name=call.name))
                     break
+                if call.name in EDIT_TOOLS and self._reflects(step, scaffold.steps[number:]):
+                    # The model has seen what to change and wants to change it while the plan still says look.
+                    # Refused, a 1.5B model answered with replan (in self mode, a whole Stage 1 for nothing):
+                    # it is ready for the editing step, so this step is done. The call is not run here.
+                    self._log("step_ahead", step=step.name, tool=call.name)
+                    conversation.add(Message("tool", prompts.STEP_AHEAD.format(tool=call.name), tool_call_id=call_id,
+                                             name=call.name))
+                    return StepOutcome("done", f"ready to change the code ({call.name})", turn)
                 if call.name in ("step_done", "replan"):
                     # Answer the call like any other, so the transcript stays a valid tool-calling chat.
                     conversation.add(Message("tool", f"{call.name}: noted", tool_call_id=call_id, name=call.name))
