@@ -723,3 +723,28 @@ def test_a_compaction_leaves_room_so_the_next_turns_reuse_the_cache() -> None:
             compacted_on.append(turn)
     assert len(compacted_on) >= 2 and all(later - earlier >= 3 for earlier, later in itertools.pairwise(compacted_on))
     assert conversation.messages[-2].content == "result 39 " + "word " * 150  # the newest result stays whole
+
+
+def test_plans_carried_across_replans_are_cut_before_the_task_or_the_latest_turns() -> None:
+    from ornith_local.agent.context import Conversation
+    from ornith_local.agent.scaffold import ContextPolicy
+
+    # Self mode carries the conversation across replans: each replan adds a long planning request and a plan.
+    backend = ScriptedBackend(["ok"] * 40, context=4000)
+    conversation = Conversation(backend, ContextPolicy(summarize_after_turns=6))
+    conversation.add(Message("system", "be careful"))
+    conversation.add(Message("user", "Task: fix the pager. " + "map " * 100))
+    compacted_on: list[int] = []
+    for turn in range(24):
+        if turn % 4 == 0:
+            conversation.add(Message("user", "Write the plan as JSON. " + "schema " * 200))
+            conversation.add(Message("assistant", '{"steps": [' + '"step", ' * 150 + "]}"))
+        conversation.add(Message("tool", f"result {turn} " + "word " * 40, name="run_tests"))
+        before = conversation.compactions
+        conversation.reply(GenerateOptions(max_tokens=20))
+        if conversation.compactions > before:
+            compacted_on.append(turn)
+    assert compacted_on and all(later - earlier >= 3 for earlier, later in itertools.pairwise(compacted_on))
+    assert conversation.messages[0].content == "be careful"
+    assert conversation.messages[1].content == "Task: fix the pager. " + "map " * 100
+    assert conversation.messages[-2].content == "result 23 " + "word " * 40

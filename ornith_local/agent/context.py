@@ -79,8 +79,10 @@ class Conversation:
         return self._tools_cost[key]
 
     def compact(self, budget: int) -> None:
-        """Shrink old tool observations to one line each, oldest first, until the history fits with room to grow
-        (COMPACT_TO); only when that is not enough to fit at all, cut harder."""
+        """Make the history fit with room to grow (COMPACT_TO of the budget): old observations shrink to one line,
+        then long earlier requests and replies (stale planning prompts, old plans, rambling turns) are cut. The
+        system message, the task and the latest exchange stay whole; only when all that cannot fit the budget
+        are the newest observations cut too."""
         self.compactions += 1
         self.log("compacted", {"tokens_before": self.tokens(), "budget": budget})
         roomy = int(budget * COMPACT_TO)
@@ -92,17 +94,23 @@ class Conversation:
             self.messages[position] = replace(message, content=f"[earlier result, summarised] {first_line}")
             if self.tokens() <= roomy:
                 return
+        task = next((i for i, message in enumerate(self.messages) if message.role == "user"), 0)
+        if self._cut_earlier_messages(range(task + 1, len(self.messages) - 4), roomy):
+            return
         if self.tokens() <= budget:
             return
-        # Still too long: cut every remaining observation hard, newest included.
+        # Still too long: cut every observation hard, newest included, then the rest but the system message.
         for position in tool_positions:
             message = self.messages[position]
             self.messages[position] = replace(message, content=cut_middle(message.content, 200))
-        # And then the model's own long replies and earlier requests (a planning prompt, a rambling turn), oldest
-        # first; the system message and the latest exchange stay whole.
-        for position in range(1, len(self.messages) - 2):
-            if self.tokens() <= budget:
-                return
+        self._cut_earlier_messages(range(1, len(self.messages) - 2), budget)
+
+    def _cut_earlier_messages(self, positions: range, target: int) -> bool:
+        """Cut long requests and replies at `positions` to head and tail, oldest first, until `target` is met."""
+        for position in positions:
+            if self.tokens() <= target:
+                return True
             message = self.messages[position]
-            if message.role != "system":
+            if message.role not in ("system", "tool"):
                 self.messages[position] = replace(message, content=cut_middle(message.content, 60))
+        return self.tokens() <= target
