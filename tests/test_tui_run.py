@@ -157,7 +157,7 @@ async def test_scaffold_panel_tracks_steps_turns_and_replans(example_repo: Path)
 
 
 async def test_status_bar_shows_model_context_sandbox_guard_and_mode(example_repo: Path) -> None:
-    replies = [TWO_STEPS, call("edit_file", **EDIT), call("step_done", summary="found"), REFLECTION,
+    replies = [TWO_STEPS, call("run_tests"), call("step_done", summary="found"), REFLECTION,
                call("step_done", summary="nothing to do")]
     app = make_app(example_repo, replies, mode="auto")
     async with app.run_test(size=(160, 40)) as pilot:
@@ -167,7 +167,7 @@ async def test_status_bar_shows_model_context_sandbox_guard_and_mode(example_rep
         assert status.model is not None and status.model.backend == "scripted"
         assert status.context_used > 0
         assert status.sandbox not in ("", "?")
-        assert status.guard == "refused" and status.refused == 1  # edit_file is outside the first step
+        assert status.guard == "refused" and status.refused == 1  # run_tests is outside the first step
         line = str(status.render())
         assert "ctx" in line and f"sandbox {status.sandbox}" in line and "1 refused" in line and "mode auto" in line
 
