@@ -10,20 +10,36 @@ from ornith_local.agent.trajectory import Trajectory, list_sessions, new_session
 
 def test_similar_verified_scaffolds_come_back_best_first(tmp_path: Path) -> None:
     library = ScaffoldLibrary(tmp_path / "lib.sqlite3")
-    library.add(session_id="a", task="fix off-by-one in bulk discount tiers", task_kind="fix_bug",
-                scaffold={"steps": ["a"]}, outcome="verified", turns=7)
-    library.add(session_id="b", task="fix off-by-one in pagination", task_kind="fix_bug",
-                scaffold={"steps": ["b"]}, outcome="verified", turns=5)
-    library.add(session_id="c", task="bulk discount tiers are wrong", task_kind="fix_bug",
-                scaffold={"steps": ["c"]}, outcome="failed", turns=20)
-    library.add(session_id="d", task="add a CSV export", task_kind="feature",
-                scaffold={"steps": ["d"]}, outcome="verified", turns=9)
-    found = library.similar_successes("The bulk discount tiers have an off-by-one", k=2)
+    repo = tmp_path / "shop"
+    for session, task, outcome, turns in (("a", "fix off-by-one in bulk discount tiers", "verified", 7),
+                                          ("b", "fix off-by-one in pagination", "verified", 5),
+                                          ("c", "bulk discount tiers are wrong", "failed", 20),
+                                          ("d", "add a CSV export", "verified", 9)):
+        library.add(session_id=session, task=task, task_kind="fix_bug", scaffold={"steps": [session]},
+                    outcome=outcome, turns=turns, repo=repo)
+    found = library.similar_successes("The bulk discount tiers have an off-by-one", k=2, repo=repo)
     assert [run.scaffold["steps"] for run in found] == [["a"], ["b"]]
     assert all(run.outcome == "verified" for run in found)
-    assert library.similar_successes("", k=2) == []
+    assert library.similar_successes("", k=2, repo=repo) == []
     # FTS syntax in user text is treated as words, not as a query language.
-    assert library.similar_successes('discount" OR * NEAR(', k=5)[0].scaffold["steps"] == ["a"]
+    assert library.similar_successes('discount" OR * NEAR(', k=5, repo=repo)[0].scaffold["steps"] == ["a"]
+
+
+def test_this_repos_scaffolds_first_and_unrelated_ones_from_elsewhere_never(tmp_path: Path) -> None:
+    library = ScaffoldLibrary(tmp_path / "lib.sqlite3")
+    here, elsewhere = tmp_path / "invoicing", tmp_path / "blog"
+    library.add(session_id="other-close", task="Invoice total crashes on an invoice with no lines",
+                task_kind="fix_bug", scaffold={"steps": ["other-close"]}, outcome="verified", turns=3, repo=elsewhere)
+    library.add(session_id="other-far", task="pagination crashes on the last page", task_kind="fix_bug",
+                scaffold={"steps": ["other-far"]}, outcome="verified", turns=2, repo=elsewhere)
+    library.add(session_id="here", task="average of an empty invoice", task_kind="fix_bug",
+                scaffold={"steps": ["here"]}, outcome="verified", turns=9, repo=here)
+    task = "Invoice.average_line_total crashes on an invoice with no lines; it should return zero"
+    found = [run.scaffold["steps"][0] for run in library.similar_successes(task, k=3, repo=here)]
+    # This repo's run leads though it matches fewer words; the unrelated run of another repo (one shared
+    # word, "crashes") is not offered at all.
+    assert found == ["here", "other-close"]
+    assert library.similar_successes(task, k=3, repo=elsewhere)[0].repo == str(elsewhere.resolve())
 
 
 def test_library_persists_across_connections(tmp_path: Path) -> None:

@@ -222,12 +222,33 @@ def test_the_projects_venv_under_home_is_readable_but_not_writable(tmp_path: Pat
 
 
 def test_interpreter_dirs_never_include_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from ornith_local.precommit.engine import _interpreter_dirs
+    from ornith_local.tools.testing.environments import interpreter_dirs
 
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / "bin").mkdir()
-    assert tmp_path not in _interpreter_dirs(str(tmp_path / "bin" / "python"))
-    assert tmp_path / ".venv" in _interpreter_dirs(str(tmp_path / ".venv" / "bin" / "python"))
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    assert tmp_path not in interpreter_dirs(str(tmp_path / "bin" / "python"))
+    assert tmp_path / ".venv" in interpreter_dirs(str(tmp_path / ".venv" / "bin" / "python"))
+
+
+def test_a_planted_interpreter_link_does_not_show_a_secret_folder(monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path: Path) -> None:
+    """A repo's `.venv/bin/python` linking into ~/.ssh must not make the sandbox show ~/.ssh read-only."""
+    from ornith_local.tools.testing.environments import interpreter_dirs
+
+    home = tmp_path / "home"
+    secret = home / ".ssh" / "keys"
+    secret.mkdir(parents=True)
+    (secret / "id_ed25519").write_text("PRIVATE")
+    monkeypatch.setenv("HOME", str(home))
+    venv_bin = tmp_path / "repo" / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    (venv_bin / "python").symlink_to(secret / "id_ed25519")
+    # Control: the folders a plain "parent of the resolved interpreter" rule would show include ~/.ssh.
+    resolved = (venv_bin / "python").resolve()
+    assert resolved.parent.parent == home / ".ssh"
+    assert not any(home / ".ssh" in (d, *d.parents) for d in interpreter_dirs(str(venv_bin / "python")))
 
 
 def write_tree(root: Path, files: dict[str, str]) -> Path:

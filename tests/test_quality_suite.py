@@ -1,7 +1,7 @@
 """The agent task suite and its runner: every task is real and passable, and the runner scores honestly.
 
 The runs here use the scripted backend through the same `open_run` path as `ornith run` (real sandbox,
-tools, git checkpoints, verifier); `test_quality_coder.py` runs the real 1.5B coder.
+tools, git checkpoints, verifier); CI runs the real 1.5B coder through the README demo (.ci/readme_demo_check.sh).
 """
 
 from __future__ import annotations

@@ -108,7 +108,9 @@ def test_cargo_results_from_a_real_crate(tmp_path: Path) -> None:
         "pub fn add(a: i32, b: i32) -> i32 { a - b }\n\n#[cfg(test)]\nmod tests {\n    use super::*;\n"
         "    #[test]\n    fn adds() { assert_eq!(add(2, 2), 4); }\n"
         "    #[test]\n    fn zero() { assert_eq!(add(0, 0), 0); }\n}\n")
-    assert detect_test_command(crate) == TestCommand("cargo", ("cargo", "test"), "Cargo.toml")
+    detected = detect_test_command(crate)
+    assert detected is not None and (detected.runner, detected.argv, detected.missing) == (
+        "cargo", ("cargo", "test"), None)
     report = run_tests(crate, command=TestCommand("cargo", ("cargo", "test", "--offline"), "test"))
     assert {case.id: case.outcome for case in report.cases} == {"tests::adds": "failed", "tests::zero": "passed"}
     failed = report.failures[0]
@@ -135,7 +137,9 @@ def test_go_json_events_become_cases(tmp_path: Path) -> None:
     assert (total.outcome, total.file, total.line) == ("failed", "cart_test.go", 12)
     assert total.message == "cart_test.go:12: total = 3, want 4"
     (tmp_path / "go.mod").write_text("module example.com/shop\n")
-    assert detect_test_command(tmp_path) == TestCommand("go", ("go", "test", "-json", "./..."), "go.mod")
+    command = detect_test_command(tmp_path)
+    assert command is not None and (command.runner, command.argv, command.source) == (
+        "go", ("go", "test", "-json", "./..."), "go.mod")
 
 
 NODE_TESTS = """const { describe, it, test } = require("node:test");

@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS runs (
     scaffold_json TEXT NOT NULL,
     outcome TEXT NOT NULL,          -- "verified" | "failed" | "flagged" | "aborted"
     turns INTEGER NOT NULL,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    repo TEXT NOT NULL DEFAULT ''
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS runs_fts USING fts5(task, content='runs', content_rowid='id');
 CREATE TRIGGER IF NOT EXISTS runs_ai AFTER INSERT ON runs BEGIN
@@ -34,6 +35,11 @@ END;
 """
 
 _WORD = re.compile(r"[A-Za-z0-9_]{2,}")
+# Words too common in coding tasks to say two tasks are alike.
+_COMMON = frozenset("the and for with that this should when from into not but are its it is on in of to an be or "
+                    "fix bug add make test tests code function file it's does doesn error".split())
+# A run from another repository is offered only when its task shares this many distinctive words.
+OTHER_REPO_MIN_SHARED = 3
 
 
 def library_path() -> Path:
@@ -47,6 +53,7 @@ class PastRun:
     scaffold: dict[str, Any]
     outcome: str
     turns: int
+    repo: str = ""
 
 
 class ScaffoldLibrary:
@@ -55,35 +62,54 @@ class ScaffoldLibrary:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path)
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+        if "repo" not in columns:  # a library written before runs recorded their repository
+            with self._db:
+                self._db.execute("ALTER TABLE runs ADD COLUMN repo TEXT NOT NULL DEFAULT ''")
 
     def add(self, *, session_id: str, task: str, task_kind: str, scaffold: dict[str, Any], outcome: str,
-            turns: int) -> None:
+            turns: int, repo: Path | str = "") -> None:
         with self._db:
             self._db.execute(
-                "INSERT INTO runs (session_id, task, task_kind, scaffold_json, outcome, turns, created) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (session_id, task, task_kind, json.dumps(scaffold), outcome, turns, time.time()),
+                "INSERT INTO runs (session_id, task, task_kind, scaffold_json, outcome, turns, created, repo) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (session_id, task, task_kind, json.dumps(scaffold), outcome, turns, time.time(), _repo_key(repo)),
             )
 
-    def similar_successes(self, task: str, k: int = 2) -> list[PastRun]:
-        """The k verified runs whose task text is closest to `task` (BM25), fewest turns first on ties."""
-        words = _WORD.findall(task.lower())
+    def similar_successes(self, task: str, k: int = 2, *, repo: Path | str = "") -> list[PastRun]:
+        """The k verified runs closest to `task` (BM25): this repository's first, fewest turns on ties.
+
+        A run of another repository is offered only when its task shares at least OTHER_REPO_MIN_SHARED
+        distinctive words with this one: a scaffold for an unrelated task teaches the model the wrong plan.
+        """
+        words = _distinctive(task)
         if not words or k <= 0:
             return []
+        here = _repo_key(repo)
         # Quoted terms OR-ed together: any shared word counts, and no user text is read as FTS syntax.
-        query = " OR ".join(f'"{word}"' for word in dict.fromkeys(words))
+        query = " OR ".join(f'"{word}"' for word in words)
         rows = self._db.execute(
-            "SELECT runs.task, runs.task_kind, runs.scaffold_json, runs.outcome, runs.turns "
+            "SELECT runs.task, runs.task_kind, runs.scaffold_json, runs.outcome, runs.turns, runs.repo "
             "FROM runs_fts JOIN runs ON runs.id = runs_fts.rowid "
             "WHERE runs_fts MATCH ? AND runs.outcome = 'verified' "
-            "ORDER BY bm25(runs_fts), runs.turns LIMIT ?",
-            (query, k),
+            "ORDER BY (runs.repo = ? AND ? != '') DESC, bm25(runs_fts), runs.turns LIMIT ?",
+            (query, here, here, k * 5),
         ).fetchall()
-        return [PastRun(task, kind, json.loads(scaffold), outcome, turns)
-                for task, kind, scaffold, outcome, turns in rows]
+        found = [PastRun(task, kind, json.loads(scaffold), outcome, turns, past_repo)
+                 for task, kind, scaffold, outcome, turns, past_repo in rows]
+        return [run for run in found
+                if (here and run.repo == here) or len(words & _distinctive(run.task)) >= OTHER_REPO_MIN_SHARED][:k]
 
     def count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
 
     def close(self) -> None:
         self._db.close()
+
+
+def _distinctive(text: str) -> set[str]:
+    return {word for word in _WORD.findall(text.lower()) if word not in _COMMON}
+
+
+def _repo_key(repo: Path | str) -> str:
+    return str(Path(repo).resolve()) if str(repo) else ""

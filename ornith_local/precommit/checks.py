@@ -45,6 +45,8 @@ class Check:
     command: str  # with placeholders, as configured
     source: str  # ".ornith.toml [precommit] checks" or why the default was chosen
     ok_codes: tuple[int, ...] = (0,)
+    # Set when the check cannot run here (its runner is not installed): it fails with this line, unrun.
+    missing: str | None = None
 
     @property
     def name(self) -> str:
@@ -147,11 +149,12 @@ def default_checks(root: Path, tool_path: str) -> list[Check]:
     command = detect_test_command(root)
     if command is not None:
         if command.runner == "pytest" and not command.source.startswith(".ornith.toml"):
-            # Exit 5 is pytest's "no tests collected": related files that hold no tests are not a failure.
+            # Exit 5 is pytest's "no tests collected": related files that hold no tests are skipped, not passed.
             checks.append(Check(DEFAULT_PYTEST, f"default: tests related to the staged files ({command.source})",
-                                ok_codes=(0, 5)))
+                                ok_codes=(0,), missing=command.missing))
         else:
-            checks.append(Check(command.display, f"default: the project's tests ({command.source})"))
+            checks.append(Check(command.display, f"default: the project's tests ({command.source})",
+                                missing=command.missing))
     return checks
 
 
@@ -163,6 +166,15 @@ def tool_path(root: Path, python: str) -> str:
             dirs.append(str(root / name))
     dirs.append(os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"))
     return os.pathsep.join(dict.fromkeys(dirs))
+
+
+_NO_TESTS = re.compile(r"^Ran 0 tests? in|^NO TESTS RAN|^no tests ran in|collected 0 items", re.M)
+
+
+def _ran_no_test(command: str, exit_code: int, output: str) -> bool:
+    """pytest's exit 5, or a runner's own "ran 0 tests" line (unittest exits 0 for it before Python 3.12)."""
+    is_pytest = "pytest" in command.split()[:4]
+    return (is_pytest and exit_code == 5) or bool(_NO_TESTS.search(output))
 
 
 def _tail(text: str) -> str:
@@ -179,6 +191,9 @@ def run_checks(checks: Sequence[Check], context: Context, sandbox: Sandbox, tree
     """
     results: list[CheckResult] = []
     for check in checks:
+        if check.missing:
+            results.append(CheckResult(check, "failed", check.command, note=f"cannot run: {check.missing}"))
+            continue
         command, why = expand(check.command, context)
         if command is None:
             results.append(CheckResult(check, "skipped", note=why))
@@ -192,6 +207,10 @@ def run_checks(checks: Sequence[Check], context: Context, sandbox: Sandbox, tree
         status: Status = "timeout" if outcome.timed_out else \
             "passed" if outcome.exit_code in check.ok_codes else "failed"
         note = f"timed out after {remaining:.0f} s" if outcome.timed_out else ""
+        if status != "timeout" and _ran_no_test(command, outcome.exit_code, output):
+            # A test check that executed nothing checked nothing: never a pass.
+            status, note = ("skipped", "no tests collected") if check.command == DEFAULT_PYTEST else \
+                ("failed", "the test command ran no test")
         results.append(CheckResult(check, status, command, outcome.exit_code, _tail(output.strip()),
                                    outcome.duration_s, note))
     return results

@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -59,25 +58,6 @@ META_NAME = "suggestion.json"
 class NothingStaged(PrecommitError):
     def __init__(self) -> None:
         super().__init__("nothing is staged: git add the changes to check first", exit_code=2)
-
-
-def _interpreter_dirs(python: str) -> list[Path]:
-    """What the checks' interpreter needs to be visible: its venv and the Python the venv points at."""
-    executable = Path(python)
-    dirs = [executable.parent.parent, executable.resolve().parent.parent]
-    config = executable.parent.parent / "pyvenv.cfg"
-    try:
-        for line in config.read_text(encoding="utf-8", errors="replace").splitlines():
-            key, _, value = line.partition("=")
-            if key.strip() == "home" and value.strip():
-                dirs.append(Path(value.strip()).parent)
-    except OSError:
-        pass
-    if python == sys.executable:
-        dirs += [Path(sys.prefix), Path(sys.base_prefix)]
-    # Never the home folder itself (a python in ~/bin): the sandbox refuses to show all of it, rightly.
-    home = Path.home().resolve()
-    return [d for d in dirs if d.resolve() != home and d.resolve() not in home.parents]
 
 
 @dataclass
@@ -153,6 +133,7 @@ def _prepare(path: Path, tree: Path, needs_files: bool, probing: threading.Threa
     if needs_files and not staged.files:
         raise NothingStaged()
     from ornith_local.tools.testing.detect import project_python
+    from ornith_local.tools.testing.environments import interpreter_dirs
 
     python = project_python(repo.root)
     path_var = tool_path(repo.root, python)
@@ -165,7 +146,7 @@ def _prepare(path: Path, tree: Path, needs_files: bool, probing: threading.Threa
         related = tuple(related_tests(tree, staged.present, staged.deleted))
     probing.join()
     try:
-        sandbox = open_sandbox(config.sandbox, read_only=[*linked, *_interpreter_dirs(python)])
+        sandbox = open_sandbox(config.sandbox, read_only=[*linked, *interpreter_dirs(python)])
     except SandboxError as error:
         raise PrecommitError(f"sandbox: {error}", exit_code=1) from None
     context = Context(tuple(staged.present), related, python)

@@ -10,6 +10,7 @@ from ornith_local.sandbox.policy import (
     CommandResult,
     Limits,
     RunRequest,
+    Sandbox,
     SandboxError,
     as_argv,
     check_read_only,
@@ -73,6 +74,16 @@ class TierSandbox:
     ) -> ShellSession:
         request = self._request(SHELL_ARGV, workspace, env, allow_network, interactive=True)
         return ShellSession(self._tier, request, default_timeout_s=self.timeout_s)
+
+
+def with_read_only(sandbox: Sandbox, paths: Sequence[Path]) -> Sandbox:
+    """`sandbox` showing `paths` read-only too (a test interpreter outside the workspace); other sandboxes
+    (test fakes, which show everything) are returned as they are."""
+    if not isinstance(sandbox, TierSandbox) or all(path in sandbox.read_only for path in paths):
+        return sandbox
+    return TierSandbox(sandbox._tier, timeout_s=sandbox.timeout_s, allow_network=sandbox.allow_network,
+                       allow_unix_sockets=sandbox.allow_unix_sockets, limits=sandbox.limits, home=sandbox.home,
+                       read_only=[*sandbox.read_only, *paths])
 
 
 def open_sandbox(

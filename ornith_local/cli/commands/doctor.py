@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from ornith_local import __version__
@@ -110,6 +111,10 @@ def collect(repo: Path) -> dict[str, Any]:
     model_name = (load_config(repo).model.name if config_error is None else None) or TINY_MODEL_NAME
     offload = _offload_plan(model_name, hardware)
     problems = _problems(hardware, models, tiers, config_error or catalog_error)
+    tests = _tests(repo) if config_error is None else None
+    if tests and tests["missing"]:
+        problems.append(Problem(f"{repo}: the tests cannot run: {tests['missing']}",
+                                "until then ornith cannot verify a change in this repo"))
     return {
         "ornith": __version__,
         "python": {"version": platform.python_version(), "executable": sys.executable},
@@ -133,8 +138,20 @@ def collect(repo: Path) -> dict[str, Any]:
         ],
         "offload_plan": offload,
         "sandbox": {"active": active_tier(tiers).name, "tiers": [asdict(tier) for tier in tiers]},
+        "tests": tests,
         "problems": [asdict(problem) for problem in problems],
     }
+
+
+def _tests(repo: Path) -> dict[str, Any] | None:
+    """How this repo's tests would run (the verifier's command), or None where it has no suite."""
+    from ornith_local.tools.testing import detect_test_command
+
+    command = detect_test_command(repo)
+    if command is None:
+        return None
+    return {"command": command.display, "runner": command.runner, "source": command.source,
+            "missing": command.missing}
 
 
 def _mark(ok: bool) -> str:
@@ -163,6 +180,9 @@ def render(report: dict[str, Any]) -> None:
     dirs = Table(title="\nDirectories", show_header=False, title_justify="left", box=None, padding=(0, 2))
     for key, value in report["dirs"].items():
         dirs.add_row(key, value)
+    tests = report["tests"]
+    dirs.add_row("tests here", "none detected" if tests is None else escape(
+        f"{tests['command']}  ({tests['source']})" + (f" — missing: {tests['missing']}" if tests["missing"] else "")))
     dirs.add_row("config files", ", ".join(report["config"]["sources"]) or "none (defaults)")
     stdout.print(dirs)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ornith_local.config import load_config
-from ornith_local.sandbox import Sandbox, open_sandbox
+from ornith_local.sandbox import Sandbox, open_sandbox, with_read_only
 from ornith_local.tools.base import ToolError, ToolResult, schema
 from ornith_local.tools.testing.detect import TestCommand, detect_test_command
 from ornith_local.tools.testing.model import Frame, TestCase, TestReport
@@ -67,7 +67,12 @@ def run_tests(root: Path, sandbox: Sandbox | None = None, *, command: TestComman
     if command is None:
         return TestReport("none", "", exit_code=-1, duration_s=0.0,
                           error="no test suite detected (set [tests] command in .ornith.toml)")
+    if command.missing:
+        return TestReport(command.runner, command.display, exit_code=-1, duration_s=0.0,
+                          error=f"cannot run the tests: {command.missing}")
     sandbox = sandbox or open_sandbox(config.sandbox)
+    if command.read_only:
+        sandbox = with_read_only(sandbox, command.read_only)
     timeout = timeout_s or config.tests.timeout_s
     argv = list(command.argv)
     junit: Path | None = None
@@ -80,7 +85,7 @@ def run_tests(root: Path, sandbox: Sandbox | None = None, *, command: TestComman
         select = [path for path in dict.fromkeys(item.split("::")[0] for item in select) if (root / path).exists()]
     argv += list(select)
     try:
-        result = sandbox.run(argv, workspace=root, timeout_s=timeout, env=env_for_tests(root))
+        result = sandbox.run(argv, workspace=root, timeout_s=timeout, env={**env_for_tests(root), **dict(command.env)})
         junit_text = junit.read_text(errors="replace") if junit is not None and junit.exists() else None
     finally:
         if junit is not None:
@@ -109,6 +114,8 @@ def _problem(report: TestReport, command: TestCommand, timeout: float) -> str | 
         return f"command not found: {command.argv[0]}"
     if command.runner == "pytest" and report.exit_code == 5:
         return "pytest collected no tests"
+    if report.ran_nothing:
+        return f"the test command ran no test (exit {report.exit_code}): a check that runs nothing never passes"
     if report.exit_code != 0 and not report.cases:
         return f"the test command failed (exit {report.exit_code}) before reporting any test"
     if report.exit_code != 0 and not report.failures and command.runner in {"pytest", "go", "cargo", "unittest"}:

@@ -1,53 +1,60 @@
-"""Which command runs a project's tests: `.ornith.toml` first, then what the project's files say."""
+"""Which command runs a project's tests: `.ornith.toml` first, then what the project's files say.
+
+The interpreter is the project's own (see `environments.py`); when what the tests need is not installed there,
+the command carries `missing`: one line saying what is missing and how to fix it. A missing runner is reported,
+never replaced by another runner that would find nothing (`unittest discover` on a pytest suite reports zero
+tests and exit 0).
+"""
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import re
 import shlex
-import sys
-import tomllib
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from ornith_local.config import load_config
+from ornith_local.tools.testing.environments import PythonEnv, has_module, install_hint, pyproject_tool, python_env
 
 NPM_PLACEHOLDER = "no test specified"
+_PYTEST_STYLE = re.compile(r"^(import pytest|from pytest|def test_\w*\(|@pytest\.)", re.M)
+_UNITTEST_STYLE = re.compile(r"unittest\.TestCase|^from unittest import|^import unittest", re.M)
 
 
 @dataclass(frozen=True)
 class TestCommand:
     __test__ = False  # not a pytest test class, despite the name
 
-    runner: str  # pytest | unittest | go | cargo | npm | pnpm | yarn | custom
+    runner: str  # pytest | unittest | go | cargo | npm | pnpm | yarn | bun | custom
     argv: tuple[str, ...]
     source: str  # why this command: ".ornith.toml", "pyproject.toml [tool.pytest.ini_options]", ...
+    # What the run needs that is not there, with how to fix it; None when the command can run.
+    missing: str | None = None
+    env: tuple[tuple[str, str], ...] = ()  # e.g. PYTHONPATH=src for a src layout that is not installed
+    read_only: tuple[Path, ...] = ()  # interpreter folders outside the workspace the sandbox must show
 
     @property
     def display(self) -> str:
         return shlex.join(self.argv)
 
+    def describe(self) -> str:
+        """One line for doctor and the run header: the command and why, or what is missing."""
+        line = f"{self.display}  ({self.source})"
+        return f"{line}\n  missing: {self.missing}" if self.missing else line
+
 
 def project_python(root: Path) -> str:
-    """The interpreter that has the project's dependencies: its own virtualenv when it has one."""
-    for name in (".venv", "venv", "env"):
-        candidate = root / name / "bin" / "python"
-        if candidate.exists():
-            return str(candidate)
-    return sys.executable
+    """The interpreter that has the project's dependencies (see `python_env`)."""
+    return python_env(root).python
 
 
-def _has_pytest_config(root: Path) -> str | None:
+def _pytest_config(root: Path) -> str | None:
     if (root / "pytest.ini").is_file():
         return "pytest.ini"
-    pyproject = root / "pyproject.toml"
-    if pyproject.is_file():
-        try:
-            data = tomllib.loads(pyproject.read_text(errors="replace"))
-        except tomllib.TOMLDecodeError:
-            data = {}
-        if "pytest" in data.get("tool", {}):
-            return "pyproject.toml [tool.pytest]"
+    if "pytest" in pyproject_tool(root):
+        return "pyproject.toml [tool.pytest]"
     for name, section in (("setup.cfg", "[tool:pytest]"), ("tox.ini", "[pytest]")):
         path = root / name
         if path.is_file() and section in path.read_text(errors="replace"):
@@ -57,15 +64,101 @@ def _has_pytest_config(root: Path) -> str | None:
     return None
 
 
-def _python_tests(root: Path) -> bool:
-    patterns = ("test_*.py", "*_test.py", "tests/**/test_*.py", "test/**/test_*.py", "tests/**/*_test.py")
-    return any(next(root.glob(pattern), None) is not None for pattern in patterns)
+def _python_test_files(root: Path) -> list[Path]:
+    patterns = ("test_*.py", "*_test.py", "tests/**/test_*.py", "test/**/test_*.py", "tests/**/*_test.py",
+                "src/**/tests/test_*.py")
+    found: list[Path] = []
+    for pattern in patterns:
+        found += [path for path in root.glob(pattern) if ".venv" not in path.parts and "venv" not in path.parts]
+        if len(found) > 20:
+            break
+    return found[:20]
 
 
-def _pytest_available(python: str) -> bool:
-    if python == sys.executable:
-        return importlib.util.find_spec("pytest") is not None
-    return any(Path(python).parent.parent.glob("lib/python*/site-packages/pytest"))
+def _style(files: list[Path]) -> str:
+    """"pytest" when any test file needs pytest (bare test functions, fixtures), else "unittest"."""
+    for path in files:
+        try:
+            text = path.read_text(errors="replace")[:20000]
+        except OSError:
+            continue
+        if _PYTEST_STYLE.search(text) or not _UNITTEST_STYLE.search(text):
+            return "pytest"
+    return "unittest"
+
+
+def _src_layout(root: Path) -> tuple[tuple[str, str], ...]:
+    """PYTHONPATH=src for a src layout whose package the interpreter cannot import otherwise."""
+    src = root / "src"
+    if not src.is_dir():
+        return ()
+    packages = [path for path in src.iterdir() if path.is_dir() and (path / "__init__.py").is_file()]
+    configured = "pythonpath" in str(pyproject_tool(root).get("pytest", ""))
+    return (("PYTHONPATH", "src"),) if packages and not configured else ()
+
+
+def _python_command(root: Path) -> TestCommand | None:
+    config = _pytest_config(root)
+    files = _python_test_files(root)
+    if not config and not files:
+        return None
+    env = python_env(root)
+    extra = _src_layout(root)
+    if env.missing:
+        return TestCommand("pytest", (env.python, "-m", "pytest"), env.source, missing=env.missing, env=extra,
+                           read_only=env.read_only)
+    if has_module(env, "pytest"):
+        return TestCommand("pytest", (env.python, "-m", "pytest"), _why(config or "test_*.py files", env),
+                           env=extra, read_only=env.read_only)
+    if config or _style(files) == "pytest":
+        missing = f"pytest is not installed for {env.python} ({env.source}): {install_hint(root, env, 'pytest')}"
+        return TestCommand("pytest", (env.python, "-m", "pytest"), _why(config or "pytest-style tests", env),
+                           missing=missing, env=extra, read_only=env.read_only)
+    return TestCommand("unittest", (env.python, "-m", "unittest", "discover", "-v"),
+                       _why("unittest-style tests, no pytest", env), env=extra, read_only=env.read_only)
+
+
+def _why(what: str, env: PythonEnv) -> str:
+    return f"{what}; interpreter: {env.source}"
+
+
+def _tool_command(runner: str, argv: tuple[str, ...], source: str, root: Path) -> TestCommand:
+    tool = argv[0]
+    missing = None
+    if shutil.which(tool) is None:
+        missing = f"{tool} is not on PATH: install it, or set [tests] command in .ornith.toml"
+    return TestCommand(runner, argv, source, missing=missing)
+
+
+def _js_manager(root: Path, package: dict[str, object]) -> str:
+    declared = package.get("packageManager")
+    if isinstance(declared, str) and declared.split("@")[0] in {"npm", "pnpm", "yarn", "bun"}:
+        return declared.split("@")[0]
+    for lockfile, manager in (("pnpm-lock.yaml", "pnpm"), ("yarn.lock", "yarn"), ("bun.lockb", "bun"),
+                              ("bun.lock", "bun")):
+        if (root / lockfile).exists():
+            return manager
+    return "npm"
+
+
+def _js_command(root: Path) -> TestCommand | None:
+    path = root / "package.json"
+    if not path.is_file():
+        return None
+    try:
+        package = json.loads(path.read_text())
+        script = package.get("scripts", {}).get("test", "")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(script, str) or not script or NPM_PLACEHOLDER in script:
+        return None
+    manager = _js_manager(root, package)
+    command = _tool_command(manager, (manager, "test"), f"package.json scripts.test: {script}", root)
+    dependencies = {**package.get("dependencies", {}), **package.get("devDependencies", {})}
+    if command.missing is None and dependencies and not (root / "node_modules").is_dir():
+        command = TestCommand(manager, command.argv, command.source,
+                              missing=f"node_modules is missing: run `{manager} install` first")
+    return command
 
 
 def detect_test_command(root: Path) -> TestCommand | None:
@@ -73,25 +166,16 @@ def detect_test_command(root: Path) -> TestCommand | None:
     if configured:
         argv = tuple(shlex.split(configured))
         runner = "pytest" if "pytest" in argv[:3] else "custom"
-        return TestCommand(runner, argv, ".ornith.toml / config [tests] command")
-    python = project_python(root)
-    pytest_config = _has_pytest_config(root)
-    if pytest_config or _python_tests(root):
-        if pytest_config or _pytest_available(python):
-            return TestCommand("pytest", (python, "-m", "pytest"), pytest_config or "test_*.py files")
-        return TestCommand("unittest", (python, "-m", "unittest", "discover", "-v"), "test_*.py files, no pytest")
+        source = ".ornith.toml / config [tests] command"
+        missing = None
+        if argv and "/" not in argv[0] and shutil.which(argv[0]) is None:
+            missing = f"{argv[0]} is not on PATH (from [tests] command)"
+        return TestCommand(runner, argv, source, missing=missing)
+    python = _python_command(root)
+    if python is not None:
+        return python
     if (root / "Cargo.toml").is_file():
-        return TestCommand("cargo", ("cargo", "test"), "Cargo.toml")
+        return _tool_command("cargo", ("cargo", "test"), "Cargo.toml", root)
     if (root / "go.mod").is_file():
-        return TestCommand("go", ("go", "test", "-json", "./..."), "go.mod")
-    package = root / "package.json"
-    if package.is_file():
-        try:
-            script = json.loads(package.read_text()).get("scripts", {}).get("test", "")
-        except (ValueError, AttributeError):
-            script = ""
-        if script and NPM_PLACEHOLDER not in script:
-            manager = "pnpm" if (root / "pnpm-lock.yaml").exists() else "yarn" if (root / "yarn.lock").exists() \
-                else "npm"
-            return TestCommand(manager, (manager, "test"), f"package.json scripts.test: {script}")
-    return None
+        return _tool_command("go", ("go", "test", "-json", "./..."), "go.mod", root)
+    return _js_command(root)

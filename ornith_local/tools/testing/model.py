@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Outcome = Literal["passed", "failed", "error", "skipped"]
+# Runners whose results ornith reads test by test: for these, no executed test means nothing was checked.
+COUNTING_RUNNERS = frozenset({"pytest", "unittest", "go", "cargo"})
 
 # `File "x.py", line 3, in f` (Python), `x.py:3: in f` (pytest --tb=short), `x.go:3:` / `src/x.rs:3:5` (Go, Rust).
 _PY_FRAME = re.compile(r'File "(?P<path>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>\S+))?')
@@ -56,8 +58,14 @@ class TestReport:
                 "skipped": self.count("skipped")}
 
     @property
+    def ran_nothing(self) -> bool:
+        """The runner reports tests one by one and executed none (a pytest suite under `unittest discover`)."""
+        return self.runner in COUNTING_RUNNERS and self.count("passed") + self.count("failed") == 0
+
+    @property
     def ok(self) -> bool:
-        return self.exit_code == 0 and not self.timed_out and not any(
+        """Passed: exit 0, no failing test, and at least one test executed where the runner can tell."""
+        return self.exit_code == 0 and not self.timed_out and not self.ran_nothing and not any(
             case.outcome in {"failed", "error"} for case in self.cases)
 
     @property
