@@ -36,8 +36,10 @@ END;
 
 _WORD = re.compile(r"[A-Za-z0-9_]{2,}")
 # Words too common in coding tasks to say two tasks are alike.
-_COMMON = frozenset("the and for with that this should when from into not but are its it is on in of to an be or "
-                    "fix bug add make test tests code function file it's does doesn error".split())
+_COMMON = frozenset({
+    "the", "and", "for", "with", "that", "this", "should", "when", "from", "into", "not", "but", "are", "its", "it",
+    "is", "on", "in", "of", "to", "an", "be", "or", "fix", "bug", "add", "make", "test", "tests", "code", "function",
+    "file", "does", "doesn", "error"})
 # A run from another repository is offered only when its task shares this many distinctive words.
 OTHER_REPO_MIN_SHARED = 3
 
