@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from ornith_local.llm.backend import Backend, BackendError, GenerateOptions, Message
+from ornith_local.llm.backend import Backend, BackendError, GenerateOptions, Message, ToolCall, schema_tool
 from ornith_local.llm.grammar import schema_to_gbnf
 from ornith_local.llm.http_backend import HttpBackend
 from ornith_local.llm.scripted import ScriptedBackend
@@ -135,13 +135,22 @@ def test_http_backend_streams_reasoning_tool_calls_and_usage(server: str) -> Non
                           on_text=pieces.append)
     assert pieces == ["Hel", "lo"] and result.text == "Hello"
     assert result.reasoning == "thinking"
-    call = {"id": "c1", "type": "function", "function": {"name": "read", "arguments": '{"path": "x"}'}}
-    assert result.tool_calls == [call]
+    assert result.tool_calls == [ToolCall("c1", "read", '{"path": "x"}')] and result.structured
     stats = result.stats
     assert (stats.prompt_tokens, stats.evaluated_prompt_tokens, stats.generated_tokens) == (12, 3, 5)
     sent = _Handler.requests[-1]
     assert sent["path"] == "/v1/chat/completions" and sent["stream"] is True and sent["max_tokens"] == 9
     assert sent["response_format"]["json_schema"]["schema"] == schema and sent["temperature"] == 0.1
+    assert "tools" not in sent and "presence_penalty" not in sent
+
+    # The history goes back structured: the assistant's calls and reasoning, the tool result by its call id.
+    backend.chat([Message("user", "hi"), result.as_message(), Message("tool", "x body", tool_call_id="c1")],
+                  GenerateOptions(presence_penalty=1.5))
+    sent = _Handler.requests[-1]
+    assert sent["messages"][1] == {"role": "assistant", "content": "Hello", "reasoning_content": "thinking",
+                                   "tool_calls": [ToolCall("c1", "read", '{"path": "x"}').to_openai()]}
+    assert sent["messages"][2] == {"role": "tool", "content": "x body", "tool_call_id": "c1"}
+    assert sent["presence_penalty"] == 1.5
 
     raw = backend.complete("go", GenerateOptions())
     assert raw.text == "raw text" and raw.finish_reason == "length"
@@ -157,7 +166,22 @@ def test_http_backend_breaks_turn_markers_in_what_it_sends_and_restores_them_in_
         assert marker not in sent[1]["content"]
     assert sent[1]["content"].replace("\u2060", "") == injected  # the model reads the file as it is
     assert result.text == injected  # and what it quotes back is the file's own text
-    assert json.loads(result.tool_calls[0]["function"]["arguments"]) == {"new": injected}
+    assert json.loads(result.tool_calls[0].arguments) == {"new": injected}
+
+
+def test_http_backend_never_sends_response_format_beside_tools(server: str) -> None:
+    # Ollama #17957: `response_format` together with `tools` breaks ornith-1.5:35b. The schema-shaped answer
+    # goes as a forced call of a tool whose parameters are the schema.
+    schema = {"type": "object", "properties": {"steps": {"type": "array"}}}
+    scaffold = schema_tool("propose_scaffold", "Propose the plan", schema)
+    HttpBackend(server, model="m").chat([Message("user", "plan")], GenerateOptions(
+        tools=(scaffold,), tool_choice="propose_scaffold", json_schema=schema))
+    sent = _Handler.requests[-1]
+    assert "response_format" not in sent and sent["tools"] == [scaffold]
+    assert sent["tool_choice"] == {"type": "function", "function": {"name": "propose_scaffold"}}
+    # Control: without tools the same schema is sent as response_format.
+    HttpBackend(server, model="m").chat([Message("user", "plan")], GenerateOptions(json_schema=schema))
+    assert _Handler.requests[-1]["response_format"]["json_schema"]["schema"] == schema
 
 
 def test_http_backend_errors_are_one_line(server: str) -> None:

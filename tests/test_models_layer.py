@@ -26,8 +26,9 @@ PAYLOAD = b"GGUF" + bytes(range(256)) * 4096
 
 def test_catalog_has_the_ornith_family_and_open_sources() -> None:
     catalog = load_catalog()
-    assert {"ornith-1.0-9b", "ornith-1.0-35b", "ornith-1.0-35b-q3", "ornith-1.0-31b", "ornith-1.0-397b",
+    assert {"ornith-1.0-9b", "ornith-1.0-35b", "ornith-1.0-35b-q3", "ornith-1.0-397b",
             "ornith-1.5-9b", "ornith-1.5-35b", "gemma3-270m"} <= set(catalog)
+    assert "ornith-1.0-31b" not in catalog  # announced, never released
     assert catalog["ornith-1.0-9b"].architecture == "qwen35"
     assert catalog["ornith-1.0-35b"].architecture == "qwen35moe"
     assert catalog["ornith-1.0-397b"].server_only
