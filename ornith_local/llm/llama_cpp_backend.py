@@ -387,7 +387,9 @@ class LlamaCppBackend:
                 break
             rest = _FORCED_CLOSE if action == "close" else rest
             forced = self._tokenize(rest, special=True) if rest else []
-            text += rest
+            # A thought cut inside a multi-byte character: its bytes end the thought, not start the answer.
+            text += decoder.decode(b"", final=True) + rest
+            decoder.reset()
             thinking, think_from = False, len(text)
             if deferred:
                 deferred, answer_from = False, len(generated) + len(forced)
