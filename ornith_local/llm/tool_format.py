@@ -65,7 +65,9 @@ class ToolFormat:
             "think-open": "the prompt opens <think>; the model thinks, closes </think>, then answers or calls",
             "none": "no reasoning block",
         }.get(self.reasoning, self.reasoning)
-        return {"chat_template": self.template, "tool_call_format": self.name, "reasoning": reasoning,
+        template = (f"the GGUF's own Jinja template when it renders history stably, else the `{self.template}` "
+                    "family")
+        return {"chat_template": template, "tool_call_format": self.name, "reasoning": reasoning,
                 "example_call": self.example}
 
 
