@@ -74,10 +74,13 @@ def restore_markers(text: str) -> str:
 
 class HttpBackend:
     def __init__(self, endpoint: str, *, model: str = "default", context: int = 32768, timeout_s: float = 600.0,
-                 api_key: str | None = None) -> None:
+                 api_key: str | None = None, sampling: dict[str, float] | None = None) -> None:
         base = endpoint.rstrip("/")
         self.base = base if base.endswith("/v1") else base + "/v1"
         self.model, self.context, self.timeout_s, self.api_key = model, context, timeout_s, api_key
+        # The catalog's sampling for this model (presence_penalty included), sent where the options leave a
+        # value unset; without it the server's own defaults apply.
+        self.sampling = dict(sampling or {})
 
     @property
     def name(self) -> str:
@@ -143,8 +146,10 @@ class HttpBackend:
         if options.stop:
             body["stop"] = list(options.stop)
         for key in ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "presence_penalty"):
-            if getattr(options, key) is not None:
-                body[key] = getattr(options, key)
+            value = getattr(options, key)
+            value = self.sampling.get(key) if value is None else value
+            if value is not None:
+                body[key] = int(value) if key == "top_k" else value
         stats = GenerationStats()
         started = time.perf_counter()
         text, reasoning, chunks = "", "", 0
@@ -200,5 +205,7 @@ class HttpBackend:
                                 {"id": "", "type": "function", "function": {"name": "", "arguments": ""}})
         call["id"] = fragment.get("id") or call["id"]
         function = fragment.get("function") or {}
-        call["function"]["name"] += function.get("name") or ""
+        name = function.get("name") or ""
+        if name != call["function"]["name"]:  # llama-cpp-python's server repeats the whole name in every chunk
+            call["function"]["name"] += name
         call["function"]["arguments"] += function.get("arguments") or ""
