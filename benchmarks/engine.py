@@ -139,17 +139,20 @@ def figure_prompt_lookup(path: Path, threads: int, rounds: int = 3) -> None:
           "(lookup keeps logits for every prompt token)")
 
 
-def figure_twin(arch: str, threads: int, turns: int = 12) -> None:
+def figure_twin(arch: str, threads: int, turns: int = 12, *, checkpoints: bool = True) -> None:
     from ornith_local.llm.twin import twin_path
 
     backend = LlamaCppBackend(twin_path(arch), n_ctx=16384, threads=threads, template_family="ornith")
+    if not checkpoints:  # the control: what a re-rendered reply costs without saved states
+        backend.checkpoints = None
     tools = tuple({"type": "function", "function": {"name": name, "description": f"{name} a file", "parameters": {
         "type": "object", "required": ["path"], "properties": {"path": {"type": "string"}}}}}
         for name in ("read", "write", "run_tests"))
     messages = [Message("system", "You are a coding agent. Use tools."),
                 Message("user", "Fix the failing test.\n$ pytest -q\n" + CODE[:700])]
     print(f"5. twin {arch} ({backend.info.architecture}, recurrent={backend.recurrent}, template "
-          f"{backend.template.source}): turn  prompt  evaluated  new  ttft_ms  restored_at")
+          f"{backend.template.source}, saved states {'on' if checkpoints else 'OFF (control)'}): "
+          "turn  prompt  evaluated  new  ttft_ms  restored_at")
     ttfts, worst, previous = [], -10**9, 0
     for turn in range(1, turns + 1):
         result = backend.chat(messages, GenerateOptions(max_tokens=24, max_reasoning_tokens=12, tools=tools,
@@ -179,6 +182,7 @@ def main() -> None:
     if args.twins:
         for arch in ("qwen35", "qwen35moe"):
             figure_twin(arch, args.threads)
+            figure_twin(arch, args.threads, checkpoints=False)
         return
     path = args.model or ensure_tiny_model()
     backend = LlamaCppBackend(path, n_ctx=8192, threads=args.threads, template_family="gemma")
