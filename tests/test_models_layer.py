@@ -5,6 +5,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -343,3 +346,14 @@ def test_fits_here_is_honest_and_info_shows_the_plan_and_format_before_download(
     rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
     assert rows["ornith-1.0-35b-q3"]["note"] and not rows["ornith-1.0-35b-q3"]["verified_download"]
     assert rows["ornith-1.0-9b"]["verified_download"] and rows["ornith-1.0-9b"]["note"] is None
+
+
+def test_doctor_shows_the_template_and_call_format_of_the_configured_model() -> None:
+    ornith = Path(sys.executable).with_name("ornith")
+    env = {**os.environ, "ORNITH_MODEL_NAME": "ornith-1.5-9b", "COLUMNS": "200"}
+    report = json.loads(subprocess.run([str(ornith), "doctor", "--json"], capture_output=True, text=True,
+                                       timeout=120, env=env, check=True).stdout)
+    driven = report["offload_plan"]["driven_with"]
+    assert driven["tool_call_format"] == "qwen3_xml" and "<think>" in driven["reasoning"]
+    human = subprocess.run([str(ornith), "doctor"], capture_output=True, text=True, timeout=120, env=env).stdout
+    assert "Driven with" in human and "qwen3_xml" in human
