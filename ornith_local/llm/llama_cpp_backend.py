@@ -4,8 +4,13 @@ Reuse is append-only at the token level: the backend remembers the prompt text a
 evaluated and sampled; when the next prompt starts with the previous prompt plus the generated reply, only
 the new tail is tokenized and evaluated. That also holds for hybrid/recurrent models (qwen35, qwen35moe),
 which cannot drop a suffix of their state, and for sliding-window layers, whose cache keeps only the
-window. Anything else is a divergence: a transformer trims its cache to the common token prefix; a recurrent
-model, or a window that no longer reaches back that far, re-evaluates once; both say so in `stats.cache_note`.
+window. Anything else is a divergence: a transformer trims its cache to the common token prefix; a hybrid
+model restores the recurrent state saved at the end of an earlier prompt (`checkpoints.py`) and evaluates from
+there; only where no saved state fits (or a window no longer reaches back) is the prompt re-read from token 0.
+Each says so in `stats.cache_note`, and `stats.reprefill_tokens` / `self.reprefills` count what was re-read.
+
+`GenerateOptions.think_first` lets a reasoning model think at the catalog's sampling before a JSON schema
+constrains its answer: the grammar starts only after `</think>` (forced when the thinking budget runs out).
 """
 
 from __future__ import annotations
