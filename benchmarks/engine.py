@@ -6,7 +6,11 @@
 2. a 12-turn agent conversation (each turn adds a ~200-token tool observation): prompt tokens evaluated
    vs new tokens per turn (target: evaluated <= new + 16 after turn 1) and TTFT turn 12 / turn 1 (<= 1.2);
 3. grammar-constrained vs free generation tokens/s on the same prompt;
-4. prompt-lookup speculative decoding vs plain decoding on a copy-heavy prompt.
+4. prompt-lookup speculative decoding vs plain decoding on a copy-heavy prompt;
+5. the synthetic twins of `qwen35` / `qwen35moe` (hybrid recurrent + attention, random weights, the Ornith
+   template; `--twins` runs only this): the same 12-turn conversation with tools, the reply sent back as
+   generated; evaluated vs new tokens per turn, TTFT turn 12 / turn 1, and re-prefills (saved recurrent
+   states restored where the template re-rendered a reply differently).
 """
 
 from __future__ import annotations
@@ -135,11 +139,51 @@ def figure_prompt_lookup(path: Path, threads: int, rounds: int = 3) -> None:
           "(lookup keeps logits for every prompt token)")
 
 
+def figure_twin(arch: str, threads: int, turns: int = 12, *, checkpoints: bool = True) -> None:
+    from ornith_local.llm.twin import twin_path
+
+    backend = LlamaCppBackend(twin_path(arch), n_ctx=16384, threads=threads, template_family="ornith")
+    if not checkpoints:  # the control: what a re-rendered reply costs without saved states
+        backend.checkpoints = None
+    tools = tuple({"type": "function", "function": {"name": name, "description": f"{name} a file", "parameters": {
+        "type": "object", "required": ["path"], "properties": {"path": {"type": "string"}}}}}
+        for name in ("read", "write", "run_tests"))
+    messages = [Message("system", "You are a coding agent. Use tools."),
+                Message("user", "Fix the failing test.\n$ pytest -q\n" + CODE[:700])]
+    print(f"5. twin {arch} ({backend.info.architecture}, recurrent={backend.recurrent}, template "
+          f"{backend.template.source}, saved states {'on' if checkpoints else 'OFF (control)'}): "
+          "turn  prompt  evaluated  new  ttft_ms  restored_at")
+    ttfts, worst, previous = [], -10**9, 0
+    for turn in range(1, turns + 1):
+        result = backend.chat(messages, GenerateOptions(max_tokens=24, max_reasoning_tokens=12, tools=tools,
+                                                        seed=turn))
+        stats = result.stats
+        new = stats.prompt_tokens - previous  # what this prompt adds to the last one (the reply included)
+        if turn > 1:
+            worst = max(worst, stats.evaluated_prompt_tokens - new)
+        ttfts.append(stats.time_to_first_token_s)
+        print(f"   {turn:4d}  {stats.prompt_tokens:6d}  {stats.evaluated_prompt_tokens:9d}  {new:4d}  "
+              f"{stats.time_to_first_token_s * 1000:7.1f}  {stats.restored_at if stats.restored_at else '-'}")
+        previous = stats.prompt_tokens
+        messages += [Message("assistant", result.text),
+                     Message("tool", f"$ pytest -q tests/test_step_{turn}.py\n" + CODE[:700])]
+    restores = backend.checkpoints.restores if backend.checkpoints else 0
+    print(f"   max(evaluated - new) after turn 1: {worst} (target <= 16); TTFT turn {turns} / turn 1: "
+          f"{ttfts[-1] / ttfts[0]:.2f}; re-prefills: {backend.reprefills} ({backend.reprefill_tokens} tokens "
+          f"evaluated twice), saved states restored: {restores}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path)
     parser.add_argument("--threads", type=int, default=free_cores())
+    parser.add_argument("--twins", action="store_true", help="only figure 5, the qwen35 / qwen35moe twins")
     args = parser.parse_args()
+    if args.twins:
+        for arch in ("qwen35", "qwen35moe"):
+            figure_twin(arch, args.threads)
+            figure_twin(arch, args.threads, checkpoints=False)
+        return
     path = args.model or ensure_tiny_model()
     backend = LlamaCppBackend(path, n_ctx=8192, threads=args.threads, template_family="gemma")
     print(f"model {path.name}, {args.threads} threads")
@@ -147,6 +191,8 @@ def main() -> None:
     figure_turns(backend)
     figure_grammar(backend)
     figure_prompt_lookup(path, args.threads)
+    for arch in ("qwen35", "qwen35moe"):
+        figure_twin(arch, args.threads)
 
 
 if __name__ == "__main__":

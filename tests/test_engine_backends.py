@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from ornith_local.llm.backend import Backend, BackendError, GenerateOptions, Message
+from ornith_local.llm.backend import Backend, BackendError, GenerateOptions, Message, ToolCall, schema_tool
 from ornith_local.llm.grammar import schema_to_gbnf
 from ornith_local.llm.http_backend import HttpBackend
 from ornith_local.llm.scripted import ScriptedBackend
@@ -135,13 +135,27 @@ def test_http_backend_streams_reasoning_tool_calls_and_usage(server: str) -> Non
                           on_text=pieces.append)
     assert pieces == ["Hel", "lo"] and result.text == "Hello"
     assert result.reasoning == "thinking"
-    call = {"id": "c1", "type": "function", "function": {"name": "read", "arguments": '{"path": "x"}'}}
-    assert result.tool_calls == [call]
+    assert result.tool_calls == [ToolCall("c1", "read", '{"path": "x"}')] and result.structured
     stats = result.stats
     assert (stats.prompt_tokens, stats.evaluated_prompt_tokens, stats.generated_tokens) == (12, 3, 5)
     sent = _Handler.requests[-1]
     assert sent["path"] == "/v1/chat/completions" and sent["stream"] is True and sent["max_tokens"] == 9
     assert sent["response_format"]["json_schema"]["schema"] == schema and sent["temperature"] == 0.1
+    assert "tools" not in sent and "presence_penalty" not in sent
+
+    # The history goes back structured: the assistant's calls and reasoning, the tool result by its call id.
+    backend.chat([Message("user", "hi"), result.as_message(), Message("tool", "x body", tool_call_id="c1")],
+                  GenerateOptions(presence_penalty=1.5))
+    sent = _Handler.requests[-1]
+    assert sent["messages"][1] == {"role": "assistant", "content": "Hello", "reasoning_content": "thinking",
+                                   "tool_calls": [ToolCall("c1", "read", '{"path": "x"}').to_openai()]}
+    assert sent["messages"][2] == {"role": "tool", "content": "x body", "tool_call_id": "c1"}
+    assert sent["presence_penalty"] == 1.5
+    # The catalog's profile fills what the options leave unset (Ornith's general profile: presence 1.5).
+    HttpBackend(server, model="m", sampling={"temperature": 1.0, "presence_penalty": 1.5, "top_k": 20.0}).chat(
+        [Message("user", "hi")], GenerateOptions(temperature=0.2))
+    sent = _Handler.requests[-1]
+    assert (sent["temperature"], sent["presence_penalty"], sent["top_k"]) == (0.2, 1.5, 20)
 
     raw = backend.complete("go", GenerateOptions())
     assert raw.text == "raw text" and raw.finish_reason == "length"
@@ -157,7 +171,22 @@ def test_http_backend_breaks_turn_markers_in_what_it_sends_and_restores_them_in_
         assert marker not in sent[1]["content"]
     assert sent[1]["content"].replace("\u2060", "") == injected  # the model reads the file as it is
     assert result.text == injected  # and what it quotes back is the file's own text
-    assert json.loads(result.tool_calls[0]["function"]["arguments"]) == {"new": injected}
+    assert json.loads(result.tool_calls[0].arguments) == {"new": injected}
+
+
+def test_http_backend_never_sends_response_format_beside_tools(server: str) -> None:
+    # Ollama #17957: `response_format` together with `tools` breaks ornith-1.5:35b. The schema-shaped answer
+    # goes as a forced call of a tool whose parameters are the schema.
+    schema = {"type": "object", "properties": {"steps": {"type": "array"}}}
+    scaffold = schema_tool("propose_scaffold", "Propose the plan", schema)
+    HttpBackend(server, model="m").chat([Message("user", "plan")], GenerateOptions(
+        tools=(scaffold,), tool_choice="propose_scaffold", json_schema=schema))
+    sent = _Handler.requests[-1]
+    assert "response_format" not in sent and sent["tools"] == [scaffold]
+    assert sent["tool_choice"] == {"type": "function", "function": {"name": "propose_scaffold"}}
+    # Control: without tools the same schema is sent as response_format.
+    HttpBackend(server, model="m").chat([Message("user", "plan")], GenerateOptions(json_schema=schema))
+    assert _Handler.requests[-1]["response_format"]["json_schema"]["schema"] == schema
 
 
 def test_http_backend_errors_are_one_line(server: str) -> None:
@@ -167,16 +196,15 @@ def test_http_backend_errors_are_one_line(server: str) -> None:
         HttpBackend("http://127.0.0.1:9", model="m").chat([Message("user", "hi")], GenerateOptions())
 
 
-@pytest.fixture(scope="module")
-def llama_server(tiny_model_path: Path) -> Iterator[str]:
-    """llama-cpp-python's own OpenAI-compatible server on the tiny model, on 127.0.0.1."""
+def _serve(model: Path, chat_format: str) -> Iterator[str]:
+    """llama-cpp-python's own OpenAI-compatible server on `model`, on 127.0.0.1, for the duration."""
     pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] is not installed")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(tiny_model_path), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "1024", "--n_threads", "1", "--chat_format", "gemma"],
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+         "--port", str(port), "--n_ctx", "2048", "--n_threads", "1", "--chat_format", chat_format],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
@@ -195,6 +223,18 @@ def llama_server(tiny_model_path: Path) -> Iterator[str]:
         server.wait(timeout=30)
 
 
+@pytest.fixture(scope="module")
+def llama_server(tiny_model_path: Path) -> Iterator[str]:
+    """The server with the model's plain chat format: replies are text, the caller parses them."""
+    yield from _serve(tiny_model_path, "gemma")
+
+
+@pytest.fixture(scope="module")
+def function_calling_server(tiny_model_path: Path) -> Iterator[str]:
+    """The server with its `chatml-function-calling` format: it parses calls and returns OpenAI `tool_calls`."""
+    yield from _serve(tiny_model_path, "chatml-function-calling")
+
+
 @pytest.mark.model
 def test_http_backend_against_llama_cpp_python_server(llama_server: str) -> None:
     backend = HttpBackend(llama_server, model="tiny", context=1024)
@@ -202,9 +242,32 @@ def test_http_backend_against_llama_cpp_python_server(llama_server: str) -> None
     chat = backend.chat([Message("user", "Name three colours.")], GenerateOptions(max_tokens=12, temperature=0.0),
                         on_text=pieces.append)
     assert chat.text and "".join(pieces) == chat.text
+    assert not chat.structured and chat.tool_calls == []  # a plain-text server: the caller parses the text
     # llama_cpp.server sends no usage while streaming (it ignores stream_options): tokens are counted from the
     # stream itself, prompt tokens stay unknown.
     assert 0 < chat.stats.generated_tokens <= 12
     assert chat.stats.time_to_first_token_s > 0
     raw = backend.complete("def add(a, b):\n    return", GenerateOptions(max_tokens=8, temperature=0.0))
     assert raw.text and raw.finish_reason in ("stop", "length")
+
+
+READ = {"type": "function", "function": {"name": "read", "description": "Read a file", "parameters": {
+    "type": "object", "required": ["path"], "properties": {"path": {"type": "string", "maxLength": 20}}}}}
+DONE = schema_tool("step_done", "The step is done", {
+    "type": "object", "required": ["summary"], "properties": {"summary": {"type": "string", "maxLength": 20}}})
+
+
+@pytest.mark.model
+def test_http_backend_with_a_server_that_returns_structured_tool_calls(function_calling_server: str) -> None:
+    backend = HttpBackend(function_calling_server, model="tiny", context=2048)
+    history = [Message("system", "You read files."), Message("user", "Open the failing test.")]
+    first = backend.chat(history, GenerateOptions(max_tokens=40, temperature=0.0, tools=(READ, DONE),
+                                                  tool_choice="read"))
+    assert first.structured and [call.name for call in first.tool_calls] == ["read"]
+    assert isinstance(json.loads(first.tool_calls[0].arguments)["path"], str)
+    # The history goes back in the structured form: the assistant's call, then the result under its id.
+    history += [first.as_message(), Message("tool", "def test_x(): assert 1 == 2", tool_call_id=first.tool_calls[0].id)]
+    second = backend.chat(history, GenerateOptions(max_tokens=40, temperature=0.0, tools=(READ, DONE),
+                                                   tool_choice="step_done"))
+    assert [call.name for call in second.tool_calls] == ["step_done"]
+    assert isinstance(json.loads(second.tool_calls[0].arguments)["summary"], str)

@@ -146,3 +146,17 @@ def test_a_servers_tokenizer_reads_defused_markers_as_plain_text(backend: LlamaC
     defused = defuse_markers(injected)
     assert not controls & set(backend.llama.tokenize(defused.encode(), add_bos=False, special=True))
     assert restore_markers(defused) == injected
+
+
+@pytest.mark.model
+def test_presence_penalty_is_applied_by_the_sampler(backend: LlamaCppBackend) -> None:
+    # Greedy on a counting prompt the tiny model soon repeats a word; Ornith's general profile sets a presence
+    # penalty (1.5) so that tokens already written are pushed down. Control: the same call without it repeats.
+    prompt = "Count: one two three four five six seven"
+    texts = {}
+    for penalty in (0.0, 5.0):
+        backend.reset()
+        result = backend.complete(prompt, GenerateOptions(max_tokens=24, temperature=0.0, presence_penalty=penalty))
+        texts[penalty] = result.token_ids
+    assert len(set(texts[0.0])) < len(texts[0.0])  # the control repeats itself
+    assert len(set(texts[5.0])) == len(texts[5.0])  # with the penalty every token is new

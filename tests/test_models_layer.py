@@ -5,6 +5,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,15 +22,16 @@ from ornith_local.models import download, imports
 from ornith_local.models.catalog import load_catalog
 from ornith_local.models.download import PullError, pull
 from ornith_local.models.hardware import Gpu, Hardware, LlamaBuild
-from ornith_local.models.plan import DoesNotFit, plan_offload
+from ornith_local.models.plan import DoesNotFit, fit_verdict, plan_offload
 
 PAYLOAD = b"GGUF" + bytes(range(256)) * 4096
 
 
 def test_catalog_has_the_ornith_family_and_open_sources() -> None:
     catalog = load_catalog()
-    assert {"ornith-1.0-9b", "ornith-1.0-35b", "ornith-1.0-35b-q3", "ornith-1.0-31b", "ornith-1.0-397b",
+    assert {"ornith-1.0-9b", "ornith-1.0-35b", "ornith-1.0-35b-q3", "ornith-1.0-397b",
             "ornith-1.5-9b", "ornith-1.5-35b", "gemma3-270m"} <= set(catalog)
+    assert "ornith-1.0-31b" not in catalog  # announced, never released
     assert catalog["ornith-1.0-9b"].architecture == "qwen35"
     assert catalog["ornith-1.0-35b"].architecture == "qwen35moe"
     assert catalog["ornith-1.0-397b"].server_only
@@ -58,6 +62,17 @@ class _Hub(BaseHTTPRequestHandler):
     seen: ClassVar[list[tuple[str, str | None]]] = []
     cut_first_get: ClassVar[bool] = False
     fail_after_cut: ClassVar[bool] = False
+    # When set, the hub holds only these `/{repo}/resolve/{revision}/{file}` paths, as the real one does.
+    only_paths: ClassVar[set[str] | None] = None
+
+    def _unknown(self) -> bool:
+        if _Hub.only_paths is None or self.path in _Hub.only_paths:
+            return False
+        self.send_response(404)
+        self.send_header("X-Error-Code", "EntryNotFound")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        return True
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -72,6 +87,8 @@ class _Hub(BaseHTTPRequestHandler):
         self.end_headers()
 
     def do_HEAD(self) -> None:
+        if self._unknown():
+            return
         if "missing" in self.path:
             self.send_response(404)
             self.send_header("X-Error-Code", "RepoNotFound")
@@ -80,6 +97,8 @@ class _Hub(BaseHTTPRequestHandler):
         self._headers(200, len(PAYLOAD), {})
 
     def do_GET(self) -> None:
+        if self._unknown():
+            return
         if "/resolve/" not in self.path:  # huggingface-hub's own registry lookups (agent-harnesses) are not files
             self._headers(404, 0, {})
             return
@@ -106,6 +125,7 @@ def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     _Hub.seen.clear()
     _Hub.cut_first_get = _Hub.fail_after_cut = False
+    _Hub.only_paths = None
     endpoint = f"http://127.0.0.1:{server.server_address[1]}"
     monkeypatch.setenv("HF_ENDPOINT", endpoint)
     monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
@@ -217,6 +237,8 @@ class _StallingHub(_Hub):
         self.end_headers()
 
     def do_GET(self) -> None:
+        if self._unknown():
+            return
         if "/resolve/" not in self.path:
             self._headers(404, 0, {})
             return
@@ -254,3 +276,84 @@ def test_ctrl_c_during_a_pull_keeps_the_partial_file_and_says_how_to_resume() ->
     [partial] = staging.glob("*.part")
     assert 0 < partial.stat().st_size <= len(_StallingHub.big) // 2
     assert partial.read_bytes() == _StallingHub.big[: partial.stat().st_size]
+
+
+# The published Ornith files (ornith-ai's LFS metadata, as pinned by several independent projects).
+PUBLISHED = {
+    "ornith-1.0-9b": ("ornith-ai/Ornith-1.0-9B-GGUF", "3296bc7a404871a72ac3f1903f561459c09b5c17",
+                      "ornith-1.0-9b-Q4_K_M.gguf", 5_629_108_704,
+                      "5720d1f671b4996481274fffe01868c3c36e87c135cc8538471cc7bd6087b106"),
+    "ornith-1.0-35b": ("ornith-ai/Ornith-1.0-35B-GGUF", "383064f72a1ef3087b779f268d3ca117eb989aac",
+                       "ornith-1.0-35b-Q4_K_M.gguf", 21_166_757_760,
+                       "ff25291b2599fb927a835e624d2b3540106af61761c3fa57ac4264046dbec002"),
+    "ornith-1.5-9b": ("ornith-ai/Ornith-1.5-9B-GGUF", "abdd624b12ebf020b767fff532ff44fe552b28c3",
+                      "Ornith-1.5-9B-Q4_K_M.gguf", 5_780_090_816,
+                      "70c112196e0b7023803c9762752e46d29e612a92c83f995bc3ba1ceb07e8fab6"),
+    "ornith-1.5-35b": ("ornith-ai/Ornith-1.5-35B-A3B-GGUF", "63d07eca3c975d65e050192cf7429658bafb0ac9",
+                       "Ornith-1.5-35B-Q4_K_M.gguf", 21_713_462_848,
+                       "ca6ea26329c88b78ffd90a85163be2e746c2fafd1024f56db47e499f117f9a7f"),
+}
+
+
+def test_catalog_matches_the_published_ornith_files() -> None:
+    catalog = load_catalog()
+    for name, (repo, revision, file, size, sha256) in PUBLISHED.items():
+        entry = catalog[name]
+        source = entry.sources[0]
+        assert (source.repo, source.revision, source.file) == (repo, revision, file)
+        assert (entry.file_name, entry.size_bytes, entry.sha256) == (file, size, sha256)
+        assert entry.verified_download and entry.candour() is None
+        assert entry.sampling["presence_penalty"] == 0.0
+        assert entry.sampling_profiles["general"]["presence_penalty"] == 1.5
+    community = catalog["ornith-1.0-35b-q3"]
+    assert community.status == "community" and not community.verified_download and "community" in (
+        community.candour() or "")
+
+
+def test_pull_fetches_the_real_file_names_at_the_pinned_revisions(hub: str) -> None:
+    # The stand-in hub holds only the published paths: a wrong case, repo or revision is a 404.
+    _Hub.only_paths = {f"/{repo}/resolve/{revision}/{file}" for repo, revision, file, _, _ in PUBLISHED.values()}
+    digest = hashlib.sha256(PAYLOAD).hexdigest()
+    for name in PUBLISHED:
+        entry = dataclasses.replace(load_catalog()[name], sha256=digest, size_bytes=len(PAYLOAD))
+        result = pull(entry, progress=False)
+        assert result.verified and result.path.name == PUBLISHED[name][2]
+    # Control: the names the catalog had before (old org, capitalised 1.0 file) are not on the hub.
+    old = load_catalog()["ornith-1.0-9b"]
+    stale = dataclasses.replace(old, sha256=digest, size_bytes=len(PAYLOAD), file_name="Ornith-1.0-9B-Q4_K_M.gguf",
+                                sources=(dataclasses.replace(old.sources[0], repo="deepreinforce-ai/Ornith-1.0-9B-GGUF",
+                                                             file="Ornith-1.0-9B-Q4_K_M.gguf", revision=None),))
+    with pytest.raises(PullError, match=r"no file named|no such repository"):
+        pull(stale, progress=False)
+    with pytest.raises(PullError, match="community quant"):
+        pull(load_catalog()["ornith-1.0-35b-q3"], progress=False)
+
+
+def test_fits_here_is_honest_and_info_shows_the_plan_and_format_before_download(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    two_cores = Hardware("Linux", "x86_64", 2, 32000, 30000, [], LlamaBuild(True, "0.3.36", False, "cpu"))
+    assert fit_verdict(21_166_757_760, two_cores) == "slow"  # fits in RAM, but CPU only on 2 cores
+    assert fit_verdict(253_113_024, two_cores) == "yes"
+    assert fit_verdict(21_166_757_760, _machine(None, ram_mib=8000)) == "no"
+    assert fit_verdict(21_166_757_760, _machine(12000, ram_mib=32000)) == "partly"
+    assert fit_verdict(5_629_108_704, _machine(12000)) == "yes"
+    assert main(["models", "info", "ornith-1.5-9b", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["plan"].startswith("before download: 5.4 GiB of weights")
+    assert info["driven_with"]["tool_call_format"] == "qwen3_xml" and "<function=step_done>" in info[
+        "driven_with"]["example_call"]
+    assert main(["models", "list", "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["ornith-1.0-35b-q3"]["note"] and not rows["ornith-1.0-35b-q3"]["verified_download"]
+    assert rows["ornith-1.0-9b"]["verified_download"] and rows["ornith-1.0-9b"]["note"] is None
+
+
+def test_doctor_shows_the_template_and_call_format_of_the_configured_model() -> None:
+    ornith = Path(sys.executable).with_name("ornith")
+    env = {**os.environ, "ORNITH_MODEL_NAME": "ornith-1.5-9b", "COLUMNS": "200"}
+    report = json.loads(subprocess.run([str(ornith), "doctor", "--json"], capture_output=True, text=True,
+                                       timeout=120, env=env, check=True).stdout)
+    driven = report["offload_plan"]["driven_with"]
+    assert driven["tool_call_format"] == "qwen3_xml" and "<think>" in driven["reasoning"]
+    human = subprocess.run([str(ornith), "doctor"], capture_output=True, text=True, timeout=120, env=env).stdout
+    assert "Driven with" in human and "qwen3_xml" in human

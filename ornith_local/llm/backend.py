@@ -54,14 +54,24 @@ class GenerateOptions:
     top_k: int | None = None
     min_p: float | None = None
     repeat_penalty: float | None = None
+    # Penalises tokens already present (Ornith's general profile: 1.5); both backends send / apply it.
+    presence_penalty: float | None = None
     seed: int = 0
     stop: tuple[str, ...] = ()
     # Constrain the whole reply to this JSON schema (llama.cpp: a GBNF grammar built from it).
     json_schema: dict[str, Any] | None = None
     # Tool definitions (OpenAI shape) handed to the chat template / the server.
     tools: tuple[dict[str, Any], ...] = ()
+    # Which tool the server must call: None / "auto", "required", "none", or one tool's name (OpenAI
+    # `tool_choice`). A schema-shaped answer over HTTP goes as a forced tool call (e.g. `propose_scaffold`),
+    # never as `response_format` beside `tools` (Ollama #17957 breaks on that pair).
+    tool_choice: str | None = None
     # Cap on tokens inside `<think>...</think>`; past it the thought is closed and the model answers.
     max_reasoning_tokens: int | None = None
+    # Let a reasoning model think first: free text at the catalog's sampling until `</think>` (or the budget),
+    # and only then `json_schema` constrains the answer, sampled with the options above. The answer's own
+    # budget is `max_tokens`; the thought's is `max_reasoning_tokens` (default 1024 when this is set).
+    think_first: bool = False
 
 
 @dataclass
@@ -74,6 +84,10 @@ class GenerationStats:
     total_s: float = 0.0
     # Set when the cached conversation could not simply be extended and was re-evaluated.
     cache_note: str | None = None
+    # A re-prefill: history diverged from the cache, and this many tokens before the new tail were evaluated
+    # again (0 when the turn only appended). `restored_at`: the saved state the re-evaluation started from.
+    reprefill_tokens: int = 0
+    restored_at: int | None = None
 
     @property
     def reused_prompt_tokens(self) -> int:
@@ -87,15 +101,43 @@ class GenerationStats:
         return (self.generated_tokens - 1) / decode_time
 
 
+@dataclass(frozen=True)
+class ToolCall:
+    """A call a server already parsed (OpenAI `tool_calls`): its id, the function and the arguments' JSON text."""
+
+    id: str
+    name: str
+    arguments: str  # JSON text, as the server sent it (may be invalid: the caller reports that to the model)
+
+    def to_openai(self) -> dict[str, Any]:
+        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}
+
+
 @dataclass
 class Completion:
     text: str  # the raw model output: `<think>` blocks and tool-call markup included, stop text excluded
     finish_reason: FinishReason
     stats: GenerationStats
     token_ids: list[int] = field(default_factory=list)  # empty where the backend cannot see them
-    # Filled only when an HTTP server already split them out of `text`; otherwise parse `text`.
+    # Filled only when an HTTP server already split them out of `text` (vLLM / SGLang / Ollama / llama-server
+    # with a tool and reasoning parser); otherwise they are None / empty and the caller parses `text`.
     reasoning: str | None = None
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)
+
+    @property
+    def structured(self) -> bool:
+        """Whether the server parsed the reply itself (calls or reasoning came apart from the text)."""
+        return bool(self.tool_calls) or self.reasoning is not None
+
+    def as_message(self) -> Message:
+        """The reply as the assistant turn to send back, in the structured form the server's template renders."""
+        return Message("assistant", self.text, reasoning=self.reasoning,
+                       tool_calls=tuple(call.to_openai() for call in self.tool_calls))
+
+
+def schema_tool(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """A tool whose parameters are `schema`: a JSON answer asked for as a native tool call."""
+    return {"type": "function", "function": {"name": name, "description": description, "parameters": schema}}
 
 
 @runtime_checkable

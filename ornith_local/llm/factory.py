@@ -24,7 +24,9 @@ def catalog_entry_for(name: str, file_name: str) -> CatalogEntry | None:
 def open_backend(settings: ModelSettings, *, model: str | None = None, hardware: Hardware | None = None) -> Backend:
     """The configured backend. Raises LookupError / FileNotFoundError / ModelFileError / DoesNotFit (one line)."""
     if settings.endpoint:
-        return HttpBackend(settings.endpoint, model=model or settings.name or "default")
+        served = model or settings.name or "default"
+        entry = load_catalog().get(served)
+        return HttpBackend(settings.endpoint, model=served, sampling=entry.sampling if entry else None)
     name = model or settings.name or TINY_MODEL_NAME
     path = resolve_model_path(name)
     info = read_gguf(path)

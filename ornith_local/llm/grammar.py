@@ -14,6 +14,8 @@ from typing import Any
 from ornith_local.llm.backend import BackendError
 
 _RULE = re.compile(r"^[a-zA-Z0-9_-]+ ::= ", re.MULTILINE)
+_LOOSE_CHAR = 'char ::= [^"\\\\] |'
+_JSON_CHAR = 'char ::= [^"\\\\\\x7F\\x00-\\x1F] |'
 
 
 def schema_to_gbnf(schema: dict[str, Any]) -> str:
@@ -37,6 +39,9 @@ def _convert(schema_json: str) -> str:
         gbnf = str(json_schema_to_gbnf(schema_json))
     except Exception as error:  # the converter raises bare Exception / KeyError / ValueError
         raise BackendError(f"unsupported JSON schema: {error}") from None
+    # The converter's string character admits raw control characters, which JSON forbids (json.loads rejects
+    # them): a model sampling bytes at random (seen on the synthetic twins) wrote them into strings.
+    gbnf = gbnf.replace(_LOOSE_CHAR, _JSON_CHAR)
     # The converter's own output; still refuse anything that does not look like rules with a root.
     if not gbnf.strip() or "root ::= " not in gbnf or not _RULE.search(gbnf):
         raise BackendError("the JSON schema produced no grammar")

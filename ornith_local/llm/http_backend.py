@@ -24,6 +24,7 @@ from ornith_local.llm.backend import (
     GenerationStats,
     Message,
     OnText,
+    ToolCall,
 )
 
 _FINISH: dict[str, FinishReason] = {"stop": "stop", "length": "length", "tool_calls": "stop", "eos": "stop"}
@@ -46,13 +47,24 @@ def defuse_markers(text: str) -> str:
     return _TURN_MARKER.sub(lambda match: match[0][0] + _JOINER + match[0][1:], text)
 
 
+def _arguments_text(arguments: Any) -> str:
+    # The OpenAI API carries a call's arguments as JSON text; the agent may hold them as a mapping.
+    return arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
+
+
 def _defused(message: Message) -> Message:
     calls = tuple(
-        {**call, "function": {**call["function"], "arguments": defuse_markers(call["function"]["arguments"])}}
-        if isinstance((call.get("function") or {}).get("arguments"), str) else call
+        {**call, "function": {**call["function"],
+                              "arguments": defuse_markers(_arguments_text(call["function"].get("arguments", {})))}}
+        if isinstance(call.get("function"), dict) else call
         for call in message.tool_calls
     )
-    return replace(message, content=defuse_markers(message.content), tool_calls=calls)
+    reasoning = defuse_markers(message.reasoning) if message.reasoning is not None else None
+    return replace(message, content=defuse_markers(message.content), tool_calls=calls, reasoning=reasoning)
+
+
+def _tool_choice(choice: str) -> Any:
+    return choice if choice in ("auto", "required", "none") else {"type": "function", "function": {"name": choice}}
 
 
 def restore_markers(text: str) -> str:
@@ -62,10 +74,13 @@ def restore_markers(text: str) -> str:
 
 class HttpBackend:
     def __init__(self, endpoint: str, *, model: str = "default", context: int = 32768, timeout_s: float = 600.0,
-                 api_key: str | None = None) -> None:
+                 api_key: str | None = None, sampling: dict[str, float] | None = None) -> None:
         base = endpoint.rstrip("/")
         self.base = base if base.endswith("/v1") else base + "/v1"
         self.model, self.context, self.timeout_s, self.api_key = model, context, timeout_s, api_key
+        # The catalog's sampling for this model (presence_penalty included), sent where the options leave a
+        # value unset; without it the server's own defaults apply.
+        self.sampling = dict(sampling or {})
 
     @property
     def name(self) -> str:
@@ -85,7 +100,11 @@ class HttpBackend:
         body: dict[str, Any] = {"messages": [_defused(message).to_openai() for message in messages]}
         if options.tools:
             body["tools"] = list(options.tools)
-        if options.json_schema is not None:
+            if options.tool_choice:
+                body["tool_choice"] = _tool_choice(options.tool_choice)
+        elif options.json_schema is not None:
+            # Only without tools: servers that get both (Ollama's ornith-1.5:35b, #17957) break. With tools, a
+            # schema-shaped answer is a forced tool call whose parameters are the schema (`schema_tool`).
             body["response_format"] = {"type": "json_schema",
                                        "json_schema": {"name": "reply", "schema": options.json_schema}}
         return self._call("chat/completions", body, options, on_text)
@@ -126,9 +145,11 @@ class HttpBackend:
                  "stream_options": {"include_usage": True}}
         if options.stop:
             body["stop"] = list(options.stop)
-        for key in ("temperature", "top_p", "top_k", "min_p", "repeat_penalty"):
-            if getattr(options, key) is not None:
-                body[key] = getattr(options, key)
+        for key in ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "presence_penalty"):
+            value = getattr(options, key)
+            value = self.sampling.get(key) if value is None else value
+            if value is not None:
+                body[key] = int(value) if key == "top_k" else value
         stats = GenerationStats()
         started = time.perf_counter()
         text, reasoning, chunks = "", "", 0
@@ -157,10 +178,13 @@ class HttpBackend:
                         finish = _FINISH.get(choice["finish_reason"], "stop")
         stats.total_s = time.perf_counter() - started
         stats.generated_tokens = stats.generated_tokens or chunks
-        tool_calls = [calls[index] for index in sorted(calls)]
-        for call in tool_calls:
-            call["function"]["arguments"] = restore_markers(call["function"]["arguments"])
-        return Completion(restore_markers(text), finish, stats, reasoning=reasoning or None, tool_calls=tool_calls)
+        tool_calls = [
+            ToolCall(call["id"] or f"call_{index}", call["function"]["name"],
+                     restore_markers(call["function"]["arguments"]))
+            for index, call in (sorted(calls.items()))
+        ]
+        return Completion(restore_markers(text), finish, stats, reasoning=restore_markers(reasoning) or None,
+                          tool_calls=tool_calls)
 
     @staticmethod
     def _read_usage(event: dict[str, Any], stats: GenerationStats) -> None:
@@ -181,5 +205,7 @@ class HttpBackend:
                                 {"id": "", "type": "function", "function": {"name": "", "arguments": ""}})
         call["id"] = fragment.get("id") or call["id"]
         function = fragment.get("function") or {}
-        call["function"]["name"] += function.get("name") or ""
+        name = function.get("name") or ""
+        if name != call["function"]["name"]:  # llama-cpp-python's server repeats the whole name in every chunk
+            call["function"]["name"] += name
         call["function"]["arguments"] += function.get("arguments") or ""

@@ -4,8 +4,13 @@ Reuse is append-only at the token level: the backend remembers the prompt text a
 evaluated and sampled; when the next prompt starts with the previous prompt plus the generated reply, only
 the new tail is tokenized and evaluated. That also holds for hybrid/recurrent models (qwen35, qwen35moe),
 which cannot drop a suffix of their state, and for sliding-window layers, whose cache keeps only the
-window. Anything else is a divergence: a transformer trims its cache to the common token prefix; a recurrent
-model, or a window that no longer reaches back that far, re-evaluates once; both say so in `stats.cache_note`.
+window. Anything else is a divergence: a transformer trims its cache to the common token prefix; a hybrid
+model restores the recurrent state saved at the end of an earlier prompt (`checkpoints.py`) and evaluates from
+there; only where no saved state fits (or a window no longer reaches back) is the prompt re-read from token 0.
+Each says so in `stats.cache_note`, and `stats.reprefill_tokens` / `self.reprefills` count what was re-read.
+
+`GenerateOptions.think_first` lets a reasoning model think at the catalog's sampling before a JSON schema
+constrains its answer: the grammar starts only after `</think>` (forced when the thinking budget runs out).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from ornith_local.llm.backend import (
     Message,
     OnText,
 )
+from ornith_local.llm.checkpoints import RecurrentCheckpoints
 from ornith_local.llm.gguf import GgufInfo, ModelFileError, read_gguf
 from ornith_local.llm.grammar import grammar_for_schema
 from ornith_local.llm.templates import ChatTemplate, choose_template
@@ -44,7 +50,9 @@ _MARKER_SHAPE = re.compile(r"<[^<>\s]{1,64}>|\[[^\[\]\s]{1,64}\]")
 # Stands in the rendered prompt for control-token text found in a message: private-use code points around the
 # text's number in `_control_numbers`, tokenized back into that text as plain tokens.
 _STAND_IN = re.compile("\ue000(\\d+)\ue001")
-_DEFAULT_SAMPLING = {"temperature": 0.7, "top_p": 0.95, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.0}
+_DEFAULT_SAMPLING = {"temperature": 0.7, "top_p": 0.95, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.0,
+                     "presence_penalty": 0.0}
+_THINK_FIRST_BUDGET = 1024  # reasoning tokens before `</think>` is forced, when think_first names no budget
 
 
 @dataclass
@@ -131,6 +139,10 @@ class LlamaCppBackend:
             logger.warning("the GGUF's chat template drops earlier <think> blocks; using %s so the "
                            "cache can be reused", self.template.source)
         self.sampling = {**_DEFAULT_SAMPLING, **(sampling or {})}
+        # Hybrid models cannot cut their recurrent state back: prompt ends are checkpointed instead.
+        self.checkpoints = RecurrentCheckpoints(self.llama, llama_cpp) if self.recurrent else None
+        self.reprefills = 0  # calls that re-evaluated tokens already evaluated before (history rewritten)
+        self.reprefill_tokens = 0
         self._turn = _Turn()
         self.last_stats = GenerationStats()
         self._pieces: dict[int, bytes] = {}
@@ -154,6 +166,8 @@ class LlamaCppBackend:
         self.llama.reset()
         self.llama._ctx.kv_cache_clear()
         self._turn = _Turn()
+        if self.checkpoints is not None:
+            self.checkpoints.clear()
 
     def render(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]] = ()) -> str:
         return self.template.render(messages, tools=tools)
@@ -231,23 +245,32 @@ class LlamaCppBackend:
                 break
             common += 1
         common = min(common, len(tokens) - 1)  # the last prompt token must be evaluated to get logits
+        start = common
         if common < len(cached):
             history_changed = common < len(self._turn.prompt_tokens) - 1
             if common > 0 and self._window_holds(common) and self.llama._ctx.kv_cache_seq_rm(-1, common, -1):
                 if history_changed:
                     stats.cache_note = (f"history changed at token {common}: cache trimmed, "
                                         f"{len(tokens) - common} re-evaluated")
+            elif self.checkpoints is not None and (restored := self.checkpoints.restore_before(tokens, common)):
+                start = stats.restored_at = restored
+                stats.cache_note = (f"history changed at token {common}: restored the saved state at token "
+                                    f"{restored}, {len(tokens) - restored} evaluated")
             else:
                 if cached:
                     stats.cache_note = (f"history changed at token {common} and this model's cache cannot be "
                                         f"trimmed there: whole prompt re-evaluated ({len(tokens)} tokens)")
                 self.llama.reset()
                 self.llama._ctx.kv_cache_clear()
-                common = 0
-        self.llama.n_tokens = common
+                start = 0
+        self.llama.n_tokens = start
+        stats.reprefill_tokens = common - start
+        if stats.reprefill_tokens:
+            self.reprefills += 1
+            self.reprefill_tokens += stats.reprefill_tokens
         if stats.cache_note:
             logger.info("%s", stats.cache_note)
-        return tokens[common:]
+        return tokens[start:]
 
     def _window_holds(self, position: int) -> bool:
         """Whether a sliding-window cache still has the window before `position` (older cells get reused).
@@ -283,20 +306,29 @@ class LlamaCppBackend:
             "top_k": int(pick(options.top_k, "top_k")),
             "min_p": pick(options.min_p, "min_p"),
             "repeat_penalty": pick(options.repeat_penalty, "repeat_penalty"),
+            "presence_penalty": pick(options.presence_penalty, "presence_penalty"),
         }
+
+    def _catalog_sampler(self) -> dict[str, Any]:
+        """The catalog's own sampling: what a reasoning model thinks with, whatever the answer is sampled at."""
+        return self._sampler_kwargs(GenerateOptions())
 
     def _run(self, prompt: str, tokens: list[int], options: GenerateOptions, on_text: OnText | None) -> Completion:
         if len(tokens) >= self.n_ctx:
             raise BackendError(f"the prompt ({len(tokens)} tokens) does not fit in the context ({self.n_ctx}); "
                                "compact the conversation")
-        max_tokens = min(options.max_tokens, self.n_ctx - len(tokens))
         grammar = grammar_for_schema(options.json_schema) if options.json_schema else None
         stats = GenerationStats(prompt_tokens=len(tokens))
         started = time.perf_counter()
         tail = self._reuse_cache(tokens, stats)
         stats.evaluated_prompt_tokens = len(tail)
+        if self.checkpoints is not None:
+            # Evaluate all but the last prompt token and checkpoint there: the next turn's prompt starts with
+            # this one, so a rewrite of the reply or anything after it resumes from here, not from token 0.
+            self.llama.eval(tail[:-1])
+            self.checkpoints.save(tokens[:-1])
+            tail = tail[-1:]
         self.llama.set_seed(options.seed)
-        sampler = self._sampler_kwargs(options)
         is_eog = self._llama_cpp.llama_vocab_is_eog
         vocab = self.llama._model.vocab
         piece = self._piece
@@ -305,15 +337,30 @@ class LlamaCppBackend:
         generated: list[int] = []
         # A template may open the thought in the prompt itself (generation prompt ends in "<think>\n").
         thinking, think_from = prompt.rfind(THINK_OPEN) > prompt.rfind(THINK_CLOSE), 0
+        # Think first: free thought at the catalog's sampling, then the grammar and the caller's sampling.
+        deferred = options.think_first
+        if deferred and not thinking:
+            opened = self._tokenize(THINK_OPEN + "\n", special=True)
+            tail, text, generated = [*tail, *opened], THINK_OPEN + "\n", list(opened)
+            thinking = True
         budget = options.max_reasoning_tokens
+        if deferred and budget is None:
+            budget = _THINK_FIRST_BUDGET
+        answer_from = 0  # where the answer (counted against max_tokens) starts in `generated`
         finish: FinishReason = "length"
-        while finish == "length" and len(generated) < max_tokens:
-            forced: list[int] = []
-            for token in self.llama.generate(tail, reset=False, grammar=grammar, **sampler):
-                if not generated:
+        room = self.n_ctx - len(tokens)
+        while len(generated) < room and len(generated) - answer_from < options.max_tokens:
+            sampler = self._catalog_sampler() if deferred else self._sampler_kwargs(options)
+            action, evaluated_last, rest = None, False, ""
+            for token in self.llama.generate(tail, reset=False, grammar=None if deferred else grammar, **sampler):
+                if not stats.time_to_first_token_s:
                     stats.time_to_first_token_s = time.perf_counter() - started
                 if is_eog(vocab, token):
-                    finish = "stop"
+                    evaluated_last = True  # the token before it was evaluated to sample it
+                    if deferred:  # it stopped inside the thought: close it, the answer is still owed
+                        action = "close"
+                    else:
+                        finish = "stop"
                     break
                 generated.append(token)
                 text += decoder.decode(piece(token))
@@ -321,6 +368,11 @@ class LlamaCppBackend:
                     stats.reasoning_tokens += 1
                     if THINK_CLOSE in text[think_from:]:
                         thinking, think_from = False, len(text)
+                        if deferred:  # finish the template's "</think>\n\n"; the constrained answer follows
+                            after = text[text.rfind(THINK_CLOSE) + len(THINK_CLOSE):]
+                            rest = "\n\n"[len(after):] if "\n\n".startswith(after) else ""
+                            action = "switch"
+                            break
                 elif THINK_OPEN in text[think_from:]:
                     thinking, think_from = True, text.rfind(THINK_OPEN)
                 cut = min((text.find(stop) for stop in options.stop if stop in text), default=-1)
@@ -331,18 +383,23 @@ class LlamaCppBackend:
                 if on_text is not None and safe > emitted:
                     on_text(text[emitted:safe])
                     emitted = safe
-                if len(generated) >= max_tokens:
+                if len(generated) >= room or len(generated) - answer_from >= options.max_tokens:
                     break
                 if thinking and budget is not None and stats.reasoning_tokens >= budget:
-                    # Out of thinking budget: close the thought ourselves and let the model answer.
-                    forced = self._tokenize(_FORCED_CLOSE, special=True)
+                    action = "close"  # out of thinking budget: close the thought ourselves, let it answer
                     break
-            if not forced:
+            if action is None:
                 break
-            text += _FORCED_CLOSE
+            rest = _FORCED_CLOSE if action == "close" else rest
+            forced = self._tokenize(rest, special=True) if rest else []
+            # A thought cut inside a multi-byte character: its bytes end the thought, not start the answer.
+            text += decoder.decode(b"", final=True) + rest
+            decoder.reset()
             thinking, think_from = False, len(text)
+            if deferred:
+                deferred, answer_from = False, len(generated) + len(forced)
             # The last sampled token was yielded but not evaluated yet: it goes in first.
-            tail = [generated[-1], *forced] if generated else forced
+            tail = [*([generated[-1]] if generated and not evaluated_last else []), *forced]
             generated.extend(forced)
         if on_text is not None and len(text) > emitted:
             on_text(text[emitted:])

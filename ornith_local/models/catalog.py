@@ -32,6 +32,12 @@ class ModelSource:
         return cls(**known, extra={key: value for key, value in data.items() if key not in known})
 
 
+    @property
+    def community(self) -> bool:
+        """A third party's upload (not the model author's): shown as such wherever the source is named."""
+        return bool(self.extra.get("community", False))
+
+
 @dataclass(frozen=True)
 class DraftModel:
     """A draft / MTP GGUF for speculative decoding, where the catalog knows one."""
@@ -39,6 +45,11 @@ class DraftModel:
     repo: str
     file: str
     size_bytes: int | None = None
+    community: bool = False
+
+
+# What `status` may say. Only "released" entries with a pinned sha256 are ordinary downloads.
+STATUSES = ("released", "community", "not-released")
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,31 @@ class CatalogEntry:
     server_only: bool = False  # too large for in-process use: run it behind --endpoint
     draft: DraftModel | None = None
     notes: str | None = None
+    status: str = "released"
+    # How the model reasons: "think-open" (the generation prompt opens `<think>`; Qwen3.5 / Ornith), or "none".
+    reasoning: str = "none"
+    # Named sampling profiles beyond the default `sampling` (e.g. "general" for Ornith's T 1.0 / presence 1.5).
+    sampling_profiles: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def verified_download(self) -> bool:
+        """A released file whose sha256 and size are published: the only kind `models list` calls ordinary."""
+        return self.status == "released" and bool(self.sha256) and bool(self.size_bytes) and any(
+            not source.community for source in self.sources)
+
+    def candour(self) -> str | None:
+        """One line saying why this entry is not an ordinary verified download, or None when it is."""
+        if self.server_only:
+            return "served by vLLM/SGLang on a GPU node: use --endpoint URL"
+        if self.status == "not-released":
+            return "not released: no weights have been published"
+        if self.status == "community":
+            return "community quant, not from the model's author; no verified source in the catalog"
+        if not self.sha256 or not self.size_bytes:
+            return "sha256/size unpublished: the pull reports the digest it computed, unverified"
+        if all(source.community for source in self.sources):
+            return "only community sources"
+        return None
 
     @property
     def local_path(self) -> Path:
@@ -86,6 +122,10 @@ def _entry_from_toml(path: Path, data: dict[str, Any]) -> CatalogEntry:
             size_bytes=file_table.get("size_bytes"),
             sources=tuple(ModelSource.from_toml(source) for source in data.get("sources", [])),
             sampling={key: float(value) for key, value in data.get("sampling", {}).items()},
+            sampling_profiles={name: {key: float(value) for key, value in profile.items()}
+                               for name, profile in data.get("sampling_profiles", {}).items()},
+            status=_status(data.get("status", "released")),
+            reasoning=str(data.get("reasoning", "none")),
             license=data.get("license"),
             server_only=bool(data.get("server_only", False)),
             draft=DraftModel(**data["draft"]) if "draft" in data else None,
@@ -95,6 +135,12 @@ def _entry_from_toml(path: Path, data: dict[str, Any]) -> CatalogEntry:
         raise CatalogError(f"{path}: missing key {error.args[0]!r}") from None
     except (TypeError, ValueError) as error:
         raise CatalogError(f"{path}: {error}") from None
+
+
+def _status(value: object) -> str:
+    if value not in STATUSES:
+        raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {value!r}")
+    return str(value)
 
 
 def load_catalog(folder: Path | None = None) -> dict[str, CatalogEntry]:

