@@ -160,3 +160,27 @@ def test_presence_penalty_is_applied_by_the_sampler(backend: LlamaCppBackend) ->
         texts[penalty] = result.token_ids
     assert len(set(texts[0.0])) < len(texts[0.0])  # the control repeats itself
     assert len(set(texts[5.0])) == len(texts[5.0])  # with the penalty every token is new
+
+
+@pytest.mark.model
+def test_a_long_prompt_reports_prefill_progress_and_decodes_the_same(tiny_model_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A silent 45 s before the first token is a bug: long prompts report their evaluation as it goes."""
+    from ornith_local.llm import llama_cpp_backend
+    from ornith_local.llm.backend import PrefillProgress
+
+    prompt = "Numbers: " + " ".join(str(n) for n in range(400)) + "\nThe next number is"
+    options = GenerateOptions(max_tokens=8, temperature=0.0)
+    seen: list[PrefillProgress] = []
+    chunked = LlamaCppBackend(tiny_model_path, n_ctx=2048, threads=1, template_family="gemma")
+    chunked.on_prefill = seen.append
+    text = chunked.complete(prompt, options).text
+    total = chunked.last_stats.evaluated_prompt_tokens - 1
+    assert len(seen) >= 3 and [p.evaluated for p in seen] == sorted(p.evaluated for p in seen)
+    assert seen[-1].evaluated == seen[-1].total == total and seen[-1].elapsed_s > 0
+    # Control: one evaluation of the whole prompt, no progress, the same greedy output.
+    monkeypatch.setattr(llama_cpp_backend, "PREFILL_CHUNK", 10**6)
+    whole = LlamaCppBackend(tiny_model_path, n_ctx=2048, threads=1, template_family="gemma")
+    quiet: list[PrefillProgress] = []
+    whole.on_prefill = quiet.append
+    assert whole.complete(prompt, options).text == text and quiet == []

@@ -16,6 +16,15 @@ FinishReason = Literal["stop", "length", "stop_sequence", "error"]
 OnText = Callable[[str], None]
 
 
+@dataclass(frozen=True)
+class PrefillProgress:
+    """How far the evaluation of a long prompt has come (before the first generated token)."""
+
+    evaluated: int
+    total: int
+    elapsed_s: float
+
+
 class BackendError(RuntimeError):
     """A model call that failed for a reason the user can act on, worded as one line."""
 

@@ -20,7 +20,7 @@ import ctypes
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from ornith_local.llm.backend import (
     GenerationStats,
     Message,
     OnText,
+    PrefillProgress,
 )
 from ornith_local.llm.checkpoints import RecurrentCheckpoints
 from ornith_local.llm.gguf import GgufInfo, ModelFileError, read_gguf
@@ -45,6 +46,7 @@ logger = logging.getLogger("ornith.llm")
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 _FORCED_CLOSE = "\n</think>\n\n"
+PREFILL_CHUNK = 256  # prompt tokens evaluated between two progress reports
 # What a control token's text looks like in every template we know (<|im_end|>, <end_of_turn>, </s>, [INST]).
 _MARKER_SHAPE = re.compile(r"<[^<>\s]{1,64}>|\[[^\[\]\s]{1,64}\]")
 # Stands in the rendered prompt for control-token text found in a message: private-use code points around the
@@ -91,6 +93,8 @@ class LlamaCppBackend:
         prompt_lookup: int = 0,
         info: GgufInfo | None = None,
     ) -> None:
+        # Told how a long prompt evaluation advances (a 2K-token prompt takes ~30 s on a 2-core CPU).
+        self.on_prefill: Callable[[PrefillProgress], None] | None = None
         self.info = info or read_gguf(model_path)
         self.model_path = model_path
         try:
@@ -313,6 +317,16 @@ class LlamaCppBackend:
         """The catalog's own sampling: what a reasoning model thinks with, whatever the answer is sampled at."""
         return self._sampler_kwargs(GenerateOptions())
 
+    def _prefill(self, tail: list[int]) -> list[int]:
+        """Evaluate all but the last prompt token in chunks, reporting progress; return what is left."""
+        total, started = len(tail) - 1, time.perf_counter()
+        for start in range(0, total, PREFILL_CHUNK):
+            self.llama.eval(tail[start:min(start + PREFILL_CHUNK, total)])
+            if self.on_prefill is not None:
+                self.on_prefill(PrefillProgress(min(start + PREFILL_CHUNK, total), total,
+                                                time.perf_counter() - started))
+        return tail[-1:]
+
     def _run(self, prompt: str, tokens: list[int], options: GenerateOptions, on_text: OnText | None) -> Completion:
         if len(tokens) >= self.n_ctx:
             raise BackendError(f"the prompt ({len(tokens)} tokens) does not fit in the context ({self.n_ctx}); "
@@ -322,12 +336,12 @@ class LlamaCppBackend:
         started = time.perf_counter()
         tail = self._reuse_cache(tokens, stats)
         stats.evaluated_prompt_tokens = len(tail)
+        if self.checkpoints is not None or len(tail) > PREFILL_CHUNK:
+            tail = self._prefill(tail)
         if self.checkpoints is not None:
-            # Evaluate all but the last prompt token and checkpoint there: the next turn's prompt starts with
+            # All but the last prompt token are evaluated: checkpoint there. The next turn's prompt starts with
             # this one, so a rewrite of the reply or anything after it resumes from here, not from token 0.
-            self.llama.eval(tail[:-1])
             self.checkpoints.save(tokens[:-1])
-            tail = tail[-1:]
         self.llama.set_seed(options.seed)
         is_eog = self._llama_cpp.llama_vocab_is_eog
         vocab = self.llama._model.vocab
