@@ -323,15 +323,23 @@ def test_fixed_scaffold_skips_stage_one(tmp_path: Path) -> None:
     assert all(c.options.json_schema is None for c in backend.calls)
 
 
-def test_library_examples_reach_the_proposal(tmp_path: Path) -> None:
+def test_library_examples_of_this_repo_reach_the_proposal(tmp_path: Path) -> None:
+    repo = str(tmp_path / "shop")
     runtime, backend, _ = make_runtime(tmp_path, [
         scaffold_json(("fix", ["edit_file"], 2, "abort")), call("step_done", summary="ok"),
-    ])
+    ], repo=repo)
     assert runtime.deps.library is not None
     runtime.deps.library.add(session_id="old", task="fix the discount tiers bug", task_kind="fix_bug",
-                             scaffold={"steps": [{"name": "remembered-step"}]}, outcome="verified", turns=3)
+                             scaffold={"steps": [{"name": "remembered-step"}]}, outcome="verified", turns=3,
+                             repo=repo)
+    runtime.deps.library.add(session_id="elsewhere", task="fix the discount bug", task_kind="fix_bug",
+                             scaffold={"steps": [{"name": "other-repo-step"}]}, outcome="verified", turns=1,
+                             repo=str(tmp_path / "other"))
+    assert [run.repo for run in runtime.deps.library.similar_successes("fix the discount bug", repo=repo)] == [
+        str(Path(repo).resolve())]
     runtime.run("fix the discount bug")
-    assert "remembered-step" in backend.calls[0].messages[-1].content
+    prompt = backend.calls[0].messages[-1].content
+    assert "remembered-step" in prompt and "other-repo-step" not in prompt
 
 
 @pytest.mark.parametrize("answer", ["no", "always"])

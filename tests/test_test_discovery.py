@@ -24,10 +24,14 @@ PROJECT_TEST = ("from shop import total\n\n\ndef test_total():\n    assert total
                 "def test_total_of_nothing():\n    assert total([]) == 1\n")
 
 
-def tool(name: str) -> str:
+def tool(name: str, monkeypatch: pytest.MonkeyPatch | None = None) -> str:
+    """The dev extra's copy of a project tool; with `monkeypatch`, also on PATH, where a user who uses that tool
+    has it (CI runs the suite without activating its venv, so the venv's bin is not on PATH there)."""
     found = shutil.which(name, path=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     if found is None:
         pytest.skip(TOOLS_MISSING.format(name))
+    if monkeypatch is not None:
+        monkeypatch.setenv("PATH", f"{Path(found).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     return found
 
 
@@ -78,8 +82,8 @@ def test_uv_project_runs_in_its_synced_venv_and_says_to_sync_when_missing(tmp_pa
     assert_runs_the_suite(root, "uv project")
 
 
-def test_poetry_environment_outside_the_project(tmp_path: Path) -> None:
-    poetry = tool("poetry")
+def test_poetry_environment_outside_the_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    poetry = tool("poetry", monkeypatch)
     root = shop(tmp_path / "poetryproj",
                 '[tool.poetry]\nname = "shop"\nversion = "0.1.0"\ndescription = ""\nauthors = []\n'
                 'packages = [{include = "shop"}]\n\n[tool.poetry.dependencies]\npython = ">=3.11"\n\n'
@@ -101,8 +105,8 @@ def test_poetry_environment_outside_the_project(tmp_path: Path) -> None:
             os.environ.pop(name, None)
 
 
-def test_pdm_project_in_its_venv(tmp_path: Path) -> None:
-    pdm = tool("pdm")
+def test_pdm_project_in_its_venv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pdm = tool("pdm", monkeypatch)
     root = shop(tmp_path / "pdmproj", PLAIN + '\n[tool.pdm]\ndistribution = true\n\n'
                 '[dependency-groups]\ntest = ["pytest"]\n\n'
                 '[build-system]\nrequires = ["pdm-backend"]\nbuild-backend = "pdm.backend"\n')
@@ -110,8 +114,8 @@ def test_pdm_project_in_its_venv(tmp_path: Path) -> None:
     assert_runs_the_suite(root, "pdm project")
 
 
-def test_hatch_environment_outside_the_project(tmp_path: Path) -> None:
-    hatch = tool("hatch")
+def test_hatch_environment_outside_the_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    hatch = tool("hatch", monkeypatch)
     root = shop(tmp_path / "hatchproj", PLAIN + '\n[tool.hatch.envs.default]\ndependencies = ["pytest"]\n\n'
                 '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n')
     env = {"HATCH_DATA_DIR": str(tmp_path / "hatch-data")}

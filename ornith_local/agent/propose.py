@@ -39,7 +39,7 @@ def propose_scaffold(
     tool_names = sorted(deps.tools)
     examples = []
     if options.use_library and deps.library is not None:
-        examples = deps.library.similar_successes(task, k=options.library_examples)
+        examples = deps.library.similar_successes(task, k=options.library_examples, repo=options.repo or "")
     repo_map = "(shown earlier in this conversation)" if conversation else deps.repo_map(task)
     prompt = prompts.propose_prompt(
         task, tool_names, repo_map, options.max_turns,

@@ -407,7 +407,8 @@ class Runtime:
                   findings=[f.to_json() for f in self.findings], files_changed=result.files_changed, error=error)
         if self.deps.library is not None and scaffolds:
             self.deps.library.add(session_id=result.session_id, task=task, task_kind=scaffolds[-1].task_kind,
-                                  scaffold=scaffolds[-1].to_json(), outcome=outcome, turns=self.turns)
+                                  scaffold=scaffolds[-1].to_json(), outcome=outcome, turns=self.turns,
+                                  repo=self.options.repo or "")
         return result
 
 
