@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from ornith_local.agent.deps import AgentDeps, AgentOptions, CheckResult
-from ornith_local.agent.runtime import Runtime
+from ornith_local.agent.loop import Runtime
 from ornith_local.agent.scaffold import Permissions, Scaffold, clamp
 from ornith_local.agent.trajectory import Trajectory
 from ornith_local.llm.scripted import ScriptedBackend

@@ -39,10 +39,10 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ornith_local.agent.guard import is_test_path
-from ornith_local.agent.runtime import RunResult
+from ornith_local.guard.monitor import is_test_path
+from ornith_local.agent.loop import RunResult
 from ornith_local.agent.trajectory import read_events
-from ornith_local.agent.wiring import RunRequest, SetupError, open_run
+from ornith_local.session import RunRequest, SetupError, open_run
 from ornith_local.config import Config, load_config
 from ornith_local.llm.backend import Backend
 from ornith_local.models.local import resolve_model_path

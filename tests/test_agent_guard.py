@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from ornith_local.agent.guard import GuardPolicy, check_call, check_diff, literals_in
+from ornith_local.guard.monitor import GuardPolicy, check_call, check_diff, literals_in
 
 POLICY = GuardPolicy()
 

@@ -14,7 +14,7 @@ import pytest
 from ornith_local.agent import prompts
 from ornith_local.agent.deps import AgentDeps, AgentOptions, CheckResult
 from ornith_local.agent.library import ScaffoldLibrary
-from ornith_local.agent.runtime import Runtime
+from ornith_local.agent.loop import Runtime
 from ornith_local.agent.scaffold import Permissions, Scaffold, clamp
 from ornith_local.agent.trajectory import Trajectory, read_events
 from ornith_local.llm.backend import BackendError, GenerateOptions, Message

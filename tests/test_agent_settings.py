@@ -10,9 +10,9 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from ornith_local.agent.runtime import REFLECT_TOKENS
+from ornith_local.agent.loop import REFLECT_TOKENS
 from ornith_local.agent.trajectory import read_events
-from ornith_local.agent.wiring import RunRequest, open_run
+from ornith_local.session import RunRequest, open_run
 from ornith_local.config import load_config
 from ornith_local.llm.scripted import ScriptedBackend
 

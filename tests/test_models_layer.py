@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import pytest
 
 from ornith_local.cli.main import main
-from ornith_local.llm.gguf import read_gguf
+from ornith_local.models.gguf import read_gguf
 from ornith_local.models import download, imports
 from ornith_local.models.catalog import load_catalog
 from ornith_local.models.download import PullError, pull

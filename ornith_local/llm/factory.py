@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ornith_local.config.settings import ModelSettings
 from ornith_local.llm.backend import Backend
-from ornith_local.llm.gguf import read_gguf
+from ornith_local.models.gguf import read_gguf
 from ornith_local.llm.http_backend import HttpBackend
 from ornith_local.llm.llama_cpp_backend import LlamaCppBackend
 from ornith_local.models.catalog import CatalogEntry, load_catalog

@@ -151,7 +151,7 @@ class OrnithApp(App[int]):
 
     @work(thread=True, exclusive=True, group="model")
     def _load_worker(self, name: str | None, switch: bool) -> None:
-        from ornith_local.agent.wiring import SetupError
+        from ornith_local.session import SetupError
 
         if not self.status.sandbox:
             self.call_from_thread(setattr, self.status, "sandbox", sandbox_tier(self.options))

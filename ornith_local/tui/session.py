@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Literal
 
 from ornith_local.agent.sessions import ResumeState
-from ornith_local.agent.wiring import RunRequest, SetupError, open_run
+from ornith_local.session import RunRequest, SetupError, open_run
 from ornith_local.config import Config
 from ornith_local.llm.backend import Backend, BackendError, Completion, GenerateOptions, Message, OnText
 from ornith_local.llm.factory import open_backend
-from ornith_local.llm.gguf import ModelFileError
+from ornith_local.models.gguf import ModelFileError
 from ornith_local.models.plan import DoesNotFit
 from ornith_local.models.tiny import TinyModelUnavailable
 from ornith_local.sandbox import SandboxError, open_sandbox

@@ -10,7 +10,7 @@ from typing import Any
 from rich.table import Table
 
 from ornith_local.cli.output import CliError, stdout
-from ornith_local.llm.gguf import ModelFileError, read_gguf
+from ornith_local.models.gguf import ModelFileError, read_gguf
 from ornith_local.models import imports
 from ornith_local.models.catalog import CatalogError, load_catalog
 from ornith_local.models.download import PullError, pull

@@ -14,9 +14,9 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.tree import Tree
 
-from ornith_local.agent.runtime import RunResult
+from ornith_local.agent.loop import RunResult
 from ornith_local.agent.sessions import ResumeState
-from ornith_local.agent.wiring import RunRequest, SetupError, open_run
+from ornith_local.session import RunRequest, SetupError, open_run
 from ornith_local.cli.output import CliError, stderr, stdout
 from ornith_local.config import load_config
 

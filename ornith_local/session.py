@@ -14,16 +14,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ornith_local.agent.deps import AgentDeps, AgentOptions, Approval, CheckResult
-from ornith_local.agent.guard import is_test_path, literals_in
+from ornith_local.guard.monitor import is_test_path, literals_in
 from ornith_local.agent.library import ScaffoldLibrary
 from ornith_local.agent.propose import make_judge
-from ornith_local.agent.runtime import Runtime
+from ornith_local.agent.loop import Runtime
 from ornith_local.agent.scaffold import Permissions, Scaffold, clamp
 from ornith_local.agent.trajectory import Trajectory, new_session_id
 from ornith_local.config import Config, project_instructions
 from ornith_local.llm.backend import Backend, BackendError, OnText
 from ornith_local.llm.factory import open_backend
-from ornith_local.llm.gguf import ModelFileError
+from ornith_local.models.gguf import ModelFileError
 from ornith_local.models.plan import DoesNotFit
 from ornith_local.models.tiny import TinyModelUnavailable
 from ornith_local.sandbox import Sandbox, SandboxError, open_sandbox

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from ornith_local.agent import prompts
 from ornith_local.agent.context import Conversation
 from ornith_local.agent.deps import AgentDeps, AgentOptions, CheckResult
-from ornith_local.agent.guard import Finding, GuardPolicy, check_call, check_diff
+from ornith_local.guard.monitor import Finding, GuardPolicy, check_call, check_diff
 from ornith_local.agent.propose import propose_scaffold
 from ornith_local.agent.scaffold import (
     EDIT_TOOLS,
