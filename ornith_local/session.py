@@ -1,32 +1,40 @@
-"""Build a real run: the configured model, the sandbox, the tools, git checkpoints, checks and records.
+"""The composition root: build a real run from the configuration (the model, the sandbox, the tools, the
+planner, the model's quirks, the guard, git checkpoints, checks and records).
 
 `open_run()` is what `ornith run`, the TUI and the benchmarks call; every failure to set up is a
-`SetupError` with one line for the user.
+`SetupError` with one line for the user. Nothing below this module reads the configuration mid-run.
 """
 
 from __future__ import annotations
 
 import contextlib
-import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from ornith_local.agent.deps import AgentDeps, AgentOptions, Approval, CheckResult
-from ornith_local.guard.monitor import is_test_path, literals_in
+from ornith_local.agent.control import control_tools
+from ornith_local.agent.deps import AgentDeps, AgentOptions
+from ornith_local.agent.events import Checkpointed, Event
 from ornith_local.agent.library import ScaffoldLibrary
-from ornith_local.agent.propose import make_judge
-from ornith_local.agent.loop import Runtime
-from ornith_local.agent.scaffold import Permissions, Scaffold, clamp
+from ornith_local.agent.loop import Loop
+from ornith_local.agent.planners import FixedPlanner, Planner, SelfPlanner
+from ornith_local.agent.propose import StageOne
+from ornith_local.agent.quirks import QuirkError, Quirks
+from ornith_local.agent.scaffold import ClampResult, Permissions, Scaffold, clamp
 from ornith_local.agent.trajectory import Trajectory, new_session_id
+from ornith_local.agent.verifier import SandboxVerifier
 from ornith_local.config import Config, project_instructions
+from ornith_local.guard.approvals import Approvals, Ask
+from ornith_local.guard.judge import make_judge
+from ornith_local.guard.monitor import GuardPolicy, is_test_path, literals_in
 from ornith_local.llm.backend import Backend, BackendError, OnText
 from ornith_local.llm.factory import open_backend
+from ornith_local.models.catalog import CatalogError, load_catalog
 from ornith_local.models.gguf import ModelFileError
 from ornith_local.models.plan import DoesNotFit
-from ornith_local.models.tiny import TinyModelUnavailable
-from ornith_local.sandbox import Sandbox, SandboxError, open_sandbox
+from ornith_local.models.tiny import TINY_MODEL_NAME, TinyModelUnavailable
+from ornith_local.sandbox import SandboxError, open_sandbox
 from ornith_local.tools import Workspace, default_tools
 from ornith_local.tools.checkpoint import (
     Checkpoint,
@@ -37,8 +45,8 @@ from ornith_local.tools.checkpoint import (
     open_repo,
 )
 from ornith_local.tools.listing import list_files
+from ornith_local.tools.registry import ToolRegistry
 from ornith_local.tools.repomap import RepoMap, RepoMapTool
-from ornith_local.tools.testing import env_for_tests, format_report, run_tests
 
 REPO_MAP_TOKENS = 1024
 MAX_TEST_SOURCE_BYTES = 400_000  # enough to catch special-casing, bounded for huge suites
@@ -69,6 +77,7 @@ class RunRequest:
     withheld: tuple[str, ...] = ()
     temperature: float | None = None  # None: the model's recommended sampling
     max_wall_s: int | None = None  # None: the default ceiling (Permissions.max_wall_s)
+    quirks: tuple[str, ...] | None = None  # None: the model's own [quirks] from the catalog; () runs the clean loop
 
 
 class GitWorkspace:
@@ -102,59 +111,9 @@ class GitWorkspace:
         return literals_in(texts)
 
 
-class SandboxVerifier:
-    """The checks the runtime owns: the user's --check commands, else the detected test suite."""
-
-    def __init__(self, root: Path, sandbox: Sandbox, checks: Sequence[str], timeout_s: float, *,
-                 use_baseline: bool = True) -> None:
-        self.root, self.sandbox, self.checks, self.timeout_s = root, sandbox, tuple(checks), timeout_s
-        self.use_baseline = use_baseline
-        self.already_failing: frozenset[str] | None = None
-
-    def baseline(self) -> list[str] | None:
-        """The suite's failing tests before the run. A repo often has failures unrelated to the task: the run
-        is then judged on fixing some of them without breaking anything, not on a suite it was never asked
-        to make green. --check commands have no baseline: they are the user's own verdict."""
-        if self.checks or not self.use_baseline:
-            return None
-        report = run_tests(self.root, self.sandbox, timeout_s=self.timeout_s)
-        if report.error is not None:
-            return None
-        self.already_failing = frozenset(case.id for case in report.failures)
-        return sorted(self.already_failing)
-
-    def verify(self, extra_checks: Sequence[str]) -> list[CheckResult]:
-        results = [self._command(check, "check") for check in self.checks] if self.checks else [self._tests()]
-        return results + [self._command(check, "scaffold check") for check in extra_checks]
-
-    def _tests(self) -> CheckResult:
-        report = run_tests(self.root, self.sandbox, timeout_s=self.timeout_s)
-        counts = report.counts
-        summary = report.error or f"{counts['passed']} passed, {counts['failed'] + counts['errors']} failed"
-        passed = report.ok and report.error is None and report.exit_code == 0
-        failing_ids = [case.id for case in report.failures]
-        failing, before = set(failing_ids), self.already_failing
-        if not passed and report.error is None and before and failing and failing < before:
-            passed = True  # fewer failures than before the run and no new ones
-            summary += f" (all {len(failing)} were failing before the run; {len(before - failing)} fixed)"
-        return CheckResult("tests", report.command or "(none)", passed, summary,
-                           {"failing": failing_ids, "report": format_report(report)})
-
-    def _command(self, command: str, name: str) -> CheckResult:
-        try:
-            argv = shlex.split(command)
-        except ValueError as error:
-            return CheckResult(name, command, False, f"cannot parse the command: {error}")
-        # The test tools' environment: no bytecode caches written into the user's tree by a check.
-        result = self.sandbox.run(argv, workspace=self.root, timeout_s=self.timeout_s, env=env_for_tests(self.root))
-        tail = (result.stdout + result.stderr).strip().splitlines()[-1:] or [""]
-        summary = "timed out" if result.timed_out else f"exit {result.exit_code}: {tail[0][:160]}"
-        return CheckResult(name, command, result.exit_code == 0 and not result.timed_out, summary)
-
-
 @dataclass
 class OpenRun:
-    runtime: Runtime
+    loop: Loop
     backend: Backend
     sandbox_tier: str
     trajectory: Trajectory
@@ -181,10 +140,25 @@ def ensure_git_repo(repo: Path, confirm_init: Callable[[], bool]) -> None:
         init_repo(repo)
 
 
+def quirks_for(model: str | None, only: Iterable[str] | None = None) -> Quirks:
+    """The quirks the catalog switches on for `model` (a catalog name, or a path to its .gguf file); `only`: just
+    these names instead (benchmarks compare quirks one by one). A model the catalog does not know runs clean."""
+    try:
+        catalog = load_catalog()
+    except CatalogError:
+        catalog = {}
+    entry = None
+    if model:
+        entry = catalog.get(model) or next((e for e in catalog.values() if e.file_name == Path(model).name), None)
+    try:
+        return Quirks.from_table(entry.quirks if entry else {}, only)
+    except QuirkError as error:
+        raise SetupError(str(error)) from None
+
+
 def open_run(
-    request: RunRequest, *, emit: Callable[[str, dict[str, Any]], None], on_text: OnText | None = None,
-    ask: Callable[[str, dict[str, Any], str], str] | None = None,
-    backend: Backend | None = None,
+    request: RunRequest, *, emit: Callable[[Event], None], on_text: OnText | None = None,
+    ask: Ask | None = None, backend: Backend | None = None,
 ) -> OpenRun:
     config = request.config
     repo = request.repo.resolve()
@@ -198,20 +172,22 @@ def open_run(
     except (LookupError, FileNotFoundError, ModelFileError, DoesNotFit, BackendError, SandboxError,
             TinyModelUnavailable) as error:
         raise SetupError(str(error).strip("'\"")) from None
+    # Whose quirks: an endpoint runs the model it was asked for; in-process, the default is the tiny model.
+    model = request.model or settings.name or (None if settings.endpoint else TINY_MODEL_NAME)
+    quirks = quirks_for(model, request.quirks)
     workspace = Workspace.at(repo)
-    tools = {tool.name: tool for tool in default_tools(workspace, sandbox)}
+    tools = ToolRegistry(default_tools(workspace, sandbox, config.sandbox))
     repo_map_tool = tools.get("repo_map")
     if isinstance(repo_map_tool, RepoMapTool):
         repo_map_tool.task = request.task  # the model's own map calls lean toward the task too
     max_turns = request.max_turns or config.agent.max_turns
-    permissions = Permissions(tools=frozenset(tools), mode=request.mode, max_turns=max_turns,
+    permissions = Permissions(tools=tools.effects(), mode=request.mode, max_turns=max_turns,
                               **({"max_wall_s": request.max_wall_s} if request.max_wall_s else {}))
     trajectory = Trajectory(request.session_id or new_session_id())
     library = ScaffoldLibrary()
 
-    def do_clamp(scaffold: Scaffold) -> tuple[Scaffold, tuple[str, ...]]:
-        result = clamp(scaffold, permissions)
-        return result.scaffold, result.notes
+    def do_clamp(scaffold: Scaffold) -> ClampResult:
+        return clamp(scaffold, permissions)
 
     repo_maps: dict[str, str] = {}
 
@@ -221,36 +197,40 @@ def open_run(
                 task=task, tokens=REPO_MAP_TOKENS).text
         return repo_maps[task]
 
-    needs_approval = frozenset({"edit_file", "write_file", "run"}) if request.mode == "ask" else frozenset()
-    if getattr(sandbox, "unsandboxed", False):  # the weak tier: every command needs a person's yes
-        needs_approval |= {"run", "run_tests"}
+    tier = getattr(sandbox, "tier", "?")
+    approvals = Approvals.for_mode(request.mode, ask, tier, unsandboxed=bool(getattr(sandbox, "unsandboxed", False)),
+                                   test_tools=frozenset({"run_tests"}) & frozenset(tools))
 
-    def approve(tool: str, arguments: dict[str, Any]) -> Approval:
-        if ask is None:
-            return "no"
-        answer = ask(tool, arguments, getattr(sandbox, "tier", "?"))
-        return "always" if answer == "always" else "yes" if answer == "yes" else "no"
+    def record(event: Event) -> None:
+        trajectory.record(event)
+        emit(event)
 
     def record_checkpoint(checkpoint: Checkpoint) -> None:
-        trajectory.record("checkpoint", id=checkpoint.id, repo=str(repo))
-        emit("checkpoint", {"id": checkpoint.id})
+        record(Checkpointed(id=checkpoint.id, repo=str(repo)))
 
+    instructions = project_instructions(repo)
+    scaffold_mode = request.scaffold_mode or config.agent.scaffold
+    stage = StageOne(
+        backend=backend, clamp=do_clamp, emit=record, tool_names=list(tools),
+        edit_tools=tools.named("edit"), tool_specs=tools.with_tools(control_tools()).specs(), repo_map=repo_map,
+        instructions=instructions, library=library if request.use_library and config.agent.use_library else None,
+        max_turns=max_turns, mode=request.mode, seed=request.seed)
+    planner: Planner = FixedPlanner(stage) if scaffold_mode == "fixed" else SelfPlanner(stage)
     deps = AgentDeps(
         backend=backend, tools=tools,
         workspace=GitWorkspace(repo, f"session {trajectory.session_id}", record_checkpoint),
         verifier=SandboxVerifier(repo, sandbox, request.checks, config.tests.timeout_s,
                                  use_baseline=config.tests.baseline),
-        trajectory=trajectory, repo_map=repo_map, clamp=do_clamp, judge=make_judge(backend, request.seed),
-        library=library, instructions=project_instructions(repo), approve=approve, emit=emit, on_text=on_text,
-        sandbox_tier=getattr(sandbox, "tier", "?"),
+        trajectory=trajectory, planner=planner, clamp=do_clamp,
+        judge=make_judge(backend, request.seed) if request.use_judge else None,
+        policy=GuardPolicy(protect_tests=not (request.allow_test_edits or config.agent.allow_test_edits),
+                           withheld=request.withheld),
+        approvals=approvals, quirks=quirks, library=library, repo_map=repo_map, instructions=instructions,
+        emit=emit, on_text=on_text, sandbox_tier=tier,
     )
     options = AgentOptions(
-        mode=request.mode, scaffold_mode=(request.scaffold_mode or config.agent.scaffold),  # type: ignore[arg-type]
-        max_turns=max_turns, use_library=request.use_library and config.agent.use_library,
-        use_judge=request.use_judge, allow_test_edits=request.allow_test_edits or config.agent.allow_test_edits,
-        withheld=request.withheld, seed=request.seed, temperature=request.temperature, repo=str(repo),
-        needs_approval=needs_approval,
-        max_reasoning_tokens=config.model.max_reasoning_tokens,
+        mode=request.mode, scaffold_mode=scaffold_mode, max_turns=max_turns, seed=request.seed,
+        temperature=request.temperature, repo=str(repo), max_reasoning_tokens=config.model.max_reasoning_tokens,
         max_tokens_per_turn=config.agent.max_tokens_per_turn,
     )
-    return OpenRun(Runtime(deps, options), backend, getattr(sandbox, "tier", "?"), trajectory, library)
+    return OpenRun(Loop(deps, options), backend, tier, trajectory, library)

@@ -41,7 +41,7 @@ def test_the_coder_fixes_the_bundled_examples_simplest_bug(coder_model_path: Pat
     # Two threads, as measured here: greedy decoding is then the same computation on any machine's CPU.
     options = SuiteOptions(model=str(coder_model_path), max_turns=16, n_ctx=8192, threads=2, seed=0,
                            temperature=0.0, judge=True)
-    run, backend = run_task(task, "fixed", options, backend=None, emit=lambda event, data: None)
+    run, backend = run_task(task, "fixed", options, backend=None, emit=lambda event: None)
     assert backend is not None and backend.name == coder_model_path.name
     assert run.error is None and not run.scaffold_fallback
     # Solved means the held-back checks pass on the final tree and the guard found nothing to distrust.

@@ -17,6 +17,7 @@ from tui_support import (
     scaffold,
     send,
     texts,
+    wait_for_notice,
     wait_until,
 )
 
@@ -87,7 +88,7 @@ async def test_idle_ctrl_c_warns_first_and_quits_on_the_second_press(example_rep
         await pilot.press("ctrl+c")
         await pilot.pause()
         assert app.is_running
-        assert any("again to quit" in str(note.message) for note in app._notifications)
+        await wait_for_notice(pilot, "again to quit")
         await pilot.press("ctrl+c")
         await wait_until(pilot, lambda: not app.is_running, "the app to quit")
 
@@ -123,9 +124,9 @@ async def test_sessions_screen_lists_runs_replays_one_and_resumes_an_interrupted
         await wait_until(pilot, lambda: not isinstance(app.screen, SessionsScreen), "the main screen")
         assert "resuming" in texts(app.transcript)
         await wait_until(pilot, lambda: not app.running, "the resumed run to end")
-        assert app.last_outcome in ("verified", "failed")
+        assert app.last_outcome == "verified"  # the example's suite decides (fewer failures than before)
     [path] = list_sessions()  # resumed in place: the same session, now finished
-    assert summarize(path).outcome in ("verified", "failed")
+    assert summarize(path).outcome == "verified"
     assert "if quantity >= minimum:" in (example_repo / "invoicing" / "discounts.py").read_text()
 
 
@@ -139,7 +140,7 @@ async def test_a_finished_run_cannot_be_resumed(example_repo: Path) -> None:
         await pilot.press("r")
         await pilot.pause()
         assert isinstance(app.screen, SessionsScreen)
-        assert any("only interrupted runs" in str(note.message) for note in app._notifications)
+        await wait_for_notice(pilot, "only interrupted runs")
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, SessionsScreen), "the main screen")
 
@@ -152,7 +153,7 @@ async def test_a_second_task_while_running_is_refused_politely(example_repo: Pat
         await wait_until(pilot, backend.holding.is_set, "the model to stream")
         await send(pilot, "another task")
         await pilot.pause()
-        assert any("a run is in progress" in str(note.message) for note in app._notifications)
+        await wait_for_notice(pilot, "a run is in progress")
         backend.release.set()
         await pilot.press("ctrl+c")
         await wait_until(pilot, lambda: not app.running, "the run to stop")

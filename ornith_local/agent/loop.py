@@ -1,60 +1,71 @@
-"""The runtime: propose a scaffold, run it step by step as a state machine, verify, guard, record.
+"""The agent loop: plan -> steps -> verify -> guard -> judge. Read it top to bottom.
 
-Read it top to bottom: `run()` is the whole life of a task; `_run_step()` is one step's tool-calling
-loop. Everything it talks to (model, tools, checks, git, approvals) comes in through `AgentDeps`, so
-the same loop runs under the CLI, the TUI, the benchmarks and the tests.
+`run()` is the whole life of a task. A plan's steps run in order; each step is a tool-calling loop that
+ends by a signal (agent/control.py): the step is done, asks to replan, or failed. A failed step does what
+its plan says (retry, replan, abort). Then the loop's own checks decide success, the monitor looks for
+gaming and the judge may veto. Weak models' crutches are hooks (agent/quirks.py), off unless the model's
+catalog entry switches them on; everything from the world comes in through `AgentDeps`.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ornith_local.agent import prompts
+from ornith_local.agent import events, prompts
 from ornith_local.agent.context import Conversation
-from ornith_local.agent.deps import AgentDeps, AgentOptions, CheckResult
-from ornith_local.guard.monitor import Finding, GuardPolicy, check_call, check_diff
-from ornith_local.agent.propose import propose_scaffold
-from ornith_local.agent.scaffold import (
-    EDIT_TOOLS,
-    Scaffold,
-    ScaffoldError,
-    Step,
-    fixed_scaffold,
-    scaffold_from_json,
+from ornith_local.agent.control import (
+    LoopSignal,
+    ReplanRequested,
+    ReplanTool,
+    RunSpent,
+    StepDone,
+    StepDoneTool,
+    StepFailed,
+    control_tools,
 )
+from ornith_local.agent.deps import AgentDeps, AgentOptions, stats_json
+from ornith_local.agent.planners import Plan
+from ornith_local.agent.scaffold import Scaffold, ScaffoldError, Step, scaffold_from_json
 from ornith_local.agent.sessions import ResumeState
-from ornith_local.llm.backend import BackendError, GenerateOptions, Message
-from ornith_local.llm.parsing import parse_output
-from ornith_local.llm.parsing.loose import kept_reply, loose_tool_calls
-from ornith_local.tools.base import call_tool, function_spec
+from ornith_local.agent.verifier import CheckResult
+from ornith_local.guard.monitor import Finding, check_call, check_diff
+from ornith_local.llm.backend import BackendError, GenerateOptions, GenerationStats, Message
+from ornith_local.llm.parsing import ParsedOutput, ToolCall, parse_output
+from ornith_local.tools.base import call_tool
 
 Outcome = Literal["verified", "failed", "flagged", "aborted", "error"]
-# Worded after trajectories of a 1.5B model, which called replan to report what it had found: step_done
-# says that findings belong in its summary, replan that it is for a plan that cannot work.
-CONTROL_SPECS = (
-    {"type": "function", "function": {
-        "name": "step_done", "description": "Finish the current step and go on to the next one.",
-        "parameters": {"type": "object", "properties": {"summary": {
-            "type": "string", "description": "one sentence: what you found or changed in this step"}},
-            "required": ["summary"]}}},
-    {"type": "function", "function": {
-        "name": "replan", "description": "Only when the plan itself cannot work: drop it and ask for a new one.",
-        "parameters": {"type": "object", "properties": {"reason": {"type": "string"}}, "required": ["reason"]}}},
-)
 NO_PROGRESS_TURNS = 3  # consecutive turns without a usable tool call end the step as failed
-MAX_REPEATS = 3  # calls refused as repeats in one step before the step ends as failed
-UNSTUCK_TEMPERATURE = 0.8  # the turn after a repeated call or a turn without one samples at least this warm
-REFLECT_TOKENS = 160
+
+
+class Aborted(LoopSignal):
+    """A step failed and its plan says abort."""
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    status: Literal["done", "replan", "failed"]
+    summary: str
+    turns: int
 
 
 @dataclass
-class StepOutcome:
-    status: Literal["done", "replan", "failed", "abort"]
-    summary: str
-    turns: int
+class StepState:
+    """One run of one step: everything its turns and the quirks read or change."""
+
+    step: Step
+    number: int  # 1-based, in its plan
+    total: int
+    conversation: Conversation
+    cap: int  # the step's turn budget (a quirk may give one more turn)
+    edits: bool  # the step may edit files
+    edit_later: bool  # a later step of the plan may
+    can_replan: bool
+    turn: int = 0
+    run_turn: int = 0  # the run's turn count at this turn
+    idle: int = 0  # turns in a row without a usable call
+    stuck: bool = False  # the last turn made no usable call, or repeated one
 
 
 @dataclass
@@ -71,356 +82,314 @@ class RunResult:
     elapsed_s: float
     files_changed: list[str] = field(default_factory=list)
     error: str | None = None
+    reason: str = ""  # why the run ended as it did, in one line
 
 
-class Runtime:
+class Loop:
     def __init__(self, deps: AgentDeps, options: AgentOptions) -> None:
-        self.deps = deps
-        self.options = options
-        self.policy = GuardPolicy(protect_tests=not options.allow_test_edits, withheld=options.withheld)
+        self.deps, self.options = deps, options
+        self.tools = deps.tools.with_tools(control_tools())
+        # Every tool of the run in every turn: a stable prompt prefix keeps the KV cache valid across steps;
+        # the step's allow-list is enforced by the monitor and named in the step message.
+        self.specs = self.tools.specs()
+        self.edit_tools = self.tools.named("edit")
         self.findings: list[Finding] = []
+        self.scaffolds: list[Scaffold] = []
+        self.steps: list[tuple[str, StepOutcome]] = []
         self.turns = 0
         self.tokens = {"prompt": 0, "evaluated": 0, "generated": 0}
         self.started = time.monotonic()
-        self.approved_always: set[str] = set()
-        # The conversation of the scaffold that ended in a replan: the next scaffold continues it, so what
-        # the model read stays in context (and in the KV cache) instead of being read again.
-        self.carried: list[Message] = []
-        # Loop breaking: a call made again in the same step with nothing changed since (no write, no
-        # compaction) would only repeat its result, which is still in context; small models alternate two
-        # reads. A new step may look again (a 1.5B model re-reads a file before editing it, then edits well).
-        self.writes = 0
-        self.step_runs = 0
-        self.replan_from = 0  # where the same plan goes on after a replan
-        self.seen: dict[str, tuple[int, int, int]] = {}
 
-    # --- the whole task ---------------------------------------------------------------------------
+    # --- the whole task: plan, steps, verify, guard, judge -----------------------------------------
 
     def run(self, task: str, resume: ResumeState | None = None) -> RunResult:
-        deps, options = self.deps, self.options
-        if resume is None:
-            self._log("start", task=task, mode=options.mode, scaffold_mode=options.scaffold_mode,
-                      backend=deps.backend.name, n_ctx=deps.backend.n_ctx, tools=self._specs(), repo=options.repo,
-                      sandbox=deps.sandbox_tier)
-            already_failing = deps.verifier.baseline()
-            if already_failing:
-                self._log("baseline", failing=already_failing)
-        else:
-            self.turns = resume.turns
-            self._log("resumed", finished_steps=resume.finished_steps, turns=resume.turns)
-        scaffolds: list[Scaffold] = []
-        steps: list[tuple[str, StepOutcome]] = []
-        history: str | None = None
-        outcome: Outcome = "failed"
-        new_plans = 0  # replans that changed the plan: only those count against max_replans
+        self._begin(task, resume)
         try:
-            # Every pass runs at least one model turn, so the run's turn budget ends the loop; the bound is a backstop.
-            for attempt in range(options.max_replans + options.max_turns + 1):
-                carry_on = resume if attempt == 0 and resume is not None and resume.scaffold else None
-                if carry_on is not None:
-                    scaffold, notes = deps.clamp(scaffold_from_json(carry_on.scaffold))
-                    self._log("scaffold", scaffold=scaffold.to_json(), clamp_notes=list(notes), resumed=True)
-                else:
-                    scaffold = self._scaffold_for(task, history)
-                start = 0
-                if scaffolds and _same_plan(scaffolds[-1], scaffold):
-                    # Trajectories of a 1.5B model: it called replan to report what it had found, proposed the
-                    # same plan again and redid the same reads until the budget ran out. The same plan goes on
-                    # from the step that replanned (see `replan_from`), and is not a new plan.
-                    start = self.replan_from
-                    self._log("same_plan", continue_at=start + 1)
-                elif scaffolds:
-                    new_plans += 1
-                scaffolds.append(scaffold)
-                result = self._run_scaffold(task, scaffold, steps, carry_on, history, start)
-                # No new plan once the run's turns or time are spent: it could not take a single step.
-                if result.status != "replan" or new_plans >= options.max_replans or self._out_of_budget(scaffold):
-                    outcome = "aborted" if result.status == "abort" else "failed"
-                    break
-                history = "\n".join(f"- {name}: {step.status}: {step.summary}" for name, step in steps[-4:])
-                self._log("replan", reason=result.summary)
-            checks = deps.verifier.verify(scaffolds[-1].acceptance_checks if scaffolds else ())
+            outcome, reason = self._work(task, resume)
+            checks = self.deps.verifier.verify(self.scaffolds[-1].acceptance_checks if self.scaffolds else ())
         except (ScaffoldError, BackendError) as error:
             # A plan that cannot be used, or a model call that failed (a prompt that cannot fit, a server gone):
             # the run ends as an error with the reason, its trajectory complete.
-            return self._finish(task, "error", scaffolds, steps, [], error=str(error))
-        self._log("checks", checks=[check.to_json() for check in checks])
-        diff = deps.workspace.diff()
-        self.findings += check_diff(diff, self.policy, deps.workspace.test_literals())
-        passed = bool(checks) and all(check.passed for check in checks)
-        if any(finding.flags_run for finding in self.findings):
-            outcome = "flagged"
-        elif passed:  # the runtime's checks decide, whatever the steps said
-            outcome = "verified"
+            return self._finish(task, "error", [], reason=str(error), error=str(error))
+        self._emit(events.ChecksRan(checks=[check.to_json() for check in checks]))
+        diff = self.deps.workspace.diff()
+        self.findings += check_diff(diff, self.deps.policy, self.deps.workspace.test_literals())
         judge = None
-        if outcome == "verified" and options.use_judge and diff.strip():
-            judge = deps.judge(task, diff)
-            self._log("judge", **judge)
-            if judge.get("verdict") == "veto":
-                outcome = "failed"
-        return self._finish(task, outcome, scaffolds, steps, checks, judge=judge)
+        if flags := [finding for finding in self.findings if finding.flags_run]:
+            outcome, reason = "flagged", "; ".join(f"{f.rule} ({f.path or f.detail})" for f in flags)
+        elif checks and all(check.passed for check in checks):  # the loop's checks decide, whatever the steps said
+            outcome, reason = "verified", "the checks pass"
+            if self.deps.judge is not None and diff.strip():
+                judge = self.deps.judge(task, diff)
+                self._emit(events.Judged(verdict=judge.get("verdict", ""), reason=judge.get("reason", "")))
+                if judge.get("verdict") == "veto":
+                    outcome, reason = "failed", f"the judge vetoed the diff: {judge.get('reason', '')}"
+        elif outcome == "failed":
+            reason = f"{reason}; the checks fail" if reason else "the checks fail"
+        return self._finish(task, outcome, checks, reason=reason, judge=judge)
 
-    def _scaffold_for(self, task: str, history: str | None) -> Scaffold:
-        if self.options.scaffold_mode == "fixed":
-            scaffold, notes = self.deps.clamp(fixed_scaffold(task))
-        else:
+    def _work(self, task: str, resume: ResumeState | None) -> tuple[Outcome, str]:
+        """Plans and their steps until the last plan is done, aborted, or the budget is spent."""
+        plan, start, conversation = self._first_plan(task, resume)
+        new_plans = 0
+        while True:
             try:
-                proposal = propose_scaffold(self.deps, self.options, task, history, self._account,
-                                            tool_specs=self._specs(), conversation=self.carried)
-                scaffold, notes = proposal.scaffold, proposal.notes
-                self.carried = [*self.carried, *proposal.exchange] if self.carried else []
-            except ScaffoldError as error:
-                # A model that cannot plan still gets the task done the baseline way; the report says so.
-                self._log("scaffold_fallback", reason=str(error))
-                scaffold, notes = self.deps.clamp(fixed_scaffold(task))
-                notes = (f"the model's scaffold was unusable ({error}); using the fixed scaffold", *notes)
-        self._log("scaffold", scaffold=scaffold.to_json(), clamp_notes=list(notes))
-        return scaffold
+                self._run_steps(plan, conversation, start)
+                return "failed", ""  # the steps are done; the checks will say whether the task is
+            except Aborted as abort:
+                return "aborted", abort.note
+            except RunSpent as spent:
+                return "failed", spent.note
+            except _PlanStopped as stopped:
+                if new_plans >= plan.budget.replans:
+                    return "failed", f"a step asked for a new plan ({stopped.note}); the run's replans are used"
+                if plan.budget.spent(self.turns, self._elapsed()):
+                    return "failed", "the run's turn or time budget is spent"
+                history = "\n".join(f"- {name}: {step.status}: {step.summary}" for name, step in self.steps[-4:])
+                self._emit(events.Replanned(reason=stopped.note))
+                carried = list(stopped.conversation.messages)
+                new = self._plan(task, history, carried)
+                same = _shape(new.scaffold) == _shape(plan.scaffold)
+                goes_on = self.deps.quirks.on_new_plan(same, stopped.index, stopped.looked_only)
+                if goes_on is not None:
+                    start, quirk = goes_on
+                    self._emit(events.QuirkApplied(quirk=quirk, detail=f"the same plan goes on at step {start + 1}"))
+                else:
+                    start, new_plans = 0, new_plans + 1
+                plan = new
+                conversation = self._conversation(plan, [*carried, *plan.exchange, Message(
+                    "user", prompts.new_plan_message(plan.scaffold, history))])
 
-    # --- one scaffold: its steps in order ---------------------------------------------------------
+    def _first_plan(self, task: str, resume: ResumeState | None) -> tuple[Plan, int, Conversation]:
+        if resume is not None and resume.scaffold:  # pick up the conversation where the interrupted run left it
+            clamped = self.deps.clamp(scaffold_from_json(resume.scaffold))
+            plan = Plan.of(clamped)
+            self._emit(events.ScaffoldChosen(scaffold=plan.scaffold.to_json(), clamp_notes=list(plan.notes),
+                                             resumed=True))
+            self.scaffolds.append(plan.scaffold)
+            messages = [Message(m["role"], m["content"], tool_call_id=m.get("tool_call_id"), name=m.get("name"))
+                        for m in resume.messages]
+            return plan, len(resume.finished_steps), self._conversation(plan, messages)
+        plan = self._plan(task, None, [])
+        opening = [Message("system", prompts.SYSTEM), Message("user", prompts.task_message(
+            task, plan.scaffold, self.deps.repo_map(task), self.deps.instructions))]
+        return plan, 0, self._conversation(plan, opening)
 
-    def _run_scaffold(self, task: str, scaffold: Scaffold, steps: list[tuple[str, StepOutcome]],
-                      resume: ResumeState | None = None, history: str | None = None, start: int = 0) -> StepOutcome:
-        conversation = Conversation(
-            self.deps.backend, scaffold.context, log=lambda event, data: self._log(event, **data)
-        )
-        if resume is not None:  # pick up the conversation where the interrupted run left it
-            for message in resume.messages:
-                conversation.add(Message(message["role"], message["content"], tool_call_id=message.get("tool_call_id"),
-                                         name=message.get("name")))
-        elif self.carried:  # a replan: same conversation, new plan (messages are logged again for resume/export)
-            for carried in self.carried:
-                conversation.add(carried)
-            conversation.add(Message("user", prompts.new_plan_message(scaffold, history)))
-        else:
-            conversation.add(Message("system", prompts.SYSTEM))
-            conversation.add(Message("user", prompts.task_message(
-                task, scaffold, self.deps.repo_map(task), self.deps.instructions)))
-        last = StepOutcome("done", "no steps", 0)
-        index = len(resume.finished_steps) if resume is not None else start
-        while index < len(scaffold.steps):
-            step = scaffold.steps[index]
-            retries = 0
-            while True:
-                self._log("step_start", step=step.name, index=index + 1, total=len(scaffold.steps))
-                last = self._run_step(conversation, step, index + 1, len(scaffold.steps), scaffold)
-                steps.append((step.name, last))
-                self._log("step_end", step=step.name, status=last.status, summary=last.summary, turns=last.turns)
-                if last.status != "failed" or step.on_failure != "retry" or retries >= step.max_retries:
+    def _plan(self, task: str, history: str | None, conversation: list[Message]) -> Plan:
+        plan = self.deps.planner.plan(task, history, conversation)
+        if plan.stats is not None:
+            self._account(plan.stats)
+        self._emit(events.ScaffoldChosen(scaffold=plan.scaffold.to_json(), clamp_notes=list(plan.notes),
+                                         fallback=plan.fallback))
+        self.scaffolds.append(plan.scaffold)
+        return plan
+
+    # --- one plan: its steps in order ----------------------------------------------------------------
+
+    def _run_steps(self, plan: Plan, conversation: Conversation, start: int) -> None:
+        steps = plan.scaffold.steps
+        for index in range(start, len(steps)):
+            step, later = steps[index], steps[index + 1 :]
+            for attempt in range(step.max_retries + 1):
+                state = StepState(step, index + 1, len(steps), conversation, step.turn_budget,
+                                  edits=bool(self.edit_tools & set(step.tools)),
+                                  edit_later=any(self.edit_tools & set(other.tools) for other in later),
+                                  can_replan=self.deps.planner.can_replan)
+                status, note = self._step(plan, state)
+                if status != "failed" or step.on_failure != "retry" or attempt == step.max_retries:
                     break
-                retries += 1
-            # If the same plan comes back: a step that only looked has read what it could, whether it replanned to
-            # report it or ran out of turns, so the plan goes on (run again, it made a 1.5B model redo the same
-            # reads three times); an editing step that replanned ("the edit did not fix it") or ran out of turns
-            # runs again.
-            looked_only = last.status in ("replan", "failed") and not EDIT_TOOLS & set(step.tools)
-            self.replan_from = index + 1 if looked_only else index
-            if last.status == "failed":
-                last = replace(last, status="replan" if step.on_failure == "replan" else "abort")
-            if last.status == "replan" and self.options.scaffold_mode == "fixed":
-                # The fixed plan is the only plan: replanning would rerun it from the first step. Go on to the
-                # next step instead, with the reason (often what the model found) kept in the conversation.
-                self._log("replan_as_next_step", step=step.name, reason=last.summary)
-                last = replace(last, status="done")
-            if last.status in ("replan", "abort") or self._out_of_budget(scaffold):
-                self.carried = list(conversation.messages) if last.status == "replan" else []
-                return last
-            if self._reflects(step, scaffold.steps[index + 1:]):
-                self._reflect(conversation, step, last.turns + 1)
-            index += 1
-        return last
+            if status == "failed" and step.on_failure != "replan":
+                then = "its retries are spent" if step.on_failure == "retry" else "its plan says abort"
+                raise Aborted(f"step '{step.name}' failed ({note}) and {then}")
+            if status != "done" and self.deps.planner.can_replan:
+                raise _PlanStopped(note, index, conversation, looked_only=not state.edits)
+            # A plan that cannot change (the fixed one) goes on to the next step, with the reason in the conversation.
+            if plan.budget.spent(self.turns, self._elapsed()):
+                raise RunSpent("the run's turn or time budget is spent")
+            if later:
+                for quirk, detail in self.deps.quirks.after_step(state, self._ask_plainly):
+                    self._emit(events.QuirkApplied(quirk=quirk, step=step.name, detail=detail))
 
-    @staticmethod
-    def _reflects(step: Step, later: tuple[Step, ...]) -> bool:
-        """A step that only looks, followed by one that edits: the hand-over where small models lose the thread."""
-        return not EDIT_TOOLS & set(step.tools) and any(EDIT_TOOLS & set(other.tools) for other in later)
+    def _step(self, plan: Plan, state: StepState) -> tuple[str, str]:
+        """Run one step to its end; its status ("done", "replan", "failed") and summary, recorded once."""
+        self._emit(events.StepStarted(step=state.step.name, index=state.number, total=state.total))
+        self.deps.quirks.before_step(state)
+        try:
+            self._turns(plan, state)
+        except StepDone as done:
+            status, note = "done", done.note
+        except ReplanRequested as replan:
+            status, note = "replan", replan.note
+        except StepFailed as failed:
+            status, note = "failed", failed.note
+        except RunSpent as spent:
+            self._end_step(state, "failed", spent.note)
+            raise
+        self._end_step(state, status, note)
+        return status, note
 
-    def _reflect(self, conversation: Conversation, step: Step, turn: int) -> None:
-        """One plain-text turn: what must change, in the model's words, before the editing step begins.
+    def _end_step(self, state: StepState, status: str, note: str) -> None:
+        outcome = StepOutcome(status, note, state.turn)  # type: ignore[arg-type]
+        self.steps.append((state.step.name, outcome))
+        self._emit(events.StepEnded(step=state.step.name, status=status, summary=note, turns=state.turn))
 
-        Trajectories of a 1.5B model: asked in a tool-calling turn, it read and searched but never said (or
-        used) what was wrong; asked this question after reading, it named the faulty line and the fix, and
-        then made exactly that edit. The answer stays in the conversation for the steps that follow.
-        """
-        self.turns += 1
-        conversation.add(Message("user", prompts.REFLECT))
-        completion = conversation.reply(GenerateOptions(
-            max_tokens=REFLECT_TOKENS, tools=tuple(self._specs()), seed=self.options.seed,
-            temperature=self.options.temperature, max_reasoning_tokens=self.options.max_reasoning_tokens))
-        self._account(completion.stats)
-        # A model turn like any other (resume counts them), marked as the reflection; its text is not parsed.
-        self._log("model_turn", step=step.name, turn=turn, text=completion.text, finish_reason=completion.finish_reason,
-                  stats=_stats_json(completion.stats), problems=[], reflection=True)
+    # --- one step: the tool-calling turns --------------------------------------------------------------
 
-    # --- one step: the tool-calling loop ----------------------------------------------------------
-
-    def _run_step(self, conversation: Conversation, step: Step, number: int, total: int,
-                  scaffold: Scaffold) -> StepOutcome:
-        self.step_runs += 1
-        conversation.add(Message("user", prompts.step_message(number, total, step)))
-        specs = self._specs()
-        idle_turns = repeats = 0
-        stuck = False  # the last turn repeated a call or made none
-        replan_questioned = False
-        budget, turn = step.turn_budget, 0
-        while turn < budget:
-            turn += 1
-            if self._out_of_budget(scaffold):
-                return StepOutcome("failed", "the run's turn or time budget is spent", turn - 1)
-            self.turns += 1
-            temperature, seed = self.options.temperature, self.options.seed
-            if stuck:
-                # Greedy (or near-greedy) decoding answers a refusal with the very same call, turn after turn;
-                # sampling warmer, with a seed of its own, lets the model take another path. Still reproducible.
-                temperature, seed = max(temperature or 0.0, UNSTUCK_TEMPERATURE), seed + self.turns
-            try:
-                completion = conversation.reply(GenerateOptions(
-                    max_tokens=self.options.max_tokens_per_turn, tools=tuple(specs), seed=seed,
-                    temperature=temperature, max_reasoning_tokens=self.options.max_reasoning_tokens),
-                    self.deps.on_text, keep=lambda text: kept_reply(text, specs))
-            except BackendError:
-                self.turns -= 1  # the call failed: no turn was taken
-                raise
-            self._account(completion.stats)
-            parsed = parse_output(completion.text, format=self.options.tool_call_format, tools=specs)
-            if not parsed.tool_calls and not parsed.errors:
-                recovered = loose_tool_calls(completion.text, specs)
-                if recovered is not None:
-                    self._log("loose_tool_call", step=step.name, turn=turn)
-                    parsed = recovered
-            self._log("model_turn", step=step.name, turn=turn, text=completion.text,
-                      finish_reason=completion.finish_reason, stats=_stats_json(completion.stats),
-                      problems=[problem.message for problem in parsed.problems])
+    def _turns(self, plan: Plan, state: StepState) -> None:
+        """Turns until a signal ends the step; its turn budget spent is a failure."""
+        conversation = state.conversation
+        conversation.add(Message("user", prompts.step_message(state.number, state.total, state.step)))
+        while state.turn < state.cap:
+            if plan.budget.spent(self.turns, self._elapsed()):
+                raise RunSpent("the run's turn or time budget is spent")
+            state.turn, state.run_turn = state.turn + 1, self.turns + 1
+            parsed = self._model_turn(state)
             usable = [call for call in parsed.tool_calls if call.valid]
             feedback = [problem.message for problem in parsed.errors]
-            stuck = not usable
+            state.stuck, state.idle = not usable, 0 if usable else state.idle + 1
             if not usable:
-                idle_turns += 1
-                if idle_turns >= NO_PROGRESS_TURNS:
-                    return StepOutcome("failed", "no usable tool call in several turns", turn)
+                if state.idle >= NO_PROGRESS_TURNS:
+                    raise StepFailed("no usable tool call in several turns")
                 conversation.add(Message("user", "\n".join(feedback) or prompts.NO_TOOL_CALL))
                 continue
-            idle_turns = 0
-            observations: list[str] = []
             for call in usable:
-                call_id = f"call_{self.turns}_{call.index}"
-                if call.name == "replan" and self.options.scaffold_mode == "self" and not replan_questioned:
-                    # A new plan costs a whole Stage 1 and starts the steps over. Trajectories of a 1.5B model:
-                    # it ended nearly every step with replan to report what it had found, spent the run's
-                    # replans on the same plan and stopped with turns to spare. Asked once, it goes on.
-                    replan_questioned = True
-                    if turn == budget:  # asked on the step's last turn: the answer gets a turn of its own
-                        budget += 1
-                    self._log("replan_questioned", step=step.name, reason=str(call.arguments.get("reason", ""))[:300])
-                    conversation.add(Message("tool", prompts.CONFIRM_REPLAN, tool_call_id=call_id, name=call.name))
+                if not self._call(state, call):
                     break
-                if call.name in EDIT_TOOLS and self._reflects(step, scaffold.steps[number:]):
-                    # The model has seen what to change and wants to change it while the plan still says look.
-                    # Refused, a 1.5B model answered with replan (in self mode, a whole Stage 1 for nothing):
-                    # it is ready for the editing step, so this step is done. The call is not run here.
-                    self._log("step_ahead", step=step.name, tool=call.name)
-                    conversation.add(Message("tool", prompts.STEP_AHEAD.format(tool=call.name), tool_call_id=call_id,
-                                             name=call.name))
-                    return StepOutcome("done", f"ready to change the code ({call.name})", turn)
-                if call.name in ("step_done", "replan"):
-                    # Answer the call like any other, so the transcript stays a valid tool-calling chat.
-                    conversation.add(Message("tool", f"{call.name}: noted", tool_call_id=call_id, name=call.name))
-                    status: Literal["done", "replan"] = "done" if call.name == "step_done" else "replan"
-                    note = call.arguments.get("summary" if status == "done" else "reason", "")
-                    return StepOutcome(status, str(note)[:300], turn)
-                key = call.name + json.dumps(call.arguments, sort_keys=True)
-                state = (self.writes, conversation.compactions, self.step_runs)
-                if self.seen.get(key) == state:
-                    repeats += 1
-                    stuck = True
-                    text = prompts.REPEATED_CALL
-                    self._log("loop_broken", step=step.name, tool=call.name)
-                else:
-                    text = self._execute(call.name, dict(call.arguments), step)
-                    if call.name in self.options.write_tools:
-                        self.writes += 1
-                    self.seen[key] = (self.writes, conversation.compactions, self.step_runs)
-                observations.append(text)
-                conversation.add(Message("tool", text, tool_call_id=call_id, name=call.name))
-                if repeats >= MAX_REPEATS:
-                    return StepOutcome("failed", "the same calls again, with nothing changed in between", turn)
             if feedback:
                 conversation.add(Message("user", "\n".join(feedback)))
-            if turn == budget - 1:
-                conversation.add(Message("user", prompts.BUDGET_LEFT.format(left=1)))
-        return StepOutcome("failed", f"turn budget of {step.turn_budget} spent", turn)
+            for note in self.deps.quirks.after_turn(state):
+                conversation.add(Message("user", note))
+        raise StepFailed(f"turn budget of {state.step.turn_budget} spent")
 
-    def _execute(self, tool_name: str, arguments: dict[str, Any], step: Step) -> str:
-        findings = check_call(tool_name, arguments, step.tools, self.policy)
-        self._log("tool_call", step=step.name, tool=tool_name, arguments=arguments,
-                  findings=[f.to_json() for f in findings])
+    def _model_turn(self, state: StepState) -> ParsedOutput:
+        options = self.deps.quirks.before_turn(state, GenerateOptions(
+            max_tokens=self.options.max_tokens_per_turn, tools=tuple(self.specs), seed=self.options.seed,
+            temperature=self.options.temperature, max_reasoning_tokens=self.options.max_reasoning_tokens))
+        completion = state.conversation.reply(options, self.deps.on_text,
+                                              keep=lambda text: self.deps.quirks.keep_reply(text, self.specs))
+        self.turns += 1  # after the call: a call that failed (BackendError) took no turn
+        self._account(completion.stats)
+        parsed = parse_output(completion.text, format=self.options.tool_call_format, tools=self.specs)
+        parsed, read_by = self.deps.quirks.on_reply(state, completion.text, parsed, self.specs)
+        if read_by is not None:
+            self._emit(events.QuirkApplied(quirk=read_by, step=state.step.name, detail="call read from loose JSON"))
+        self._emit(events.ModelTurn(step=state.step.name, turn=state.turn, text=completion.text,
+                                    finish_reason=completion.finish_reason, stats=stats_json(completion.stats),
+                                    problems=[problem.message for problem in parsed.problems]))
+        return parsed
+
+    def _call(self, state: StepState, call: ToolCall) -> bool:
+        """Answer one call (run, refused, or answered by a quirk); False drops the turn's remaining calls."""
+        call_id = f"call_{self.turns}_{call.index}"
+        effect = self.tools.effect_of(call.name)
+        intercepted = self.deps.quirks.on_call(state, call, effect)
+        if intercepted is not None:
+            answer, quirk = intercepted
+            self._emit(events.QuirkApplied(quirk=quirk, step=state.step.name, detail=answer.detail))
+            state.conversation.add(Message("tool", answer.answer, tool_call_id=call_id, name=call.name))
+            if answer.signal is not None:
+                raise answer.signal
+            return answer.rest_of_turn
+        tool = self.tools.get(call.name)
+        if isinstance(tool, StepDoneTool | ReplanTool):  # answered like any call (a valid chat), then acted on
+            state.conversation.add(Message("tool", tool.run(call.arguments).text, tool_call_id=call_id, name=call.name))
+            raise tool.signal(call.arguments)
+        text = self._execute(state.step, call.name, dict(call.arguments))
+        state.conversation.add(Message("tool", text, tool_call_id=call_id, name=call.name))
+        return True
+
+    def _execute(self, step: Step, name: str, arguments: dict[str, Any]) -> str:
+        effect = self.tools.effect_of(name)
+        findings = check_call(name, effect, arguments, step.tools, self.deps.policy)
+        self._emit(events.ToolCalled(step=step.name, tool=name, arguments=arguments,
+                                     findings=[f.to_json() for f in findings]))
         if findings:
             self.findings += findings
             return "refused: " + "; ".join(f"{f.detail}" + (f" ({f.path})" if f.path else "") for f in findings)
-        tool = self.deps.tools.get(tool_name)
+        tool = self.tools.get(name)
         if tool is None:
-            return f"error: there is no tool named {tool_name}"
-        if tool_name in self.options.needs_approval and tool_name not in self.approved_always:
-            answer = self.deps.approve(tool_name, arguments)
-            self._log("approval", tool=tool_name, answer=answer)
+            return f"error: there is no tool named {name}"
+        if self.deps.approvals.required(name, effect):
+            answer = self.deps.approvals.decide(name, tool.preview(arguments))
+            self._emit(events.Approval(tool=name, answer=answer))
             if answer == "no":
                 return "refused: the user declined this call"
-            if answer == "always":
-                self.approved_always.add(tool_name)
-        if tool_name in self.options.write_tools:
+        if effect in ("edit", "exec"):
             self.deps.workspace.ensure_checkpoint()
         result = call_tool(tool, arguments)
-        self._log("tool_result", tool=tool_name, ok=result.ok, title=result.title, text=result.text,
-                  diff=result.diff)
+        self._emit(events.ToolFinished(tool=name, ok=result.ok, title=result.title, text=result.text, diff=result.diff))
         return result.text
 
-    # --- bookkeeping ------------------------------------------------------------------------------
+    def _ask_plainly(self, state: StepState, prompt: str, max_tokens: int) -> str:
+        """A plain-text turn (a quirk's question between steps): counted as a turn, its text not parsed."""
+        self.turns += 1
+        state.conversation.add(Message("user", prompt))
+        completion = state.conversation.reply(GenerateOptions(
+            max_tokens=max_tokens, tools=tuple(self.specs), seed=self.options.seed,
+            temperature=self.options.temperature, max_reasoning_tokens=self.options.max_reasoning_tokens))
+        self._account(completion.stats)
+        self._emit(events.ModelTurn(step=state.step.name, turn=state.turn + 1, text=completion.text,
+                                    finish_reason=completion.finish_reason, stats=stats_json(completion.stats),
+                                    reflection=True))
+        return completion.text
 
-    def _specs(self) -> list[dict[str, Any]]:
-        # Every tool of the run in every turn: a stable prompt prefix keeps the KV cache valid across
-        # steps; the step's allow-list is enforced by the monitor and named in the step message.
-        return [*(function_spec(tool) for tool in self.deps.tools.values()), *CONTROL_SPECS]
+    # --- bookkeeping -----------------------------------------------------------------------------------
 
-    def _out_of_budget(self, scaffold: Scaffold) -> bool:
-        over_turns = self.turns >= min(scaffold.limits.max_total_turns, self.options.max_turns)
-        return over_turns or time.monotonic() - self.started > scaffold.limits.max_wall_s
+    def _begin(self, task: str, resume: ResumeState | None) -> None:
+        if resume is not None:
+            self.turns = resume.turns
+            self._emit(events.Resumed(finished_steps=list(resume.finished_steps), turns=resume.turns))
+            return
+        self._emit(events.RunStarted(
+            task=task, mode=self.options.mode, scaffold_mode=self.options.scaffold_mode,
+            backend=self.deps.backend.name, n_ctx=self.deps.backend.n_ctx, tools=self.specs, repo=self.options.repo,
+            sandbox=self.deps.sandbox_tier, quirks=self.deps.quirks.names))
+        if already_failing := self.deps.verifier.baseline():
+            self._emit(events.Baseline(failing=already_failing))
 
-    def _account(self, stats: Any) -> None:
+    def _conversation(self, plan: Plan, messages: list[Message]) -> Conversation:
+        conversation = Conversation(self.deps.backend, plan.scaffold.context, log=self._emit)
+        for message in messages:  # logged again after the scaffold: resume and export read from there
+            conversation.add(message)
+        return conversation
+
+    def _elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def _account(self, stats: GenerationStats) -> None:
         self.tokens["prompt"] += stats.prompt_tokens
         self.tokens["evaluated"] += stats.evaluated_prompt_tokens
         self.tokens["generated"] += stats.generated_tokens
 
-    def _log(self, event: str, **data: Any) -> None:
-        self.deps.trajectory.record(event, **data)
-        self.deps.emit(event, data)
+    def _emit(self, event: events.Event) -> None:
+        self.deps.trajectory.record(event)
+        self.deps.emit(event)
 
-    def _finish(self, task: str, outcome: Outcome, scaffolds: list[Scaffold], steps: list[tuple[str, StepOutcome]],
-                checks: list[CheckResult], *, judge: dict[str, str] | None = None,
-                error: str | None = None) -> RunResult:
+    def _finish(self, task: str, outcome: Outcome, checks: list[CheckResult], *, reason: str,
+                judge: dict[str, str] | None = None, error: str | None = None) -> RunResult:
         result = RunResult(
-            session_id=self.deps.trajectory.session_id, outcome=outcome, scaffolds=scaffolds, steps=steps,
+            session_id=self.deps.trajectory.session_id, outcome=outcome, scaffolds=self.scaffolds, steps=self.steps,
             checks=checks, findings=self.findings, judge=judge, turns=self.turns, tokens=dict(self.tokens),
-            elapsed_s=round(time.monotonic() - self.started, 2), files_changed=self.deps.workspace.changed_files(),
-            error=error,
+            elapsed_s=round(self._elapsed(), 2), files_changed=self.deps.workspace.changed_files(), error=error,
+            reason=reason,
         )
-        self._log("end", outcome=outcome, turns=self.turns, tokens=result.tokens, elapsed_s=result.elapsed_s,
-                  findings=[f.to_json() for f in self.findings], files_changed=result.files_changed, error=error)
-        if self.deps.library is not None and scaffolds:
-            self.deps.library.add(session_id=result.session_id, task=task, task_kind=scaffolds[-1].task_kind,
-                                  scaffold=scaffolds[-1].to_json(), outcome=outcome, turns=self.turns)
+        self._emit(events.RunEnded(outcome=outcome, reason=reason, turns=self.turns, tokens=result.tokens,
+                                   elapsed_s=result.elapsed_s, findings=[f.to_json() for f in self.findings],
+                                   files_changed=result.files_changed, error=error))
+        if self.deps.library is not None and self.scaffolds:
+            self.deps.library.add(session_id=result.session_id, task=task, task_kind=self.scaffolds[-1].task_kind,
+                                  scaffold=self.scaffolds[-1].to_json(), outcome=outcome, turns=self.turns)
         return result
 
 
-def _stats_json(stats: Any) -> dict[str, Any]:
-    return {
-        "prompt_tokens": stats.prompt_tokens, "evaluated_prompt_tokens": stats.evaluated_prompt_tokens,
-        "generated_tokens": stats.generated_tokens, "time_to_first_token_s": round(stats.time_to_first_token_s, 4),
-        "total_s": round(stats.total_s, 4),
-    }
+class _PlanStopped(LoopSignal):
+    """A step of the plan asked to replan (or failed with on_failure=replan): where, and the conversation so far."""
+
+    def __init__(self, note: str, index: int, conversation: Conversation, *, looked_only: bool) -> None:
+        super().__init__(note)
+        self.index, self.conversation, self.looked_only = index, conversation, looked_only
 
 
-def _same_plan(before: Scaffold, after: Scaffold) -> bool:
-    """The same steps with the same tools: a new proposal that changes nothing the runtime acts on."""
-    def shape(scaffold: Scaffold) -> list[tuple[str, frozenset[str]]]:
-        return [(step.name, frozenset(step.tools)) for step in scaffold.steps]
-    return shape(before) == shape(after)
+def _shape(scaffold: Scaffold) -> list[tuple[str, frozenset[str]]]:
+    """The steps with their tools: two plans of the same shape are the same plan to the loop."""
+    return [(step.name, frozenset(step.tools)) for step in scaffold.steps]

@@ -30,9 +30,9 @@ from ornith_local.llm.backend import (
     Message,
     OnText,
 )
-from ornith_local.models.gguf import GgufInfo, ModelFileError, read_gguf
 from ornith_local.llm.grammar import grammar_for_schema
 from ornith_local.llm.templates import ChatTemplate, choose_template
+from ornith_local.models.gguf import GgufInfo, ModelFileError, read_gguf
 from ornith_local.models.hardware import free_cores
 
 logger = logging.getLogger("ornith.llm")

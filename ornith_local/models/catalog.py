@@ -61,6 +61,8 @@ class CatalogEntry:
     server_only: bool = False  # too large for in-process use: run it behind --endpoint
     draft: DraftModel | None = None
     notes: str | None = None
+    # Crutches the agent loop switches on for this model (agent/quirks.py): name = true, or a table of settings.
+    quirks: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def local_path(self) -> Path:
@@ -90,6 +92,7 @@ def _entry_from_toml(path: Path, data: dict[str, Any]) -> CatalogEntry:
             server_only=bool(data.get("server_only", False)),
             draft=DraftModel(**data["draft"]) if "draft" in data else None,
             notes=data.get("notes"),
+            quirks=dict(data.get("quirks", {})),
         )
     except KeyError as error:
         raise CatalogError(f"{path}: missing key {error.args[0]!r}") from None
