@@ -17,7 +17,6 @@ from tui_support import (
     scaffold,
     send,
     texts,
-    wait_for_notice,
     wait_until,
 )
 
@@ -88,7 +87,7 @@ async def test_idle_ctrl_c_warns_first_and_quits_on_the_second_press(example_rep
         await pilot.press("ctrl+c")
         await pilot.pause()
         assert app.is_running
-        await wait_for_notice(pilot, "again to quit")
+        assert any("again to quit" in str(note.message) for note in app._notifications)
         await pilot.press("ctrl+c")
         await wait_until(pilot, lambda: not app.is_running, "the app to quit")
 
@@ -140,7 +139,7 @@ async def test_a_finished_run_cannot_be_resumed(example_repo: Path) -> None:
         await pilot.press("r")
         await pilot.pause()
         assert isinstance(app.screen, SessionsScreen)
-        await wait_for_notice(pilot, "only interrupted runs")
+        assert any("only interrupted runs" in str(note.message) for note in app._notifications)
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, SessionsScreen), "the main screen")
 
@@ -153,7 +152,7 @@ async def test_a_second_task_while_running_is_refused_politely(example_repo: Pat
         await wait_until(pilot, backend.holding.is_set, "the model to stream")
         await send(pilot, "another task")
         await pilot.pause()
-        await wait_for_notice(pilot, "a run is in progress")
+        assert any("a run is in progress" in str(note.message) for note in app._notifications)
         backend.release.set()
         await pilot.press("ctrl+c")
         await wait_until(pilot, lambda: not app.running, "the run to stop")

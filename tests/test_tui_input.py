@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from textual.command import CommandPalette
 from textual.widgets import DataTable, Markdown
-from tui_support import fix_replies, make_app, send, texts, type_text, wait_for_notice, wait_until
+from tui_support import fix_replies, make_app, send, texts, type_text, wait_until
 
 from ornith_local.tui.screens.info import ConfirmScreen, ViewScreen
 from ornith_local.tui.screens.models import ModelsScreen
@@ -96,7 +96,7 @@ async def test_slash_completion_and_unknown_commands(example_repo: Path) -> None
         assert str(completion.options[0].prompt).startswith("/mode ")
         await pilot.press("ctrl+u")  # clear
         await send(pilot, "/frobnicate")
-        await wait_for_notice(pilot, "unknown command /frobnicate")
+        assert any("unknown command /frobnicate" in str(note.message) for note in app._notifications)
 
 
 async def test_mode_and_scaffold_commands_change_what_the_next_run_uses(example_repo: Path) -> None:
@@ -111,7 +111,7 @@ async def test_mode_and_scaffold_commands_change_what_the_next_run_uses(example_
         await send(pilot, "/scaffold fixed")
         assert app.options.scaffold_mode == "fixed" and "fixed scaffold" in str(app.status.render())
         await send(pilot, "/scaffold")
-        await wait_for_notice(pilot, "no scaffold yet")
+        assert any("no scaffold yet" in str(note.message) for note in app._notifications)
 
 
 async def test_help_and_clear(example_repo: Path) -> None:
@@ -135,7 +135,7 @@ async def test_diff_and_undo_after_a_run(example_repo: Path) -> None:
     app = make_app(example_repo, fix_replies(), mode="auto")
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "/diff")
-        await wait_for_notice(pilot, "no run has edited")
+        assert any("no run has edited" in str(note.message) for note in app._notifications)
         await send(pilot, "fix the bulk discount")
         await wait_until(pilot, lambda: not app.running, "the run")
         await send(pilot, "/diff")

@@ -118,11 +118,3 @@ def texts(root: Widget) -> str:
         parts.append(content.code if isinstance(content, Syntax) else str(content))
     return "\n".join(parts)
 
-
-async def wait_for_notice(pilot: Pilot[Any], text: str) -> None:
-    """Wait until a notification saying `text` is on screen (read from the toasts a person sees)."""
-
-    def shown() -> bool:
-        return any(text in str(toast.render()) for toast in pilot.app.screen.query("Toast"))
-
-    await wait_until(pilot, shown, f"the notice {text!r}")
