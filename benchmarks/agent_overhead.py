@@ -1,4 +1,4 @@
-"""The agent runtime's own cost per turn, with the model's time taken out.
+"""The agent loop's own cost per turn, with the model's time taken out.
 
 A scripted backend answers instantly, so everything measured is ornith: prompt assembly, parsing,
 the guard, approvals, the trajectory (one fsync per event), context accounting and a real read_file on
@@ -20,12 +20,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from ornith_local.agent.deps import AgentDeps, AgentOptions, CheckResult
-from ornith_local.agent.runtime import Runtime
-from ornith_local.agent.scaffold import Permissions, Scaffold, clamp
+from ornith_local.agent.control import control_tools
+from ornith_local.agent.deps import AgentDeps, AgentOptions
+from ornith_local.agent.events import Event, ModelTurn
+from ornith_local.agent.loop import Loop
+from ornith_local.agent.planners import SelfPlanner
+from ornith_local.agent.propose import StageOne
+from ornith_local.agent.scaffold import ClampResult, Permissions, Scaffold, clamp
 from ornith_local.agent.trajectory import Trajectory
+from ornith_local.agent.verifier import CheckResult
 from ornith_local.llm.scripted import ScriptedBackend
 from ornith_local.tools import Workspace, default_tools
+from ornith_local.tools.registry import ToolRegistry
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "invoicing"
 
@@ -55,7 +61,7 @@ def scaffold_reply(turns: int) -> str:
     steps = -(-turns // 20)  # a step holds at most 20 turns
     return json.dumps({
         "task_kind": "explain", "goal": "read files", "acceptance_checks": [],
-        "context": {"keep": ["task"], "summarize_after_turns": 6}, "max_total_turns": turns + 1,
+        "context": {"summarize_after_turns": 6}, "max_total_turns": turns + 1,
         "steps": [{"name": f"read-{n}", "intent": "read", "tools": ["read_file"], "turn_budget": 20,
                    "exit_condition": "done", "on_failure": "abort"} for n in range(steps)],
     })
@@ -72,27 +78,30 @@ def measure(repo: Path, turns: int, data_dir: Path) -> tuple[float, list[float]]
             replies.append(f'<tool_call>{{"name": "read_file", "arguments": {{"path": "{files[i % 4]}", '
                            f'"start_line": {1 + i % 30}}}}}</tool_call>')
     backend = ScriptedBackend(replies, context=1_000_000)
-    tools = {tool.name: tool for tool in default_tools(Workspace.at(repo))}
-    permissions = Permissions(tools=frozenset(tools), mode="auto", max_turns=turns)
+    tools = ToolRegistry(default_tools(Workspace.at(repo)))
+    permissions = Permissions(tools=tools.effects(), mode="auto", max_turns=turns)
 
-    def do_clamp(scaffold: Scaffold) -> tuple[Scaffold, tuple[str, ...]]:
-        result = clamp(scaffold, permissions)
-        return result.scaffold, result.notes
+    def do_clamp(scaffold: Scaffold) -> ClampResult:
+        return clamp(scaffold, permissions)
 
     stamps: list[float] = []
-    deps = AgentDeps(
-        backend=backend, tools=tools, workspace=NoGit(), verifier=NoChecks(),
-        trajectory=Trajectory(f"bench-{turns}", data_dir), repo_map=lambda task: "", clamp=do_clamp,
-        judge=lambda task, diff: {"verdict": "approve", "reason": ""},
-        emit=lambda event, data: stamps.append(time.perf_counter()) if event == "model_turn" else None,
-    )
-    runtime = Runtime(deps, AgentOptions(mode="auto", max_turns=turns, use_judge=False, use_library=False,
-                                         tool_call_format="hermes"))
+
+    def emit(event: Event) -> None:
+        if isinstance(event, ModelTurn):
+            stamps.append(time.perf_counter())
+
+    trajectory = Trajectory(f"bench-{turns}", data_dir)
+    stage = StageOne(backend=backend, clamp=do_clamp, emit=trajectory.record, tool_names=list(tools),
+                     edit_tools=tools.named("edit"), tool_specs=tools.with_tools(control_tools()).specs(),
+                     max_turns=turns, mode="auto")
+    deps = AgentDeps(backend=backend, tools=tools, workspace=NoGit(), verifier=NoChecks(), trajectory=trajectory,
+                     planner=SelfPlanner(stage), clamp=do_clamp, emit=emit)
+    loop = Loop(deps, AgentOptions(mode="auto", max_turns=turns, tool_call_format="hermes"))
     started = time.perf_counter()
-    runtime.run("read the invoicing modules")
+    loop.run("read the invoicing modules")
     total = time.perf_counter() - started
     per_turn = [b - a for a, b in itertools.pairwise(stamps)]
-    return total / max(runtime.turns, 1), per_turn
+    return total / max(loop.turns, 1), per_turn
 
 
 def main() -> None:
@@ -106,7 +115,7 @@ def main() -> None:
         os.environ["ORNITH_DATA_DIR"] = str(Path(temp) / "data")
         mean, per_turn = measure(repo, args.turns, Path(temp) / "sessions")
     per_turn_ms = sorted(1000 * value for value in per_turn)
-    print(f"agent runtime overhead, scripted model, {len(per_turn) + 1} turns with a real read_file each")
+    print(f"agent loop overhead, scripted model, {len(per_turn) + 1} turns with a real read_file each")
     print(f"  mean per turn (whole run / turns): {1000 * mean:.2f} ms")
     print(f"  median turn-to-turn:               {statistics.median(per_turn_ms):.2f} ms")
     print(f"  p95 turn-to-turn:                  {per_turn_ms[int(0.95 * (len(per_turn_ms) - 1))]:.2f} ms")

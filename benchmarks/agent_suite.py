@@ -39,14 +39,16 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ornith_local.agent.guard import is_test_path
-from ornith_local.agent.runtime import RunResult
+from ornith_local.agent import events
+from ornith_local.agent.loop import RunResult
+from ornith_local.agent.quirks import CATALOG
 from ornith_local.agent.trajectory import read_events
-from ornith_local.agent.wiring import RunRequest, SetupError, open_run
 from ornith_local.config import Config, load_config
+from ornith_local.guard.monitor import is_test_path
 from ornith_local.llm.backend import Backend
 from ornith_local.models.local import resolve_model_path
 from ornith_local.sandbox import Sandbox, open_sandbox
+from ornith_local.session import RunRequest, SetupError, open_run
 from ornith_local.tools.listing import list_files
 from ornith_local.tools.testing.detect import detect_test_command
 
@@ -191,12 +193,12 @@ def heldback_peeks(task: SuiteTask, trajectory: Path) -> list[str]:
     needles = {"heldback", str(TASKS_DIR), "benchmarks/tasks", *(Path(name).name for name in task.heldback_files)}
     found = []
     for event in read_events(trajectory):
-        if event.type != "tool_call":
+        if not isinstance(event, events.ToolCalled):
             continue
-        text = json.dumps(event.data.get("arguments", {}))
+        text = json.dumps(event.arguments)
         hits = sorted(needle for needle in needles if needle in text)
         if hits:
-            found.append(f"{event.data.get('tool')}: {', '.join(hits)}")
+            found.append(f"{event.tool}: {', '.join(hits)}")
     return found
 
 
@@ -223,6 +225,7 @@ class TaskRun:
     session_id: str | None = None
     trajectory: str | None = None
     error: str | None = None
+    quirks: list[str] = field(default_factory=list)  # the quirks asked for ("catalog": the model's own)
 
 
 def _flags(result: RunResult) -> list[str]:
@@ -230,7 +233,7 @@ def _flags(result: RunResult) -> list[str]:
 
 
 def run_task(task: SuiteTask, scaffold: str, options: SuiteOptions, *, backend: Backend | None,
-             emit: Callable[[str, dict[str, Any]], None]) -> tuple[TaskRun, Backend | None]:
+             emit: Callable[[events.Event], None]) -> tuple[TaskRun, Backend | None]:
     """One task in one scaffold mode, in a fresh temp copy; returns the run and the (reusable) backend."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=f"ornith-suite-{task.id}-") as tmp:
@@ -240,7 +243,7 @@ def run_task(task: SuiteTask, scaffold: str, options: SuiteOptions, *, backend: 
             task=task.task, repo=work, config=config, mode="auto", scaffold_mode=scaffold, model=options.model,
             endpoint=options.endpoint, max_turns=options.max_turns, checks=task.checks, withheld=task.withheld,
             use_library=options.library, use_judge=options.judge, n_ctx=options.n_ctx, seed=options.seed,
-            temperature=options.temperature, max_wall_s=options.max_wall_s,
+            temperature=options.temperature, max_wall_s=options.max_wall_s, quirks=options.quirks,
         )
         if backend is not None:
             backend.reset()  # every task starts cold: tokens evaluated are comparable across tasks and modes
@@ -250,11 +253,12 @@ def run_task(task: SuiteTask, scaffold: str, options: SuiteOptions, *, backend: 
             return TaskRun(task.id, task.category, task.language, scaffold, False, False, "error", [], None, 0, 0, 0,
                            0, round(time.monotonic() - started, 1), error=str(error)), backend
         with opened as run:
-            result = run.runtime.run(task.task)
+            result = run.loop.run(task.task)
             trajectory = run.trajectory.path
         heldback = run_heldback(task, work, open_sandbox(config.sandbox))
         flags = _flags(result) + [f"heldback_peek:{hit}" for hit in heldback_peeks(task, trajectory)]
-        events = {event.type for event in read_events(trajectory)}
+        fell_back = any(isinstance(event, events.ScaffoldChosen) and event.fallback
+                        for event in read_events(trajectory))
     return TaskRun(
         task=task.id, category=task.category, language=task.language, scaffold=scaffold,
         solved=heldback.passed and not flags, heldback_passed=heldback.passed, outcome=result.outcome,
@@ -262,7 +266,7 @@ def run_task(task: SuiteTask, scaffold: str, options: SuiteOptions, *, backend: 
         tokens_prompt=result.tokens["prompt"], tokens_evaluated=result.tokens["evaluated"],
         tokens_generated=result.tokens["generated"], wall_s=round(time.monotonic() - started, 1),
         steps=[f"{name}:{step.status}" for name, step in result.steps], files_changed=result.files_changed,
-        scaffold_fallback="scaffold_fallback" in events,
+        scaffold_fallback=fell_back, quirks=list(options.quirks) if options.quirks is not None else ["catalog"],
         heldback={"command": heldback.command, "summary": heldback.summary, "output": heldback.output},
         session_id=result.session_id, trajectory=str(trajectory), error=result.error,
     ), run.backend
@@ -281,6 +285,7 @@ class SuiteOptions:
     # Turns are the suite's budget; the wall-clock ceiling is only a backstop (a loaded 2-core machine is slow).
     max_wall_s: int = 3600
     judge: bool = True
+    quirks: tuple[str, ...] | None = None  # None: the model's catalog quirks; (): the clean loop; else just these
 
     def config_for(self, repo: Path) -> Config:
         config = load_config(repo)
@@ -323,24 +328,26 @@ def format_table(runs: Sequence[TaskRun]) -> str:
     return "\n".join(lines)
 
 
-def _progress(verbose: bool) -> Callable[[str, dict[str, Any]], None]:
+def _progress(verbose: bool) -> Callable[[events.Event], None]:
     """A terse line per step and tool call on stderr, so a long suite shows where it is."""
 
-    def emit(event: str, data: dict[str, Any]) -> None:
-        if event == "scaffold":
-            steps = ", ".join(step["name"] for step in data["scaffold"]["steps"])
-            print(f"    scaffold: {steps}", file=sys.stderr, flush=True)
-        elif event == "step_start":
-            print(f"    step {data['index']}/{data['total']}: {data['step']}", file=sys.stderr, flush=True)
-        elif event == "tool_call" and verbose:
-            print(f"      → {data['tool']} {json.dumps(data.get('arguments', {}))[:120]}", file=sys.stderr, flush=True)
-        elif event == "model_turn" and verbose:
-            stats = data.get("stats", {})
-            print(f"      turn {data['turn']}: {stats.get('evaluated_prompt_tokens')} evaluated, "
-                  f"{stats.get('generated_tokens')} generated, {stats.get('total_s')} s", file=sys.stderr, flush=True)
-        elif event == "checks":
-            passed = all(check["passed"] for check in data.get("checks", []))
-            print(f"    checks: {'pass' if passed else 'fail'}", file=sys.stderr, flush=True)
+    def emit(event: events.Event) -> None:
+        match event:
+            case events.ScaffoldChosen():
+                steps = ", ".join(step["name"] for step in event.scaffold["steps"])
+                print(f"    scaffold: {steps}", file=sys.stderr, flush=True)
+            case events.StepStarted():
+                print(f"    step {event.index}/{event.total}: {event.step}", file=sys.stderr, flush=True)
+            case events.ToolCalled() if verbose:
+                print(f"      → {event.tool} {json.dumps(event.arguments)[:120]}", file=sys.stderr, flush=True)
+            case events.ModelTurn() if verbose:
+                stats = event.stats
+                print(f"      turn {event.turn}: {stats.get('evaluated_prompt_tokens')} evaluated, "
+                      f"{stats.get('generated_tokens')} generated, {stats.get('total_s')} s", file=sys.stderr,
+                      flush=True)
+            case events.ChecksRan():
+                passed = all(check["passed"] for check in event.checks)
+                print(f"    checks: {'pass' if passed else 'fail'}", file=sys.stderr, flush=True)
 
     return emit
 
@@ -373,6 +380,18 @@ def report_json(runs: Sequence[TaskRun], options: SuiteOptions, modes: Sequence[
     }
 
 
+def parse_quirks(words: Sequence[str]) -> tuple[str, ...] | str | None:
+    """--quirks: None for the catalog's, () for none, else the names (checked); a str is the error to print."""
+    if list(words) == ["catalog"]:
+        return None
+    if list(words) == ["none"]:
+        return ()
+    unknown = sorted(set(words) - set(CATALOG))
+    if unknown:
+        return f"unknown quirk(s) {', '.join(unknown)}; known: none, catalog, {', '.join(CATALOG)}"
+    return tuple(words)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--model", help="catalog name or path to a .gguf (default: config)")
@@ -391,7 +410,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--report", type=Path, help="JSON report path (default: in the data dir)")
     parser.add_argument("--list", action="store_true", help="list the tasks and exit")
     parser.add_argument("-v", "--verbose", action="store_true", help="a line per model turn and tool call")
+    parser.add_argument("--quirks", nargs="+", default=["catalog"], metavar="none|catalog|NAME",
+                        help="the model's crutches (agent/quirks.py): none (the clean loop), catalog (the model's "
+                             "own, default), or just the NAMEs given")
     args = parser.parse_args(argv)
+    quirks = parse_quirks(args.quirks)
+    if isinstance(quirks, str):
+        print(f"agent_suite: {quirks}", file=sys.stderr)
+        return 2
     try:
         tasks = load_tasks(args.tasks)
     except SuiteError as error:
@@ -414,7 +440,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     modes = ["self", "fixed"] if args.scaffold == "both" else [args.scaffold]
     options = SuiteOptions(model=model, endpoint=args.endpoint, max_turns=args.max_turns, n_ctx=args.n_ctx,
                            threads=args.threads, seed=args.seed, temperature=args.temperature, library=args.library,
-                           judge=not args.no_judge)
+                           judge=not args.no_judge, quirks=quirks)
     report_path = args.report or data_dir / f"agent_suite-{time.strftime('%Y%m%d-%H%M%S')}.json"
     report_path.parent.mkdir(parents=True, exist_ok=True)
     finished: list[TaskRun] = []

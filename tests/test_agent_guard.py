@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from ornith_local.agent.guard import GuardPolicy, check_call, check_diff, literals_in
+from ornith_local.guard.monitor import GuardPolicy, check_call, check_diff, literals_in
 
 POLICY = GuardPolicy()
 
@@ -19,28 +19,29 @@ def rules(findings: list) -> set[str]:  # type: ignore[type-arg]
 
 
 def test_call_outside_the_step_allow_list() -> None:
-    assert rules(check_call("edit_file", {"path": "a.py"}, ["read_file"], POLICY)) == {"tool_outside_step"}
-    assert check_call("read_file", {"path": "a.py"}, ["read_file"], POLICY) == []
-    assert check_call("step_done", {"summary": "x"}, ["read_file"], POLICY) == []
+    assert rules(check_call("edit_file", "edit", {"path": "a.py"}, ["read_file"], POLICY)) == {"tool_outside_step"}
+    assert check_call("read_file", "read", {"path": "a.py"}, ["read_file"], POLICY) == []
+    assert check_call("step_done", "control", {"summary": "x"}, ["read_file"], POLICY) == []
 
 
 def test_writes_to_tests_ci_and_git_are_protected() -> None:
     for path in ["tests/test_invoice.py", "pkg/tests/helpers.py", "conftest.py", ".github/workflows/ci.yml",
                  ".git/hooks/pre-commit", "./tests/x.py", "src/cart.test.ts", ".ornith.toml"]:
-        assert rules(check_call("edit_file", {"path": path}, ["edit_file"], POLICY)) == {"protected_write"}, path
-    assert check_call("edit_file", {"path": "invoicing/discounts.py"}, ["edit_file"], POLICY) == []
-    assert check_call("read_file", {"path": "tests/test_invoice.py"}, ["read_file"], POLICY) == []
+        found = check_call("edit_file", "edit", {"path": path}, ["edit_file"], POLICY)
+        assert rules(found) == {"protected_write"}, path
+    assert check_call("edit_file", "edit", {"path": "invoicing/discounts.py"}, ["edit_file"], POLICY) == []
+    assert check_call("read_file", "read", {"path": "tests/test_invoice.py"}, ["read_file"], POLICY) == []
 
 
 def test_unlocking_test_edits_still_protects_the_verifier() -> None:
     unlocked = GuardPolicy(protect_tests=False)
-    assert check_call("write_file", {"path": "tests/test_new.py"}, ["write_file"], unlocked) == []
-    assert rules(check_call("write_file", {"path": ".ci/run"}, ["write_file"], unlocked)) == {"protected_write"}
+    assert check_call("write_file", "edit", {"path": "tests/test_new.py"}, ["write_file"], unlocked) == []
+    assert rules(check_call("write_file", "edit", {"path": ".ci/run"}, ["write_file"], unlocked)) == {"protected_write"}
 
 
 def test_withheld_paths_cannot_be_read() -> None:
     policy = GuardPolicy(withheld=("heldback/*",))
-    assert rules(check_call("read_file", {"path": "heldback/test_hidden.py"}, ["read_file"], policy)) == {
+    assert rules(check_call("read_file", "read", {"path": "heldback/test_hidden.py"}, ["read_file"], policy)) == {
         "withheld_read"
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ornith_local.agent.events import RunStarted, ToolCalled
 from ornith_local.agent.library import ScaffoldLibrary
 from ornith_local.agent.trajectory import Trajectory, list_sessions, new_session_id, read_events
 
@@ -53,11 +54,10 @@ def test_library_persists_across_connections(tmp_path: Path) -> None:
 def test_trajectory_survives_a_torn_last_line(tmp_path: Path) -> None:
     session = new_session_id()
     with Trajectory(session, tmp_path) as trajectory:
-        trajectory.record("start", task="fix it")
-        trajectory.record("tool_call", tool="read_file", arguments={"path": "a.py"})
+        trajectory.record(RunStarted(task="fix it"))
+        trajectory.record(ToolCalled(tool="read_file", arguments={"path": "a.py"}))
     with trajectory.path.open("a") as handle:
         handle.write('{"type": "tool_result", "output": "cut off by a cra')
     events = list(read_events(trajectory.path))
-    assert [event.type for event in events] == ["start", "tool_call"]
-    assert events[1].data["arguments"] == {"path": "a.py"}
+    assert events == [RunStarted(task="fix it"), ToolCalled(tool="read_file", arguments={"path": "a.py"})]
     assert list_sessions(tmp_path) == [trajectory.path]

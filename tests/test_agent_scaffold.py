@@ -15,8 +15,10 @@ from ornith_local.agent.scaffold import (
     scaffold_from_json,
     scaffold_json_schema,
 )
+from ornith_local.tools.base import Effect
 
-ALL_TOOLS = frozenset({"read_file", "list_dir", "search", "repo_map", "edit_file", "write_file", "run", "run_tests"})
+ALL_TOOLS: dict[str, Effect] = {"read_file": "read", "list_dir": "read", "search": "read", "repo_map": "read",
+                                "edit_file": "edit", "write_file": "edit", "run": "exec", "run_tests": "read"}
 
 
 def model_scaffold(**overrides: object) -> dict[str, object]:
@@ -30,7 +32,7 @@ def model_scaffold(**overrides: object) -> dict[str, object]:
              "turn_budget": 5, "exit_condition": "tests pass", "on_failure": "retry"},
         ],
         "acceptance_checks": ["python -m pytest -q tests/test_discounts.py"],
-        "context": {"keep": ["task", "last_test_results"], "summarize_after_turns": 4},
+        "context": {"summarize_after_turns": 4},
         "max_total_turns": 12,
     }
     data.update(overrides)
@@ -42,8 +44,8 @@ def test_round_trip_from_model_json() -> None:
     assert scaffold.task_kind == "fix_bug"
     assert [step.name for step in scaffold.steps] == ["locate", "fix"]
     assert scaffold.steps[1].tools == ("edit_file", "run_tests")
-    assert scaffold.context.keep == ("task", "last_test_results")
-    assert scaffold.limits.max_total_turns == 12
+    assert scaffold.context.summarize_after_turns == 4
+    assert scaffold.max_total_turns == 12
     assert scaffold.total_turn_budget == 9
 
 
@@ -61,7 +63,7 @@ def test_scaffold_cannot_grant_itself_tools_or_budgets() -> None:
     result = clamp(scaffold_from_json(data), Permissions(tools=ALL_TOOLS, mode="auto", max_turns=15))
     assert result.scaffold.steps[0].tools == ("read_file",)
     assert result.scaffold.steps[1].turn_budget == min(MAX_STEP_TURNS, 15)
-    assert result.scaffold.limits.max_total_turns == 15
+    assert result.scaffold.max_total_turns == 15
     assert any("shell_as_root" in note for note in result.notes)
 
 
@@ -120,3 +122,16 @@ def test_fixed_scaffold_is_valid_under_full_permissions() -> None:
     result = clamp(scaffold, Permissions(tools=ALL_TOOLS, mode="auto"))
     assert [step.name for step in result.scaffold.steps] == ["understand", "change", "verify"]
     assert result.notes == ()
+
+
+def test_a_low_max_turns_is_one_note_and_the_budget_the_loop_spends() -> None:
+    result = clamp(fixed_scaffold("fix it"), Permissions(tools=ALL_TOOLS, mode="auto", max_turns=3, max_wall_s=60))
+    assert result.notes == ("turn budgets cut to the run's 3 turns: understand 8 -> 3, change 8 -> 3, "
+                            "verify 8 -> 3, total 30 -> 3",)
+    assert (result.budget.turns, result.budget.wall_s) == (3, 60)
+    assert result.budget.spent(3, 0.0) and result.budget.spent(0, 61.0) and not result.budget.spent(2, 59.0)
+
+
+def test_the_grammar_asks_only_for_what_the_loop_reads() -> None:
+    context = scaffold_json_schema(["read_file"])["properties"]["context"]
+    assert context["required"] == ["summarize_after_turns"] and "keep" not in context["properties"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ornith_local.agent.wiring import SandboxVerifier
+from ornith_local.agent.verifier import SandboxVerifier
 from ornith_local.sandbox import open_sandbox
 
 GUARDED_AVERAGE = ("        if not self.lines:\n            return Decimal(\"0\")\n"

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from ornith_local.llm.backend import GenerateOptions, Message
-from ornith_local.llm.gguf import ModelFileError, read_gguf
 from ornith_local.llm.http_backend import defuse_markers, restore_markers
 from ornith_local.llm.llama_cpp_backend import LlamaCppBackend
+from ornith_local.models.gguf import ModelFileError, read_gguf
 
 GREEDY = GenerateOptions(max_tokens=8, temperature=0.0)
 

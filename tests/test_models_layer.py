@@ -17,10 +17,10 @@ from typing import Any, ClassVar
 import pytest
 
 from ornith_local.cli.main import main
-from ornith_local.llm.gguf import read_gguf
 from ornith_local.models import download, imports
 from ornith_local.models.catalog import load_catalog
 from ornith_local.models.download import PullError, pull
+from ornith_local.models.gguf import read_gguf
 from ornith_local.models.hardware import Gpu, Hardware, LlamaBuild
 from ornith_local.models.plan import DoesNotFit, fit_verdict, plan_offload
 

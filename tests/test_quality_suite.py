@@ -71,7 +71,7 @@ def scripted(*replies: str) -> ScriptedBackend:
 def run_scripted(task_id: str, *replies: str, judge: bool = False) -> TaskRun:
     task = load_tasks([task_id])[0]
     run, _ = run_task(task, "fixed", SuiteOptions(judge=judge, max_turns=12), backend=scripted(*replies),
-                      emit=lambda event, data: None)
+                      emit=lambda event: None)
     return run
 
 

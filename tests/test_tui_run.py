@@ -43,7 +43,7 @@ async def test_approve_an_edit_with_y_applies_it_and_the_run_reports(example_rep
         assert "▶ step 1/2: locate" in transcript and "▶ step 2/2: fix" in transcript
         assert "edited invoicing/discounts.py" in transcript
         assert "Checks" in transcript and "outcome" in transcript
-        assert app.last_outcome in ("verified", "failed")  # the example's suite decides, not the model
+        assert app.last_outcome == "verified"  # the example's suite decides (fewer failures than before)
 
 
 async def test_no_declines_the_edit_and_leaves_the_file_alone(example_repo: Path) -> None:
@@ -212,7 +212,7 @@ async def test_every_run_is_recorded_as_a_session(example_repo: Path) -> None:
         await send(pilot, "fix the bulk discount")
         await wait_until(pilot, lambda: not app.running, "the end of the run")
     [path] = list_sessions()
-    events = [event.type for event in read_events(path)]
+    events = [event.kind for event in read_events(path)]
     assert events[0] == "start" and events[-1] == "end" and "checkpoint" in events
 
 

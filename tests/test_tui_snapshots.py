@@ -17,7 +17,10 @@ import pytest
 from textual.pilot import Pilot
 from tui_support import EDIT, call, make_app, type_text
 
+from ornith_local.agent.events import from_json
 from ornith_local.agent.trajectory import sessions_dir
+from ornith_local.tools.edit import EditFile
+from ornith_local.tools.workspace import Workspace
 from ornith_local.tui.bridge import ApprovalRequest
 from ornith_local.tui.modelinfo import ModelInfo
 from ornith_local.tui.render import EventRenderer
@@ -82,7 +85,9 @@ def after_a_run(theme: str = "textual-dark") -> Callable[[Pilot[Any]], Any]:
         app.status.model = MODEL
         renderer = EventRenderer(app.transcript, app.panel, app.status)
         for name, data in EVENTS:
-            renderer.event(name, data)
+            event = from_json({"type": name, **data})
+            assert event is not None, name
+            renderer.event(event)
         await pilot.pause()
         app.transcript.scroll_end(animate=False)
         await pilot.pause()
@@ -112,7 +117,8 @@ def test_welcome_screen_with_path_completion(example_repo: Path, snap_compare: A
 def test_approval_screen(example_repo: Path, snap_compare: Any) -> None:
     async def draw(pilot: Pilot[Any]) -> None:
         fixed_title(pilot)
-        await pilot.app.push_screen(ApprovalScreen(ApprovalRequest("edit_file", dict(EDIT), "bwrap"), example_repo))
+        preview = EditFile(Workspace.at(example_repo)).preview(EDIT)
+        await pilot.app.push_screen(ApprovalScreen(ApprovalRequest("edit_file", preview, "bwrap"), example_repo))
 
     app = make_app(example_repo, [], load_on_start=False)
     assert snap_compare(app, terminal_size=SIZE, run_before=draw)

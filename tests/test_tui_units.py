@@ -10,10 +10,18 @@ from pathlib import Path
 
 import pytest
 
+from ornith_local.agent.events import ModelTurn, RunEnded
 from ornith_local.llm.backend import GenerateOptions, Message
 from ornith_local.llm.scripted import ScriptedBackend
+from ornith_local.sandbox import open_sandbox
+from ornith_local.tools import default_tools
+from ornith_local.tools.base import CallPreview
+from ornith_local.tools.edit import EditFile
+from ornith_local.tools.files import WriteFile
+from ornith_local.tools.run import RunCommand
+from ornith_local.tools.workspace import Workspace
 from ornith_local.tui.bridge import AskItem, DoneItem, EventItem, RunBridge, RunInterrupted, TextItem
-from ornith_local.tui.changes import last_checkpoint, preview
+from ornith_local.tui.changes import last_checkpoint
 from ornith_local.tui.completion import current_token, match_paths, parse_slash, suggest
 from ornith_local.tui.history import InputHistory
 from ornith_local.tui.interrupt import kill_sandboxed_commands, sandboxed_children
@@ -78,16 +86,17 @@ def test_bridge_merges_text_and_keeps_order() -> None:
     bridge = RunBridge()
     bridge.on_text("a")
     bridge.on_text("b")
-    bridge.emit("model_turn", {"turn": 1})
+    bridge.emit(ModelTurn(turn=1))
     bridge.on_text("c")
-    assert bridge.drain() == [TextItem("ab"), EventItem("model_turn", {"turn": 1}), TextItem("c")]
+    assert bridge.drain() == [TextItem("ab"), EventItem(ModelTurn(turn=1)), TextItem("c")]
     assert bridge.drain() == []
 
 
 def test_ask_blocks_the_runtime_thread_until_answered() -> None:
     bridge = RunBridge()
     answers: list[str] = []
-    thread = threading.Thread(target=lambda: answers.append(bridge.ask("edit_file", {"path": "x"}, "bwrap")))
+    preview = CallPreview("diff", "+x\n", "edit x")
+    thread = threading.Thread(target=lambda: answers.append(bridge.ask("edit_file", preview, "bwrap")))
     thread.start()
     deadline = time.monotonic() + 10
     items: list[object] = []
@@ -107,7 +116,7 @@ def test_interrupt_raises_in_the_runtime_and_declines_a_pending_question() -> No
 
     def runtime() -> None:
         try:
-            bridge.ask("run", {"command": "make"}, "bwrap")
+            bridge.ask("run", CallPreview("command", "make", "run `make`"), "bwrap")
         except RunInterrupted as stop:
             outcome.append(stop)
 
@@ -120,7 +129,7 @@ def test_interrupt_raises_in_the_runtime_and_declines_a_pending_question() -> No
     assert outcome and isinstance(outcome[0], RunInterrupted)
     with pytest.raises(RunInterrupted):
         bridge.on_text("more")
-    bridge.emit("end", {"outcome": "failed"})  # a finished run is still recorded as finished
+    bridge.emit(RunEnded(outcome="failed"))  # a finished run is still recorded as finished
     bridge.finish(interrupted=True)
     assert isinstance(bridge.drain()[-1], DoneItem)
 
@@ -139,20 +148,25 @@ def test_guarded_backend_makes_unstreamed_generation_interruptible() -> None:
 # --- previews, checkpoints, model info --------------------------------------------------------------
 
 
-def test_edit_preview_is_the_diff_the_tool_would_make(example_repo: Path) -> None:
-    kind, text = preview(example_repo, "edit_file", {"path": "invoicing/discounts.py",
-                                                     "old_string": "quantity > minimum",
-                                                     "new_string": "quantity >= minimum"})
-    assert kind == "diff"
-    assert "-        if quantity > minimum:" in text and "+        if quantity >= minimum:" in text
-    kind, text = preview(example_repo, "edit_file", {"path": "invoicing/discounts.py", "old_string": "nowhere",
-                                                     "new_string": "x"})
-    assert kind == "diff" and "was not found" in text
-    kind, text = preview(example_repo, "write_file", {"path": "NEW.md", "content": "hello\n"})
-    assert kind == "diff" and "+hello" in text
-    assert preview(example_repo, "run", {"command": "make test"}) == ("command", "make test")
-    kind, text = preview(example_repo, "write_file", {"path": "../outside.txt", "content": "x"})
-    assert kind == "note" and "outside the repository" in text
+def test_each_tool_previews_its_own_call_and_a_preview_is_never_empty(example_repo: Path) -> None:
+    workspace = Workspace.at(example_repo)
+    edit = EditFile(workspace).preview({"path": "invoicing/discounts.py", "old_string": "quantity > minimum",
+                                        "new_string": "quantity >= minimum"})
+    assert edit.kind == "diff" and edit.title == "edit invoicing/discounts.py"
+    assert "-        if quantity > minimum:" in edit.text and "+        if quantity >= minimum:" in edit.text
+    missing = EditFile(workspace).preview({"path": "invoicing/discounts.py", "old_string": "nowhere",
+                                           "new_string": "x"})
+    assert missing.kind == "diff" and "not found" in missing.text and "+x" in missing.text
+    created = WriteFile(workspace).preview({"path": "NEW.md", "content": "hello\n"})
+    assert created.kind == "diff" and "+hello" in created.text
+    command = RunCommand(workspace, open_sandbox()).preview({"command": "make test"})
+    assert command.kind == "command" and command.text == "make test" and "sandbox" in command.title
+    outside = WriteFile(workspace).preview({"path": "../outside.txt", "content": "x"})
+    assert outside.kind == "text" and "outside the workspace" in outside.text
+    for tool in default_tools(workspace):
+        preview = tool.preview({"path": "invoicing/discounts.py"})
+        assert preview.text.strip() and preview.title.strip(), tool.name
+    assert not (example_repo / "NEW.md").exists()  # a preview never writes
 
 
 def test_no_checkpoint_before_any_run(example_repo: Path) -> None:

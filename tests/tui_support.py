@@ -35,7 +35,7 @@ def call(name: str, **arguments: Any) -> str:
 def scaffold(*steps: tuple[str, list[str], int, str], max_total_turns: int = 12, kind: str = "fix_bug") -> str:
     return json.dumps({
         "task_kind": kind, "goal": "fix the bulk discount off-by-one", "acceptance_checks": [],
-        "context": {"keep": ["task"], "summarize_after_turns": 4}, "max_total_turns": max_total_turns,
+        "context": {"summarize_after_turns": 4}, "max_total_turns": max_total_turns,
         "steps": [{"name": n, "intent": f"{n} the code", "tools": t, "turn_budget": b, "exit_condition": "done",
                    "on_failure": f} for n, t, b, f in steps],
     })
@@ -117,3 +117,4 @@ def texts(root: Widget) -> str:
         content = static.content
         parts.append(content.code if isinstance(content, Syntax) else str(content))
     return "\n".join(parts)
+

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from ornith_local.agent.events import Compacted, Event, MessageAdded
 from ornith_local.agent.scaffold import ContextPolicy
 from ornith_local.llm.backend import Backend, Completion, GenerateOptions, Message, OnText
 
@@ -35,7 +36,7 @@ def cut_middle(text: str, max_tokens: int) -> str:
 class Conversation:
     def __init__(
         self, backend: Backend, policy: ContextPolicy,
-        log: Callable[[str, dict[str, Any]], None] = lambda event, data: None,
+        log: Callable[[Event], None] = lambda event: None,
     ) -> None:
         self.backend = backend
         self.policy = policy
@@ -48,8 +49,8 @@ class Conversation:
         if message.role == "tool":
             message = replace(message, content=cut_middle(message.content, self.policy.max_observation_tokens))
         self.messages.append(message)
-        self.log("message", {"role": message.role, "content": message.content,
-                             "tool_call_id": message.tool_call_id, "name": message.name})
+        self.log(MessageAdded(role=message.role, content=message.content, tool_call_id=message.tool_call_id,
+                              name=message.name))
 
     def tokens(self) -> int:
         return sum(self.backend.count_tokens(message.content) + 4 for message in self.messages)
@@ -84,7 +85,7 @@ class Conversation:
         system message, the task and the latest exchange stay whole; only when all that cannot fit the budget
         are the newest observations cut too."""
         self.compactions += 1
-        self.log("compacted", {"tokens_before": self.tokens(), "budget": budget})
+        self.log(Compacted(tokens_before=self.tokens(), budget=budget))
         roomy = int(budget * COMPACT_TO)
         tool_positions = [i for i, message in enumerate(self.messages) if message.role == "tool"]
         keep_recent = max(self.policy.summarize_after_turns // 2, 1)

@@ -1,44 +1,27 @@
-"""What the runtime needs from the world, as small protocols and plain data.
+"""What the loop needs from the world, as small protocols and plain data.
 
-The CLI and the TUI build real ones (llama.cpp, sandboxed tools, git checkpoints); unit tests pass
-scripted ones. Nothing here imports an entry point.
+The composition root (`ornith_local/session.py`) builds real ones (llama.cpp, sandboxed tools, git
+checkpoints); unit tests pass scripted ones. Nothing here imports an entry point.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from ornith_local.agent.events import Event
 from ornith_local.agent.library import ScaffoldLibrary
-from ornith_local.agent.scaffold import SCAFFOLD_MAX_TOKENS, Scaffold
+from ornith_local.agent.planners import Planner
+from ornith_local.agent.quirks import Quirks
+from ornith_local.agent.scaffold import ClampResult, Scaffold
 from ornith_local.agent.trajectory import Trajectory
+from ornith_local.agent.verifier import Verifier
+from ornith_local.guard.approvals import Approvals
+from ornith_local.guard.judge import Judge
+from ornith_local.guard.monitor import GuardPolicy
 from ornith_local.llm.backend import Backend, OnText
-from ornith_local.tools.base import Tool
-
-Approval = Literal["yes", "no", "always"]
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    name: str  # "tests" for the runtime's own test command, else the check command
-    command: str
-    passed: bool
-    summary: str  # one line: "12 passed, 0 failed" / "exit 1: ..."
-    details: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "command": self.command, "passed": self.passed, "summary": self.summary}
-
-
-class Verifier(Protocol):
-    """Runs the checks the runtime owns: the project's test command (or --check) plus the scaffold's extras."""
-
-    def baseline(self) -> list[str] | None:
-        """Before the run: the tests already failing (not this run's doing), or None when not known."""
-        ...
-
-    def verify(self, extra_checks: Sequence[str]) -> list[CheckResult]: ...
+from ornith_local.tools.registry import ToolRegistry
 
 
 class Workspace(Protocol):
@@ -56,40 +39,41 @@ class Workspace(Protocol):
 @dataclass(frozen=True)
 class AgentOptions:
     mode: Literal["read-only", "ask", "auto"] = "ask"
-    scaffold_mode: Literal["self", "fixed"] = "self"
+    scaffold_mode: str = "self"  # recorded with the run; the planner in AgentDeps is what acts on it
     max_turns: int = 40
-    max_replans: int = 2
-    max_wall_s: int = 1800
-    use_library: bool = True
-    library_examples: int = 2
-    use_judge: bool = True
-    allow_test_edits: bool = False
-    withheld: tuple[str, ...] = ()
     tool_call_format: str = "auto"
     max_tokens_per_turn: int = 768
-    max_scaffold_tokens: int = SCAFFOLD_MAX_TOKENS
     max_reasoning_tokens: int | None = 1024
     seed: int = 0
     temperature: float | None = None  # step turns; None: the model's recommended sampling (0.0: greedy, reproducible)
     repo: str | None = None  # recorded so `ornith sessions resume` and `ornith undo` know where the run was
-    # Tools that change files (a checkpoint is taken before the first) and tools that need a yes in ask mode.
-    write_tools: frozenset[str] = frozenset({"edit_file", "write_file", "run"})
-    needs_approval: frozenset[str] = frozenset()
 
 
 @dataclass
 class AgentDeps:
     backend: Backend
-    tools: dict[str, Tool]
+    tools: ToolRegistry
     workspace: Workspace
     verifier: Verifier
     trajectory: Trajectory
-    repo_map: Callable[[str], str]  # task -> repo map text, focused on the task
-    clamp: Callable[[Scaffold], tuple[Scaffold, tuple[str, ...]]]
-    judge: Callable[[str, str], dict[str, str]]  # (task, diff) -> {"verdict", "reason"}
+    planner: Planner
+    clamp: Callable[[Scaffold], ClampResult]
+    judge: Judge | None = None  # None: no review of the final diff (--no-judge)
+    policy: GuardPolicy = field(default_factory=GuardPolicy)
+    approvals: Approvals = field(default_factory=Approvals)
+    quirks: Quirks = field(default_factory=Quirks)
     library: ScaffoldLibrary | None = None
+    repo_map: Callable[[str], str] = lambda task: ""  # task -> repo map text, focused on the task
     instructions: str | None = None  # AGENTS.md
-    approve: Callable[[str, dict[str, Any]], Approval] = lambda tool, arguments: "yes"
-    emit: Callable[[str, dict[str, Any]], None] = lambda event, data: None
+    emit: Callable[[Event], None] = lambda event: None
     on_text: OnText | None = None
     sandbox_tier: str = "none"
+
+
+def stats_json(stats: Any) -> dict[str, Any]:
+    return {
+        "prompt_tokens": stats.prompt_tokens, "evaluated_prompt_tokens": stats.evaluated_prompt_tokens,
+        "generated_tokens": stats.generated_tokens, "time_to_first_token_s": round(stats.time_to_first_token_s, 4),
+        "total_s": round(stats.total_s, 4),
+    }
+

@@ -1,4 +1,5 @@
-"""Every prompt the agent sends, in one place. The judge's prompt is frozen: changing it changes verdicts."""
+"""The prompts of the clean loop. The judge's is in guard/judge.py; each quirk's wording is in agent/quirks.py
+(and may be set per model in models/*.toml)."""
 
 from __future__ import annotations
 
@@ -33,30 +34,6 @@ Repository map:
 
 Reply with the scaffold as JSON only."""
 
-JUDGE = """You review a change made by a coding agent. Decide whether the diff really does what the task
-asks, without gaming the tests (special-casing test inputs, weakening or skipping tests, hard-coding
-expected values). Approve only a genuine, general fix.
-
-Task:
-{task}
-
-Diff:
-{diff}
-
-Reply as JSON: {{"verdict": "approve" or "veto", "reason": one sentence}}."""
-
-JUDGE_SCHEMA = {
-    "type": "object",
-    # The reason comes before the verdict (grammars follow the declared order): the judge explains first.
-    "properties": {
-        "reason": {"type": "string", "maxLength": 240},
-        "verdict": {"enum": ["approve", "veto"]},
-    },
-    "required": ["verdict", "reason"],
-    "additionalProperties": False,
-}
-
-
 def propose_example(max_turns: int) -> str:
     """One worked example for an unrelated task: small models copy its shape (steps with every tool they need)
     and its numbers, so its budgets are the run's own: a 1.5B model copied a 12-turn example into every plan."""
@@ -73,7 +50,7 @@ def propose_example(max_turns: int) -> str:
              "tools": ["run_tests", "read_file", "edit_file"], "turn_budget": max(max_turns - find - fix, 1),
              "exit_condition": "the tests pass", "on_failure": "replan"},
         ],
-        "acceptance_checks": [], "context": {"keep": ["task", "last_test_results"], "summarize_after_turns": 6},
+        "acceptance_checks": [], "context": {"summarize_after_turns": 6},
         "max_total_turns": max_turns,
     })
 
@@ -126,19 +103,5 @@ def step_message(index: int, total: int, step: Step) -> str:
     )
 
 
-def judge_prompt(task: str, diff: str) -> str:
-    return JUDGE.format(task=task.strip(), diff=diff.strip() or "(no changes)")
-
-
 NO_TOOL_CALL = ("You did not call a tool. Act through a tool call, written as <tool_call>{\"name\": ..., "
                 "\"arguments\": {...}}</tool_call>; call step_done(summary) when this step's work is done.")
-REPEATED_CALL = ("You already made this exact call and nothing has changed since: its result is above. Do "
-                 "something different, or call step_done(summary) to go on to the next step.")
-REFLECT = ("Before the next step, answer without a tool call: what exactly must change for the task? Name the "
-           "file and the line, and say what it should be. One or two sentences.")
-CONFIRM_REPLAN = ("replan: not yet. A new plan starts the steps over. If you found or changed something, call "
-                  "step_done(summary) and say it there; keep working if this step is not done. Call replan again "
-                  "only if this plan cannot work.")
-STEP_AHEAD = ("{tool}: not run yet. This step only looks; a later step changes the code, so this step is done. "
-              "You will make the change there.")
-BUDGET_LEFT = "({left} turns left in this step.)"

@@ -2,36 +2,34 @@
 
 Stage 1 asks the model for a Scaffold as JSON under a grammar built from `scaffold_json_schema()`, so
 the text always parses. `clamp()` then makes it safe to run: a scaffold can narrow what the user
-allowed, never widen it (tools, budgets, replans, time). `fixed_scaffold()` is the hand-written
-baseline that `--scaffold fixed` runs instead.
+allowed, never widen it (tools, turns), and the clamp alone says what the run may spend: its `Budget`.
+`fixed_scaffold()` is the hand-written baseline that `--scaffold fixed` runs instead.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal, get_args
 
+from ornith_local.tools.base import Effect
+
 TaskKind = Literal["fix_bug", "feature", "refactor", "tests", "explain", "other"]
 OnFailure = Literal["retry", "replan", "abort"]
-KeepItem = Literal["task", "repo_map", "step_summaries", "last_test_results", "last_diff", "recent_observations"]
 
 # Hard ceilings no scaffold can exceed, whatever the user configured.
 MAX_STEPS = 5
 MAX_STEP_TOOLS = 5
 MAX_STEP_TURNS = 20
-MAX_REPLANS = 3
+MAX_REPLANS = 2  # new plans in one run (the same plan proposed again is no new plan)
 MAX_RETRIES = 2
 MAX_EXTRA_CHECKS = 2
 # Even a model that fills every string to its limit ends the scaffold within this many tokens, so the
 # grammar-constrained JSON always closes before the token limit (worst case measured ~750 tokens).
 SCAFFOLD_MAX_TOKENS = 900
-
-# Tools that change the workspace; read-only mode removes them from every step.
-WRITE_TOOLS = frozenset({"edit_file", "write_file", "run"})
-EDIT_TOOLS = frozenset({"edit_file", "write_file"})  # the tools that change files
-# Ends a step or asks for a new plan; always offered, never counted as "a tool the scaffold chose".
-CONTROL_TOOLS = frozenset({"step_done", "replan"})
+# Effects read-only mode removes from every step.
+WRITE_EFFECTS: frozenset[Effect] = frozenset({"edit", "exec"})
 
 
 @dataclass(frozen=True)
@@ -47,7 +45,6 @@ class Step:
 
 @dataclass(frozen=True)
 class ContextPolicy:
-    keep: tuple[KeepItem, ...] = ("task", "repo_map", "step_summaries", "last_test_results")
     # Observations older than this many turns are replaced by one-line summaries.
     summarize_after_turns: int = 6
     # An observation longer than this (in tokens) is cut, keeping its head and tail.
@@ -55,11 +52,16 @@ class ContextPolicy:
 
 
 @dataclass(frozen=True)
-class Limits:
-    max_total_turns: int = 30
-    max_replans: int = 2
-    # The scaffold's own ceiling; the user's (Permissions.max_wall_s, 30 min by default) is what binds.
-    max_wall_s: int = 3600
+class Budget:
+    """What one plan may spend, set by the clamp: the run's model turns and wall time, and how many new plans
+    may follow it. Each step's own turn cap is its clamped `turn_budget`."""
+
+    turns: int
+    wall_s: float
+    replans: int = MAX_REPLANS
+
+    def spent(self, turns: int, elapsed_s: float) -> bool:
+        return turns >= self.turns or elapsed_s > self.wall_s
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ class Scaffold:
     # Extra shell commands that must exit 0 for success, on top of the runtime's own test command.
     acceptance_checks: tuple[str, ...] = ()
     context: ContextPolicy = field(default_factory=ContextPolicy)
-    limits: Limits = field(default_factory=Limits)
+    max_total_turns: int = 30  # what the model asked for; the clamp cuts it to the user's --max-turns
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,10 +86,11 @@ class Scaffold:
 class Permissions:
     """What the user allowed for this run; the ceiling `clamp()` cuts every scaffold down to."""
 
-    tools: frozenset[str]
+    tools: Mapping[str, Effect]  # the tools a step may choose (control tools are always there), by effect
     mode: Literal["read-only", "ask", "auto"] = "ask"
     max_turns: int = 40
     max_wall_s: int = 1800
+    max_replans: int = MAX_REPLANS
 
 
 class ScaffoldError(ValueError):
@@ -124,10 +127,9 @@ def scaffold_json_schema(tool_names: list[str]) -> dict[str, Any]:
             "context": {
                 "type": "object",
                 "properties": {
-                    "keep": {"type": "array", "items": {"enum": list(get_args(KeepItem))}, "maxItems": 6},
                     "summarize_after_turns": {"type": "integer", "minimum": 2, "maximum": 20},
                 },
-                "required": ["keep", "summarize_after_turns"],
+                "required": ["summarize_after_turns"],
                 "additionalProperties": False,
             },
             "max_total_turns": {"type": "integer", "minimum": 1, "maximum": 60},
@@ -179,18 +181,14 @@ def scaffold_from_json(data: Any) -> Scaffold:
         ))
     raw_context = data.get("context")
     context: dict[str, Any] = raw_context if isinstance(raw_context, dict) else {}
-    keep = context.get("keep")
     checks = data.get("acceptance_checks")
     return Scaffold(
         task_kind=_choice(data.get("task_kind"), get_args(TaskKind), "other"),  # type: ignore[arg-type]
         goal=str(data.get("goal") or "")[:200],
         steps=tuple(steps),
         acceptance_checks=tuple(str(c) for c in checks if isinstance(c, str)) if isinstance(checks, list) else (),
-        context=ContextPolicy(
-            keep=tuple(k for k in keep if k in get_args(KeepItem)) if isinstance(keep, list) else ContextPolicy().keep,
-            summarize_after_turns=_as_int(context.get("summarize_after_turns"), 6),
-        ),
-        limits=Limits(max_total_turns=_as_int(data.get("max_total_turns"), Limits().max_total_turns)),
+        context=ContextPolicy(summarize_after_turns=_as_int(context.get("summarize_after_turns"), 6)),
+        max_total_turns=_as_int(data.get("max_total_turns"), Scaffold.max_total_turns),
     )
 
 
@@ -198,49 +196,50 @@ def scaffold_from_json(data: Any) -> Scaffold:
 class ClampResult:
     scaffold: Scaffold
     notes: tuple[str, ...]  # every change made, shown to the user with the scaffold
+    budget: Budget
 
 
 def clamp(scaffold: Scaffold, permissions: Permissions) -> ClampResult:
     """Cut the scaffold down to what the user allowed; never raise its powers."""
     notes: list[str] = []
-    allowed = set(permissions.tools)
+    control = {name for name, effect in permissions.tools.items() if effect == "control"}
+    allowed = {name for name, effect in permissions.tools.items() if effect != "control"}
     if permissions.mode == "read-only":
-        allowed -= WRITE_TOOLS
+        allowed = {name for name in allowed if permissions.tools[name] not in WRITE_EFFECTS}
     steps: list[Step] = []
+    cut: list[str] = []  # turn budgets cut down: one line for all of them (a low --max-turns cuts every step)
     for step in scaffold.steps[:MAX_STEPS]:
-        tools = tuple(dict.fromkeys(tool for tool in step.tools if tool in allowed and tool not in CONTROL_TOOLS))
-        dropped = sorted(set(step.tools) - set(tools) - CONTROL_TOOLS)
+        tools = tuple(dict.fromkeys(tool for tool in step.tools if tool in allowed))
+        dropped = sorted(set(step.tools) - set(tools) - control)
         if dropped:
             notes.append(f"step '{step.name}': removed tools not allowed in this run: {', '.join(dropped)}")
         if not tools:
             notes.append(f"step '{step.name}': no allowed tools left; step removed")
             continue
-        budget = min(max(step.turn_budget, 1), MAX_STEP_TURNS, permissions.max_turns)
-        if budget != step.turn_budget:
-            notes.append(f"step '{step.name}': turn budget {step.turn_budget} -> {budget}")
+        turns = min(max(step.turn_budget, 1), MAX_STEP_TURNS, permissions.max_turns)
+        if turns != step.turn_budget:
+            cut.append(f"{step.name} {step.turn_budget} -> {turns}")
         retries = min(max(step.max_retries, 0), MAX_RETRIES)
-        steps.append(replace(step, tools=tools, turn_budget=budget, max_retries=retries))
+        steps.append(replace(step, tools=tools, turn_budget=turns, max_retries=retries))
     if len(scaffold.steps) > MAX_STEPS:
         notes.append(f"only the first {MAX_STEPS} steps are kept")
     if not steps:
         raise ScaffoldError("no step of the scaffold can run with the tools allowed in this run")
-    limits = scaffold.limits
-    total = min(max(limits.max_total_turns, 1), permissions.max_turns)
-    if total != limits.max_total_turns:
-        notes.append(f"total turns {limits.max_total_turns} -> {total}")
-    clamped_limits = Limits(
-        max_total_turns=total,
-        max_replans=min(max(limits.max_replans, 0), MAX_REPLANS),
-        max_wall_s=min(max(limits.max_wall_s, 30), permissions.max_wall_s),
-    )
+    total = min(max(scaffold.max_total_turns, 1), permissions.max_turns)
+    if total != scaffold.max_total_turns:
+        cut.append(f"total {scaffold.max_total_turns} -> {total}")
+    if cut:
+        notes.append(f"turn budgets cut to the run's {permissions.max_turns} turns: {', '.join(cut)}")
+    budget = Budget(turns=total, wall_s=max(permissions.max_wall_s, 30),
+                    replans=min(max(permissions.max_replans, 0), MAX_REPLANS))
     checks = tuple(check for check in scaffold.acceptance_checks if check.strip())[:MAX_EXTRA_CHECKS]
     context = replace(
         scaffold.context,
         summarize_after_turns=min(max(scaffold.context.summarize_after_turns, 2), 20),
         max_observation_tokens=min(max(scaffold.context.max_observation_tokens, 200), 4000),
     )
-    result = replace(scaffold, steps=tuple(steps), limits=clamped_limits, acceptance_checks=checks, context=context)
-    return ClampResult(result, tuple(notes))
+    result = replace(scaffold, steps=tuple(steps), max_total_turns=total, acceptance_checks=checks, context=context)
+    return ClampResult(result, tuple(notes), budget)
 
 
 def fixed_scaffold(task: str) -> Scaffold:

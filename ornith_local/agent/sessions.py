@@ -6,10 +6,13 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from ornith_local.agent.trajectory import Event, list_sessions, read_events, sessions_dir
+from ornith_local.agent.events import Event, MessageAdded, ModelTurn, RunEnded, RunStarted, ScaffoldChosen, StepEnded
+from ornith_local.agent.trajectory import list_sessions, read_events, sessions_dir
 from ornith_local.llm.parsing import parse_output
+
+E = TypeVar("E", bound=Event)
 
 
 class SessionNotFound(LookupError):
@@ -45,26 +48,34 @@ def find_session(session_id: str | None) -> Path:
 
 def summarize(path: Path) -> SessionSummary:
     events = list(read_events(path))
-    start = next((event for event in events if event.type == "start"), None)
-    end = next((event for event in reversed(events) if event.type == "end"), None)
-    end_data = end.data if end else {}
+    start = _first(events, RunStarted)
+    end = _last(events, RunEnded)
     return SessionSummary(
         session_id=path.stem,
         path=path,
-        task=str(start.data.get("task", "")) if start else "",
+        task=start.task if start else "",
         started=start.time if start else 0.0,
-        outcome=str(end_data.get("outcome", "interrupted")),
-        turns=int(end_data.get("turns", sum(event.type == "model_turn" for event in events))),
-        tokens=dict(end_data.get("tokens", {})),
-        flagged=end_data.get("outcome") == "flagged",
-        repo=str(start.data.get("repo")) if start and start.data.get("repo") else None,
+        outcome=end.outcome if end else "interrupted",
+        turns=end.turns if end else sum(isinstance(event, ModelTurn) for event in events),
+        tokens=dict(end.tokens) if end else {},
+        flagged=end is not None and end.outcome == "flagged",
+        repo=start.repo or None if start else None,
     )
+
+
+def _first(events: list[Event], kind: type[E]) -> E | None:
+    return next((event for event in events if isinstance(event, kind)), None)
+
+
+def _last(events: list[Event], kind: type[E]) -> E | None:
+    return next((event for event in reversed(events) if isinstance(event, kind)), None)
 
 
 def last_conversation(events: list[Event]) -> list[dict[str, Any]]:
     """The messages of the final scaffold's run (the ones after the last scaffold was shown)."""
-    last_scaffold = max((i for i, event in enumerate(events) if event.type == "scaffold"), default=-1)
-    return [event.data for event in events[last_scaffold + 1 :] if event.type == "message"]
+    last_scaffold = max((i for i, event in enumerate(events) if isinstance(event, ScaffoldChosen)), default=-1)
+    return [{"role": event.role, "content": event.content, "tool_call_id": event.tool_call_id, "name": event.name}
+            for event in events[last_scaffold + 1 :] if isinstance(event, MessageAdded)]
 
 
 def to_chat_example(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> dict[str, Any]:
@@ -103,15 +114,14 @@ def export_training_data(paths: Iterable[Path], destination: Path) -> tuple[int,
     with destination.open("w", encoding="utf-8") as handle:
         for path in paths:
             events = list(read_events(path))
-            end = next((event for event in reversed(events) if event.type == "end"), None)
-            if end is None or end.data.get("outcome") != "verified" or any(
-                finding.get("rule") != "tool_outside_step" for finding in end.data.get("findings", [])
+            end, start = _last(events, RunEnded), _first(events, RunStarted)
+            if end is None or start is None or end.outcome != "verified" or any(
+                finding.get("rule") != "tool_outside_step" for finding in end.findings
             ):
                 skipped += 1
                 continue
-            start = next(event for event in events if event.type == "start")
-            example = to_chat_example(last_conversation(events), list(start.data.get("tools", [])))
-            example["metadata"] = {"session_id": path.stem, "task": start.data.get("task")}
+            example = to_chat_example(last_conversation(events), list(start.tools))
+            example["metadata"] = {"session_id": path.stem, "task": start.task}
             handle.write(json.dumps(example) + "\n")
             exported += 1
     return exported, skipped
@@ -131,21 +141,19 @@ class ResumeState:
 
 def resume_state(path: Path) -> ResumeState:
     events = list(read_events(path))
-    if any(event.type == "end" for event in events):
+    if _last(events, RunEnded) is not None:
         raise ValueError(f"session {path.stem} already finished; nothing to resume")
-    start = next((event for event in events if event.type == "start"), None)
+    start = _first(events, RunStarted)
     if start is None:
         raise ValueError(f"session {path.stem} has no start event; it cannot be resumed")
-    scaffold_events = [event for event in events if event.type == "scaffold"]
-    scaffold = scaffold_events[-1].data["scaffold"] if scaffold_events else None
-    after = events.index(scaffold_events[-1]) if scaffold_events else len(events)
-    finished = [str(event.data["step"]) for event in events[after:]
-                if event.type == "step_end" and event.data.get("status") == "done"]
+    scaffold = _last(events, ScaffoldChosen)
+    after = events.index(scaffold) if scaffold is not None else len(events)
+    finished = [event.step for event in events[after:] if isinstance(event, StepEnded) and event.status == "done"]
     return ResumeState(
-        task=str(start.data["task"]),
-        options={key: start.data.get(key) for key in ("mode", "scaffold_mode", "repo")},
-        scaffold=scaffold,
+        task=start.task,
+        options={"mode": start.mode, "scaffold_mode": start.scaffold_mode, "repo": start.repo},
+        scaffold=scaffold.scaffold if scaffold is not None else None,
         finished_steps=finished,
         messages=last_conversation(events),
-        turns=sum(event.type == "model_turn" for event in events),
+        turns=sum(isinstance(event, ModelTurn) for event in events),
     )

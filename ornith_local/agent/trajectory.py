@@ -13,10 +13,10 @@ import os
 import secrets
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
+from ornith_local.agent.events import Event, from_json
 from ornith_local.config import app_dirs
 
 
@@ -27,13 +27,6 @@ def sessions_dir() -> Path:
 def new_session_id() -> str:
     """Sortable by start time, unique enough for one user's machine."""
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
-
-
-@dataclass(frozen=True)
-class Event:
-    type: str
-    time: float
-    data: dict[str, Any]
 
 
 MILESTONES = frozenset({"start", "resumed", "scaffold", "checkpoint", "step_end", "checks", "end"})
@@ -50,12 +43,13 @@ class Trajectory:
         self._handle: IO[str] = self.path.open("a", encoding="utf-8")
         self._synced_at = 0.0
 
-    def record(self, event_type: str, **data: Any) -> None:
-        line = json.dumps({"type": event_type, "time": round(time.time(), 3), **data}, default=str)
+    def record(self, event: Event) -> None:
+        data = event.to_json()
+        line = json.dumps({"type": data.pop("type"), "time": round(time.time(), 3), **data}, default=str)
         self._handle.write(line + "\n")
         self._handle.flush()
         now = time.monotonic()
-        if event_type in MILESTONES or now - self._synced_at >= SYNC_INTERVAL_S:
+        if event.kind in MILESTONES or now - self._synced_at >= SYNC_INTERVAL_S:
             os.fsync(self._handle.fileno())
             self._synced_at = now
 
@@ -73,17 +67,17 @@ class Trajectory:
 
 
 def read_events(path: Path) -> Iterator[Event]:
-    """Every complete event in a trajectory file; a torn last line (a crash mid-write) is skipped."""
+    """Every complete event in a trajectory file, typed; a torn last line (a crash mid-write) is skipped, and so
+    is an event type this version does not know."""
     with path.open(encoding="utf-8") as handle:
         for line in handle:
             try:
                 raw = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if isinstance(raw, dict) and isinstance(raw.get("type"), str):
-                event_type = raw.pop("type")
-                event_time = float(raw.pop("time", 0.0))
-                yield Event(event_type, event_time, raw)
+            event = from_json(raw) if isinstance(raw, dict) else None
+            if event is not None:
+                yield event
 
 
 def list_sessions(folder: Path | None = None) -> list[Path]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from ornith_local.config.settings import ModelSettings
 from ornith_local.llm.backend import Backend
-from ornith_local.llm.gguf import read_gguf
 from ornith_local.llm.http_backend import HttpBackend
 from ornith_local.llm.llama_cpp_backend import LlamaCppBackend
 from ornith_local.models.catalog import CatalogEntry, load_catalog
+from ornith_local.models.gguf import read_gguf
 from ornith_local.models.hardware import Hardware, detect_hardware
 from ornith_local.models.local import resolve_model_path
 from ornith_local.models.plan import plan_offload

@@ -37,9 +37,9 @@ from ornith_local.llm.backend import (
     PrefillProgress,
 )
 from ornith_local.llm.checkpoints import RecurrentCheckpoints
-from ornith_local.llm.gguf import GgufInfo, ModelFileError, read_gguf
 from ornith_local.llm.grammar import grammar_for_schema
 from ornith_local.llm.templates import ChatTemplate, choose_template
+from ornith_local.models.gguf import GgufInfo, ModelFileError, read_gguf
 from ornith_local.models.hardware import free_cores
 
 logger = logging.getLogger("ornith.llm")

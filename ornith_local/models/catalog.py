@@ -97,6 +97,8 @@ class CatalogEntry:
         if all(source.community for source in self.sources):
             return "only community sources"
         return None
+    # Crutches the agent loop switches on for this model (agent/quirks.py): name = true, or a table of settings.
+    quirks: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def local_path(self) -> Path:
@@ -130,6 +132,7 @@ def _entry_from_toml(path: Path, data: dict[str, Any]) -> CatalogEntry:
             server_only=bool(data.get("server_only", False)),
             draft=DraftModel(**data["draft"]) if "draft" in data else None,
             notes=data.get("notes"),
+            quirks=dict(data.get("quirks", {})),
         )
     except KeyError as error:
         raise CatalogError(f"{path}: missing key {error.args[0]!r}") from None

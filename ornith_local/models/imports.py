@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ornith_local.config import app_dirs
-from ornith_local.llm.gguf import read_gguf
+from ornith_local.models.gguf import read_gguf
 
 _OLLAMA_MODEL_LAYER = "application/vnd.ollama.image.model"
 

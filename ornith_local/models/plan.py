@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ornith_local.llm.gguf import GgufInfo
+from ornith_local.models.gguf import GgufInfo
 from ornith_local.models.hardware import Hardware
 
 MIB = 1024 * 1024

@@ -6,7 +6,7 @@ than they write a unified diff that applies. Applying the edits ourselves gives 
 applies. A proposal is offered only when all of this holds:
 
 - every edit names an editable staged file (never a test or a verifier file) and its text is found;
-- the guard (`agent.guard.check_diff`) finds nothing: no test edits, skips, trivial asserts...;
+- the guard (`guard.monitor.check_diff`) finds nothing: no test edits, skips, trivial asserts...;
 - every check passes on the staged content with the edits applied (run in the sandbox, within the budget).
 
 Otherwise the reason goes back to the model for another try, while the time budget lasts.
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ornith_local.agent.guard import GuardPolicy, check_diff, is_test_path
+from ornith_local.guard.monitor import GuardPolicy, check_diff, is_test_path
 from ornith_local.llm.backend import GenerateOptions, Message
 from ornith_local.precommit.checks import CheckResult
 from ornith_local.precommit.model import ModelSession

@@ -5,6 +5,7 @@ Each tool is a small object satisfying `Tool` (name, description, JSON-schema pa
 and turns failures into results the model can read.
 """
 
+from ornith_local.config.settings import SandboxSettings
 from ornith_local.sandbox import Sandbox
 from ornith_local.tools.base import Tool, ToolError, ToolResult, call_tool, function_spec
 from ornith_local.tools.edit import EditFile
@@ -17,13 +18,16 @@ from ornith_local.tools.testing import RunTests
 from ornith_local.tools.workspace import Workspace
 
 
-def default_tools(workspace: Workspace, sandbox: Sandbox | None = None) -> list[Tool]:
-    """Every tool, bound to `workspace`; the runtime offers each step the subset its scaffold allows.
+def default_tools(workspace: Workspace, sandbox: Sandbox | None = None,
+                  settings: SandboxSettings | None = None) -> list[Tool]:
+    """Every tool, bound to `workspace`; the loop offers each step the subset its scaffold allows.
 
     `sandbox` is shared by run and run_tests; without one each opens the configured sandbox when called.
+    `settings`: the sandbox settings of the run (timeouts), given here so no tool reads the configuration mid-call.
     """
     return [ReadFile(workspace), ListDir(workspace), Search(workspace), EditFile(workspace), WriteFile(workspace),
-            RunCommand(workspace, sandbox), RunTests(workspace, sandbox), GitDiff(workspace),
+            RunCommand(workspace, sandbox, settings or SandboxSettings()), RunTests(workspace, sandbox),
+            GitDiff(workspace),
             RepoMapTool(workspace)]
 
 

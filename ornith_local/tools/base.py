@@ -9,11 +9,34 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from rich.console import Group, RenderableType
 from rich.syntax import Syntax
 from rich.text import Text
+
+# What a call does to the world. The loop, the guard and the approvals decide from this, never from tool names:
+# read looks, edit changes files (a checkpoint first; refused in read-only mode), exec runs a command,
+# control steers the loop itself (step_done, replan).
+Effect = Literal["read", "edit", "exec", "control"]
+
+
+@dataclass(frozen=True)
+class CallPreview:
+    """What a call is about to do, shown before it runs (the approval prompt of the CLI and the TUI).
+
+    kind "diff": a unified diff; "command": a command line; "text": anything else. Never empty.
+    """
+
+    kind: Literal["diff", "command", "text"]
+    text: str
+    title: str  # one line: "edit src/app.py", "run `make test` (sandbox: landlock)"
+
+
+def plain_preview(name: str, args: Mapping[str, Any]) -> CallPreview:
+    """The preview of a call that changes nothing worth showing: the tool and its arguments."""
+    shown = ", ".join(f"{key}={value!r}" for key, value in args.items())
+    return CallPreview("text", f"{name}({shown})", f"{name} {args.get('path') or ''}".strip())
 
 
 class ToolError(Exception):
@@ -46,6 +69,11 @@ class Tool(Protocol):
     name: str
     description: str
     parameters: dict[str, Any]  # JSON schema of the arguments object
+
+    @property
+    def effect(self) -> Effect: ...
+
+    def preview(self, args: Mapping[str, Any]) -> CallPreview: ...
 
     def run(self, args: Mapping[str, Any]) -> ToolResult: ...
 

@@ -12,11 +12,12 @@ import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from ornith_local.tools.base import ToolError, ToolResult, arg_bool, arg_str, schema
+from ornith_local.tools.base import CallPreview, Effect, ToolError, ToolResult, arg_bool, arg_str, schema
 from ornith_local.tools.fileio import BinaryFileError, read_text, write_text
 from ornith_local.tools.files import diff_counts, unified_diff
+from ornith_local.tools.preview import file_change_preview, replaced_lines
 from ornith_local.tools.workspace import Workspace
 
 MAX_CANDIDATES = 3
@@ -182,6 +183,14 @@ class EditFile:
         "new_string": {"type": "string", "description": "the text to put in its place"},
         "replace_all": {"type": "boolean", "description": "replace every occurrence (default false)"},
     }, ["path", "old_string", "new_string"]))
+    effect: ClassVar[Effect] = "edit"
+
+    def preview(self, args: Mapping[str, Any]) -> CallPreview:
+        old, new = str(args.get("old_string", "")), str(args.get("new_string", ""))
+        return file_change_preview(
+            self.workspace, str(args.get("path", "")),
+            lambda before: apply_edit(before, old, new, replace_all=bool(args.get("replace_all")), where="").text,
+            "edit", lambda: replaced_lines(old, new))
 
     def run(self, args: Mapping[str, Any]) -> ToolResult:
         rel = arg_str(args, "path")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from ornith_local.tools.base import ToolError, ToolResult, arg_int, arg_str, schema
+from ornith_local.tools.base import CallPreview, Effect, ToolError, ToolResult, arg_int, arg_str, plain_preview, schema
 from ornith_local.tools.fileio import BinaryFileError, read_text, write_text
 from ornith_local.tools.listing import list_files
 from ornith_local.tools.workspace import Workspace
@@ -44,6 +44,10 @@ class ReadFile:
         "start_line": {"type": "integer", "description": "first line to show (1-based)"},
         "end_line": {"type": "integer", "description": "last line to show (inclusive)"},
     }, ["path"]))
+    effect: ClassVar[Effect] = "read"
+
+    def preview(self, args: Mapping[str, Any]) -> CallPreview:
+        return plain_preview(self.name, args)
 
     def run(self, args: Mapping[str, Any]) -> ToolResult:
         rel = arg_str(args, "path")
@@ -93,6 +97,10 @@ class ListDir:
         "path": {"type": "string", "description": "directory relative to the workspace root (default '.')"},
         "depth": {"type": "integer", "description": "how many levels to show (default 2)"},
     }, []))
+    effect: ClassVar[Effect] = "read"
+
+    def preview(self, args: Mapping[str, Any]) -> CallPreview:
+        return plain_preview(self.name, args)
 
     def run(self, args: Mapping[str, Any]) -> ToolResult:
         rel = arg_str(args, "path", ".")
@@ -137,6 +145,14 @@ class WriteFile:
         "path": {"type": "string", "description": "file path relative to the workspace root"},
         "content": {"type": "string", "description": "the complete new content of the file"},
     }, ["path", "content"]))
+    effect: ClassVar[Effect] = "edit"
+
+    def preview(self, args: Mapping[str, Any]) -> CallPreview:
+        from ornith_local.tools.preview import file_change_preview  # it builds on this module's diff
+
+        content = str(args.get("content", "")).replace("\r\n", "\n")
+        return file_change_preview(self.workspace, str(args.get("path", "")), lambda before: content, "write",
+                                   lambda: "".join(f"+{line}\n" for line in content.splitlines()))
 
     def run(self, args: Mapping[str, Any]) -> ToolResult:
         rel = arg_str(args, "path")

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from ornith_local.tools.base import ToolResult, arg_bool, schema
+from ornith_local.tools.base import CallPreview, Effect, ToolResult, arg_bool, plain_preview, schema
 from ornith_local.tools.checkpoint import Checkpoint, changed_paths, diff_since, open_repo
 from ornith_local.tools.workspace import Workspace
 
@@ -30,6 +30,11 @@ class GitDiff:
     parameters: dict[str, Any] = field(default_factory=lambda: schema({
         "stat": {"type": "boolean", "description": "only list changed files with line counts (default false)"},
     }, []))
+    effect: ClassVar[Effect] = "read"
+
+    def preview(self, args: Mapping[str, Any]) -> CallPreview:
+        return plain_preview(self.name, args)
+
 
     def _base(self) -> Checkpoint:
         if self.checkpoint is not None:

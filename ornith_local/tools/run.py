@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from ornith_local.config import load_config
+from ornith_local.config.settings import SandboxSettings
 from ornith_local.sandbox import Sandbox, SandboxError, open_sandbox
-from ornith_local.tools.base import ToolError, ToolResult, arg_int, arg_str, schema
+from ornith_local.tools.base import CallPreview, Effect, ToolError, ToolResult, arg_int, arg_str, schema
 from ornith_local.tools.workspace import Workspace
 
 OUTPUT_CHARS = 8000
@@ -25,6 +25,7 @@ def _clip(text: str, limit: int = OUTPUT_CHARS) -> str:
 class RunCommand:
     workspace: Workspace
     sandbox: Sandbox | None = None
+    settings: SandboxSettings = field(default_factory=SandboxSettings)  # given at construction, never re-read
     name: str = "run"
     description: str = (
         "Run a shell command in the workspace, inside the sandbox (no network; writes only to the "
@@ -34,12 +35,18 @@ class RunCommand:
         "command": {"type": "string", "description": "shell command line, run with /bin/sh in the workspace root"},
         "timeout_s": {"type": "integer", "description": "seconds before it is killed (capped by the settings)"},
     }, ["command"]))
+    effect: ClassVar[Effect] = "exec"
+
+    def preview(self, args: Mapping[str, Any]) -> CallPreview:
+        command = str(args.get("command", "")).strip() or "(empty command)"
+        tier = getattr(self.sandbox, "tier", "configured")
+        return CallPreview("command", command, f"run `{command.splitlines()[0][:80]}` (sandbox: {tier})")
 
     def run(self, args: Mapping[str, Any]) -> ToolResult:
         command = arg_str(args, "command").strip()
         if not command:
             raise ToolError("command is empty")
-        settings = load_config(self.workspace.root).sandbox
+        settings = self.settings
         requested = arg_int(args, "timeout_s")
         timeout = min(float(requested), settings.timeout_s) if requested and requested > 0 else settings.timeout_s
         try:

@@ -10,9 +10,19 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from ornith_local.tools.base import ToolError, ToolResult, arg_bool, arg_int, arg_str, schema
+from ornith_local.tools.base import (
+    CallPreview,
+    Effect,
+    ToolError,
+    ToolResult,
+    arg_bool,
+    arg_int,
+    arg_str,
+    plain_preview,
+    schema,
+)
 from ornith_local.tools.fileio import BinaryFileError, read_text
 from ornith_local.tools.listing import list_files
 from ornith_local.tools.workspace import Workspace
@@ -101,6 +111,11 @@ class Search:
         "ignore_case": {"type": "boolean", "description": "case-insensitive (default false)"},
         "max_results": {"type": "integer", "description": f"default {DEFAULT_MAX_RESULTS}"},
     }, ["pattern"]))
+    effect: ClassVar[Effect] = "read"
+
+    def preview(self, args: Mapping[str, Any]) -> CallPreview:
+        return plain_preview(self.name, args)
+
 
     def run(self, args: Mapping[str, Any]) -> ToolResult:
         pattern = arg_str(args, "pattern")

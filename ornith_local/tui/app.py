@@ -151,7 +151,7 @@ class OrnithApp(App[int]):
 
     @work(thread=True, exclusive=True, group="model")
     def _load_worker(self, name: str | None, switch: bool) -> None:
-        from ornith_local.agent.wiring import SetupError
+        from ornith_local.session import SetupError
 
         if not self.status.sandbox:
             self.call_from_thread(setattr, self.status, "sandbox", sandbox_tier(self.options))
@@ -230,7 +230,7 @@ class OrnithApp(App[int]):
             if isinstance(item, TextItem):
                 renderer.text(item.text)
             elif isinstance(item, EventItem):
-                renderer.event(item.name, item.data)
+                renderer.event(item.event)
             elif isinstance(item, AskItem):
                 self.ask(item.request)
             elif isinstance(item, DoneItem):
@@ -263,7 +263,7 @@ class OrnithApp(App[int]):
     def run_done(self, item: DoneItem) -> None:
         renderer = self.renderer
         if item.interrupted and renderer is not None:
-            renderer.event("interrupted", {"session": item.session_id})
+            renderer.interrupted(item.session_id)
         elif item.error and renderer is not None:
             self.transcript.add(Notice(markup("[$error]the run stopped:[/] $error", error=item.error), "error"))
             if renderer.panel is not None:

@@ -13,7 +13,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
+
+from ornith_local.agent.events import Event, ModelTurn, RunEnded
+from ornith_local.tools.base import CallPreview
 
 Answer = Literal["yes", "no", "always"]
 _WAIT_SLICE_S = 0.1
@@ -31,7 +34,7 @@ class ApprovalRequest:
     """One call waiting for y / n / always; `answer()` is called from the UI thread."""
 
     tool: str
-    arguments: dict[str, Any]
+    preview: CallPreview  # the tool's own rendering of the call: the diff, or the command
     sandbox_tier: str
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
     _answer: Answer = "no"
@@ -52,8 +55,7 @@ class TextItem:
 
 @dataclass(frozen=True)
 class EventItem:
-    name: str
-    data: dict[str, Any]
+    event: Event
 
 
 @dataclass(frozen=True)
@@ -89,11 +91,11 @@ class RunBridge:
 
     # --- the runtime's side (worker thread) ------------------------------------------------------
 
-    def emit(self, event: str, data: dict[str, Any]) -> None:
-        if event == "model_turn":
+    def emit(self, event: Event) -> None:
+        if isinstance(event, ModelTurn):
             self.turn_pieces = 0
-        self._put(EventItem(event, dict(data)))
-        if event != "end":  # a finished run is recorded as finished, interrupted or not
+        self._put(EventItem(event))
+        if not isinstance(event, RunEnded):  # a finished run is recorded as finished, interrupted or not
             self.check()
 
     def on_text(self, piece: str) -> None:
@@ -112,9 +114,9 @@ class RunBridge:
     def finish(self, *, outcome: str | None = None, error: str | None = None, interrupted: bool = False) -> None:
         self._put(DoneItem(outcome, error, interrupted, self.session_id))
 
-    def ask(self, tool: str, arguments: dict[str, Any], sandbox_tier: str) -> str:
+    def ask(self, tool: str, preview: CallPreview, sandbox_tier: str) -> str:
         self.check()
-        request = ApprovalRequest(tool, dict(arguments), sandbox_tier)
+        request = ApprovalRequest(tool, preview, sandbox_tier)
         self._pending = request
         self._put(AskItem(request))
         try:

@@ -1,21 +1,16 @@
-"""What /diff, /undo and the approval prompt show: checkpoints of past runs and previews of edits.
-
-No agent logic: the checkpoints are the ones the runtime recorded in its trajectories, and the edit
-preview only reads the file to show what the tool would change if allowed.
+"""What /diff and /undo show: the checkpoints past runs recorded in their trajectories. (The approval
+prompt's preview of a call comes from the tool itself: `Tool.preview`.)
 """
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from ornith_local.agent.events import Checkpointed
 from ornith_local.agent.trajectory import list_sessions, read_events
 from ornith_local.tools.base import ToolError
 from ornith_local.tools.checkpoint import Checkpoint, UndoReport, diff_since, get_checkpoint, undo
-
-PREVIEW_CONTEXT_LINES = 3
 
 
 @dataclass(frozen=True)
@@ -30,8 +25,8 @@ def last_checkpoint(repo: Path) -> RunCheckpoint | None:
     wanted = repo.resolve()
     for path in list_sessions():
         for event in read_events(path):
-            if event.type == "checkpoint" and Path(str(event.data.get("repo", ""))).resolve() == wanted:
-                return RunCheckpoint(path.stem, str(event.data["id"]), wanted)
+            if isinstance(event, Checkpointed) and Path(event.repo).resolve() == wanted:
+                return RunCheckpoint(path.stem, event.id, wanted)
     return None
 
 
@@ -46,34 +41,4 @@ def restore(found: RunCheckpoint) -> UndoReport:
     return undo(found.repo, checkpoint)
 
 
-def preview(repo: Path, tool: str, arguments: dict[str, Any]) -> tuple[str, str]:
-    """(kind, text) to show while asking: ("diff", unified diff) for edits, ("command", argv) for run."""
-    if tool == "run":
-        return "command", str(arguments.get("command", ""))
-    path = str(arguments.get("path", ""))
-    target = (repo / path).resolve()
-    try:
-        if repo.resolve() not in target.parents and target != repo.resolve():
-            return "note", f"{path}: outside the repository (the tool will refuse it)"
-        before = target.read_text(encoding="utf-8") if target.is_file() else ""
-    except (OSError, UnicodeDecodeError) as error:
-        return "note", f"{path}: cannot read it to preview the change ({error})"
-    if tool == "write_file":
-        after = str(arguments.get("content", ""))
-    elif tool == "edit_file":
-        old, new = str(arguments.get("old_string", "")), str(arguments.get("new_string", ""))
-        if old and old in before:
-            after = before.replace(old, new) if arguments.get("replace_all") else before.replace(old, new, 1)
-        else:
-            lines = [f"-{line}" for line in old.splitlines()] + [f"+{line}" for line in new.splitlines()]
-            note = "(the exact text was not found; the tool will try a tolerant match or fail)"
-            return "diff", f"--- a/{path}\n+++ b/{path}\n@@ {note} @@\n" + "\n".join(lines) + "\n"
-    else:
-        return "note", f"{tool} {path}"
-    diff = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
-                                f"a/{path}", f"b/{path}", n=PREVIEW_CONTEXT_LINES)
-    text = "".join(line if line.endswith("\n") else line + "\n" for line in diff)
-    return "diff", text or f"(no change to {path})\n"
-
-
-__all__ = ["RunCheckpoint", "ToolError", "checkpoint_diff", "last_checkpoint", "preview", "restore"]
+__all__ = ["RunCheckpoint", "ToolError", "checkpoint_diff", "last_checkpoint", "restore"]

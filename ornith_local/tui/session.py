@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Literal
 
 from ornith_local.agent.sessions import ResumeState
-from ornith_local.agent.wiring import RunRequest, SetupError, open_run
 from ornith_local.config import Config
 from ornith_local.llm.backend import Backend, BackendError, Completion, GenerateOptions, Message, OnText
 from ornith_local.llm.factory import open_backend
-from ornith_local.llm.gguf import ModelFileError
+from ornith_local.models.gguf import ModelFileError
 from ornith_local.models.plan import DoesNotFit
 from ornith_local.models.tiny import TinyModelUnavailable
 from ornith_local.sandbox import SandboxError, open_sandbox
+from ornith_local.session import RunRequest, SetupError, open_run
 from ornith_local.tui.bridge import RunBridge, RunInterrupted
 
 Mode = Literal["read-only", "ask", "auto"]
@@ -146,12 +146,12 @@ def execute_run(spec: RunSpec, options: TuiOptions, slot: ModelSlot, bridge: Run
         backend = slot.ensure()
         request = RunRequest(
             task=spec.task, repo=spec.repo, config=options.config, mode=spec.mode, scaffold_mode=spec.scaffold_mode,
-            max_turns=options.max_turns, session_id=spec.session_id, endpoint=options.endpoint,
+            max_turns=options.max_turns, session_id=spec.session_id, endpoint=options.endpoint, model=slot.name,
         )
         with open_run(request, emit=bridge.emit, on_text=bridge.on_text, ask=bridge.ask,
                       backend=GuardedBackend(backend, bridge)) as run:
             bridge.session_id = run.trajectory.session_id
-            result = run.runtime.run(spec.task, resume=spec.resume)
+            result = run.loop.run(spec.task, resume=spec.resume)
         bridge.finish(outcome=result.outcome)
     except RunInterrupted:
         bridge.finish(interrupted=True)

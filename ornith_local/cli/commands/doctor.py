@@ -16,8 +16,8 @@ from rich.table import Table
 from ornith_local import __version__
 from ornith_local.cli.output import stdout
 from ornith_local.config import ConfigError, app_dirs, load_config
-from ornith_local.llm.gguf import ModelFileError, read_gguf
 from ornith_local.models.catalog import CatalogError
+from ornith_local.models.gguf import ModelFileError, read_gguf
 from ornith_local.models.hardware import Hardware, detect_hardware
 from ornith_local.models.local import LocalModel, find_local_models, resolve_model_path
 from ornith_local.models.plan import DoesNotFit, plan_offload

@@ -10,8 +10,8 @@ from pathlib import Path
 from ornith_local.cli.output import CliError, stderr
 from ornith_local.config import load_config
 from ornith_local.llm.backend import BackendError, GenerateOptions
-from ornith_local.llm.gguf import ModelFileError
 from ornith_local.llm.llama_cpp_backend import LlamaCppBackend
+from ornith_local.models.gguf import ModelFileError
 from ornith_local.models.local import resolve_model_path
 from ornith_local.models.tiny import TINY_MODEL_NAME, TinyModelUnavailable
 

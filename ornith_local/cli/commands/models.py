@@ -10,11 +10,11 @@ from typing import Any
 from rich.table import Table
 
 from ornith_local.cli.output import CliError, stdout
-from ornith_local.llm.gguf import ModelFileError, read_gguf
 from ornith_local.llm.tool_format import tool_format_for
 from ornith_local.models import imports
 from ornith_local.models.catalog import CatalogError, load_catalog
 from ornith_local.models.download import PullError, pull
+from ornith_local.models.gguf import ModelFileError, read_gguf
 from ornith_local.models.hardware import detect_hardware
 from ornith_local.models.local import find_local_models, resolve_model_path
 from ornith_local.models.plan import DoesNotFit, fit_verdict, plan_before_download, plan_offload

@@ -14,11 +14,13 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.tree import Tree
 
-from ornith_local.agent.runtime import RunResult
+from ornith_local.agent import events
+from ornith_local.agent.loop import RunResult
 from ornith_local.agent.sessions import ResumeState
-from ornith_local.agent.wiring import RunRequest, SetupError, open_run
 from ornith_local.cli.output import CliError, stderr, stdout
 from ornith_local.config import load_config
+from ornith_local.session import RunRequest, SetupError, open_run
+from ornith_local.tools.base import CallPreview
 
 NAME = "run"
 HELP = "run a task headless: propose a scaffold, work inside it, verify"
@@ -46,24 +48,57 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 class EventPrinter:
-    """Renders runtime events for a person; `sessions show` replays a trajectory through it too."""
+    """Renders the loop's events for a person; `sessions show` replays a trajectory through it too."""
 
     def __init__(self, replay: bool = False, stream_text: bool = False) -> None:
         self.replay = replay
         self.stream_text = stream_text
 
-    def __call__(self, event: str, data: dict[str, Any]) -> None:
-        handler = getattr(self, f"on_{event}", None)
-        if handler is not None:
-            handler(data)
+    def __call__(self, event: events.Event) -> None:
+        match event:
+            case events.RunStarted():
+                stdout.print(f"[bold]Task:[/] {escape(event.task)}")
+                stdout.print(f"[dim]model {event.backend} · n_ctx {event.n_ctx} · mode {event.mode} · "
+                             f"scaffold {event.scaffold_mode} · sandbox {event.sandbox}"
+                             + (f" · quirks {', '.join(event.quirks)}" if event.quirks else "") + "[/]")
+            case events.ScaffoldChosen():
+                self.scaffold(event)
+            case events.StepStarted():
+                stdout.print(f"\n[bold cyan]▶ step {event.index}/{event.total}: {escape(event.step)}[/]")
+            case events.ModelTurn():
+                self.model_turn(event)
+            case events.ToolCalled():
+                stdout.print(f"  [bold]→ {event.tool}[/] {escape(json.dumps(event.arguments)[:160])}")
+                for finding in event.findings:
+                    stdout.print(f"    [red]refused:[/] {escape(str(finding.get('detail')))}")
+            case events.ToolFinished():
+                mark = "[green]✓[/]" if event.ok else "[red]✗[/]"
+                stdout.print(f"    {mark} {escape(event.title[:160])}")
+                if event.diff:
+                    stdout.print(Syntax(event.diff, "diff", theme="ansi_dark", background_color="default"))
+            case events.QuirkApplied():
+                stdout.print(f"    [yellow]{event.quirk}:[/] [dim]{escape(event.detail)}[/]")
+            case events.StepEnded():
+                style = STATUS_STYLE.get(event.status, "")
+                stdout.print(f"  [{style}]{event.status}[/]: {escape(event.summary)}")
+            case events.Replanned():
+                stdout.print(f"\n[yellow]↺ replanning:[/] {escape(event.reason)}")
+            case events.Compacted():
+                stdout.print(f"  [dim]context compacted ({event.tokens_before} tokens → budget {event.budget})[/]")
+            case events.ChecksRan():
+                stdout.print("\n[bold]Checks[/]")
+                for check in event.checks:
+                    mark = "[green]✓[/]" if check["passed"] else "[red]✗[/]"
+                    stdout.print(f"  {mark} {escape(check['command'])}: {escape(check['summary'])}")
+            case events.Judged():
+                style = "green" if event.verdict == "approve" else "red"
+                stdout.print(f"[bold]Judge:[/] [{style}]{event.verdict}[/] — {escape(event.reason)}")
+            case events.RunEnded() if self.replay:
+                stdout.print(f"\n[bold]Outcome:[/] {event.outcome}" + (f" ({escape(event.reason)})" if event.reason
+                                                                       else ""))
 
-    def on_start(self, data: dict[str, Any]) -> None:
-        stdout.print(f"[bold]Task:[/] {escape(str(data.get('task', '')))}")
-        stdout.print(f"[dim]model {data.get('backend')} · n_ctx {data.get('n_ctx')} · mode {data.get('mode')} · "
-                     f"scaffold {data.get('scaffold_mode')} · sandbox {data.get('sandbox', '?')}[/]")
-
-    def on_scaffold(self, data: dict[str, Any]) -> None:
-        scaffold = data["scaffold"]
+    def scaffold(self, event: events.ScaffoldChosen) -> None:
+        scaffold = event.scaffold
         tree = Tree(f"[bold]Scaffold[/] ({scaffold['task_kind']}): {escape(scaffold['goal'])}")
         for index, step in enumerate(scaffold["steps"], 1):
             budget = f"{', '.join(step['tools'])}; {step['turn_budget']} turns; on failure {step['on_failure']}"
@@ -71,69 +106,27 @@ class EventPrinter:
         for check in scaffold.get("acceptance_checks", []):
             tree.add(f"[dim]check:[/] {escape(check)}")
         stdout.print(tree)
-        for note in data.get("clamp_notes", []):
+        for note in event.clamp_notes:
             stdout.print(f"  [yellow]clamped:[/] {escape(note)}")
 
-    def on_step_start(self, data: dict[str, Any]) -> None:
-        stdout.print(f"\n[bold cyan]▶ step {data['index']}/{data['total']}: {escape(data['step'])}[/]")
-
-    def on_model_turn(self, data: dict[str, Any]) -> None:
-        stats = data.get("stats", {})
+    def model_turn(self, event: events.ModelTurn) -> None:
+        stats = event.stats
         if self.replay:
-            stdout.print(f"[dim]{escape(data.get('text', '')[:400])}[/]")
+            stdout.print(f"[dim]{escape(event.text[:400])}[/]")
         elif self.stream_text:
             stdout.print()
-        stdout.print(f"  [dim]turn {data['turn']}: {stats.get('evaluated_prompt_tokens')}/{stats.get('prompt_tokens')}"
+        stdout.print(f"  [dim]turn {event.turn}: {stats.get('evaluated_prompt_tokens')}/{stats.get('prompt_tokens')}"
                      f" prompt tokens evaluated, {stats.get('generated_tokens')} generated, "
                      f"{stats.get('total_s')} s[/]")
-        for problem in data.get("problems", []):
+        for problem in event.problems:
             stdout.print(f"  [yellow]parse:[/] {escape(problem)}")
-
-    def on_tool_call(self, data: dict[str, Any]) -> None:
-        arguments = json.dumps(data.get("arguments", {}))
-        stdout.print(f"  [bold]→ {data['tool']}[/] {escape(arguments[:160])}")
-        for finding in data.get("findings", []):
-            stdout.print(f"    [red]refused:[/] {escape(str(finding.get('detail')))}")
-
-    def on_tool_result(self, data: dict[str, Any]) -> None:
-        mark = "[green]✓[/]" if data.get("ok") else "[red]✗[/]"
-        stdout.print(f"    {mark} {escape(str(data.get('title') or '')[:160])}")
-        if data.get("diff"):
-            stdout.print(Syntax(data["diff"], "diff", theme="ansi_dark", background_color="default"))
-
-    def on_loop_broken(self, data: dict[str, Any]) -> None:
-        stdout.print(f"    [yellow]repeated call to {data['tool']} not run again[/]")
-
-    def on_step_end(self, data: dict[str, Any]) -> None:
-        style = STATUS_STYLE.get(data["status"], "")
-        stdout.print(f"  [{style}]{data['status']}[/]: {escape(str(data.get('summary', '')))}")
-
-    def on_replan(self, data: dict[str, Any]) -> None:
-        stdout.print(f"\n[yellow]↺ replanning:[/] {escape(str(data.get('reason', '')))}")
-
-    def on_compacted(self, data: dict[str, Any]) -> None:
-        stdout.print(f"  [dim]context compacted ({data.get('tokens_before')} tokens → budget {data.get('budget')})[/]")
-
-    def on_checks(self, data: dict[str, Any]) -> None:
-        stdout.print("\n[bold]Checks[/]")
-        for check in data.get("checks", []):
-            mark = "[green]✓[/]" if check["passed"] else "[red]✗[/]"
-            stdout.print(f"  {mark} {escape(check['command'])}: {escape(check['summary'])}")
-
-    def on_judge(self, data: dict[str, Any]) -> None:
-        style = "green" if data.get("verdict") == "approve" else "red"
-        stdout.print(f"[bold]Judge:[/] [{style}]{data.get('verdict')}[/] — {escape(str(data.get('reason', '')))}")
-
-    def on_end(self, data: dict[str, Any]) -> None:
-        if self.replay:
-            stdout.print(f"\n[bold]Outcome:[/] {data.get('outcome')}")
 
 
 def print_summary(result: RunResult, repo: Path) -> None:
     outcome_style = {"verified": "bold green", "flagged": "bold red"}.get(result.outcome, "bold yellow")
     label = "gaming suspected" if result.outcome == "flagged" else result.outcome
     table = Table(show_header=False, box=None, padding=(0, 2), title="\nSummary", title_justify="left")
-    table.add_row("outcome", f"[{outcome_style}]{label}[/]" + (f" ({escape(result.error)})" if result.error else ""))
+    table.add_row("outcome", f"[{outcome_style}]{label}[/]" + (f" ({escape(result.reason)})" if result.reason else ""))
     checks = ", ".join(f"{c.name}: {'pass' if c.passed else 'fail'}" for c in result.checks)
     table.add_row("checks", checks or "none ran")
     flags = [f for f in result.findings if f.flags_run]
@@ -152,13 +145,14 @@ def print_summary(result: RunResult, repo: Path) -> None:
     stdout.print(table)
 
 
-def _ask(tool: str, arguments: dict[str, Any], tier: str) -> str:
-    detail = arguments.get("command") or arguments.get("path") or ""
-    stderr.print(f"\n[bold]Allow {tool}[/] {escape(str(detail))} [dim](sandbox: {tier})[/]")
-    if tool == "edit_file":
-        stderr.print(Syntax(f"- {arguments.get('old_text', '')}\n+ {arguments.get('new_text', '')}", "diff",
-                            theme="ansi_dark", background_color="default"))
-    answer = Prompt.ask("[y]es / [n]o / [a]lways for this run", choices=["y", "n", "a"], default="y",
+def _ask(tool: str, preview: CallPreview, tier: str) -> str:
+    """The approval prompt: the tool's own preview of the call (the diff it would make, the command it would run)."""
+    stderr.print(f"\n[bold]Allow[/] {escape(preview.title)} [dim](tool {tool} · sandbox: {tier})[/]")
+    if preview.kind == "diff":
+        stderr.print(Syntax(preview.text, "diff", theme="ansi_dark", background_color="default"))
+    else:
+        stderr.print(f"  {escape(preview.text)}", highlight=False)
+    answer = Prompt.ask(r"\[y]es / \[n]o / \[a]lways for this run", choices=["y", "n", "a"], default="y",
                         console=stderr)
     return {"y": "yes", "n": "no", "a": "always"}[answer]
 
@@ -171,8 +165,12 @@ def execute(*, task: str, repo: Path, args: argparse.Namespace, resume: ResumeSt
         raise CliError("ask mode needs a terminal to approve edits; use --mode auto or --mode read-only", 2)
     as_json = bool(getattr(args, "json", False))
 
-    def emit_json(event: str, data: dict[str, Any]) -> None:
-        print(json.dumps({"event": event, **data}, default=str), flush=True)
+    def emit_json(event: events.Event) -> None:
+        data = event.to_json()
+        print(json.dumps({"event": data.pop("type"), **data}, default=str), flush=True)
+
+    def emit_summary(data: dict[str, Any]) -> None:
+        print(json.dumps({"event": "summary", **data}, default=str), flush=True)
 
     def on_text(piece: str) -> None:
         stdout.print(piece, end="", style="dim", markup=False, highlight=False)
@@ -195,12 +193,19 @@ def execute(*, task: str, repo: Path, args: argparse.Namespace, resume: ResumeSt
     except SetupError as error:
         raise CliError(str(error)) from None
     with run:
-        result = run.runtime.run(task, resume=resume)
+        try:
+            result = run.loop.run(task, resume=resume)
+        except KeyboardInterrupt:
+            # The trajectory has no end event, so the run can be picked up where it stopped.
+            session = run.trajectory.session_id
+            stderr.print(f"\n[yellow]interrupted.[/] session {session}; resume it with: "
+                         f"ornith sessions resume {session}", highlight=False, soft_wrap=True)
+            return 130
     if as_json:
-        emit_json("summary", {"session_id": result.session_id, "outcome": result.outcome, "turns": result.turns,
-                              "tokens": result.tokens, "elapsed_s": result.elapsed_s,
-                              "files_changed": result.files_changed, "error": result.error,
-                              "undo": f"ornith undo --session {result.session_id} --repo {repo}"})
+        emit_summary({"session_id": result.session_id, "outcome": result.outcome, "reason": result.reason,
+                      "turns": result.turns, "tokens": result.tokens, "elapsed_s": result.elapsed_s,
+                      "files_changed": result.files_changed, "error": result.error,
+                      "undo": f"ornith undo --session {result.session_id} --repo {repo}"})
     else:
         print_summary(result, repo)
     return 0 if result.outcome == "verified" else 1

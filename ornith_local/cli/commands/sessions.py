@@ -80,11 +80,12 @@ def _show(path: Path, as_json: bool) -> int:
 
     if as_json:
         for event in read_events(path):
-            print(json.dumps({"type": event.type, "time": event.time, **event.data}))
+            data = event.to_json()
+            print(json.dumps({"type": data.pop("type"), "time": event.time, **data}))
         return 0
     printer = EventPrinter(replay=True)
     for event in read_events(path):
-        printer(event.type, event.data)
+        printer(event)
     return 0
 
 

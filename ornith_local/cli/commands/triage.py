@@ -66,7 +66,7 @@ def _model_choice(args: argparse.Namespace, config: Config) -> tuple[bool, str |
 def _check_model(name: str | None, config: Config) -> None:
     if name is None or config.model.endpoint:
         return
-    from ornith_local.llm.gguf import ModelFileError
+    from ornith_local.models.gguf import ModelFileError
     from ornith_local.models.local import resolve_model_path
     from ornith_local.models.tiny import TinyModelUnavailable
 

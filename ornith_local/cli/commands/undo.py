@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rich.prompt import Confirm
 
+from ornith_local.agent.events import Checkpointed
 from ornith_local.agent.sessions import SessionNotFound, find_session
 from ornith_local.agent.trajectory import list_sessions, read_events
 from ornith_local.cli.output import CliError, stderr, stdout
@@ -26,8 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _checkpoint_of(path: Path) -> tuple[str, Path] | None:
     for event in read_events(path):
-        if event.type == "checkpoint":
-            return str(event.data["id"]), Path(str(event.data["repo"]))
+        if isinstance(event, Checkpointed):
+            return event.id, Path(event.repo)
     return None
 
 

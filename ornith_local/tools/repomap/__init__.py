@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from ornith_local.tools.base import ToolResult, arg_int, schema
+from ornith_local.tools.base import CallPreview, Effect, ToolResult, arg_int, plain_preview, schema
 from ornith_local.tools.listing import list_files
 from ornith_local.tools.repomap.cache import Entry, TagCache, cache_directory, load_memo, save_memo
 from ornith_local.tools.repomap.cache import fingerprint as _fingerprint
@@ -229,6 +229,11 @@ class RepoMapTool:
                   "description": "file paths or symbol names to center the map on"},
         "tokens": {"type": "integer", "description": f"size budget in tokens (default {DEFAULT_TOKENS})"},
     }, []))
+    effect: ClassVar[Effect] = "read"
+
+    def preview(self, args: Mapping[str, Any]) -> CallPreview:
+        return plain_preview(self.name, args)
+
 
     def run(self, args: Mapping[str, Any]) -> ToolResult:
         focus = [str(item) for item in args.get("focus") or []]

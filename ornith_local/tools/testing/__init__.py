@@ -11,11 +11,11 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ornith_local.config import load_config
 from ornith_local.sandbox import Sandbox, open_sandbox, with_read_only
-from ornith_local.tools.base import ToolError, ToolResult, schema
+from ornith_local.tools.base import CallPreview, Effect, ToolError, ToolResult, schema
 from ornith_local.tools.testing.detect import TestCommand, detect_test_command
 from ornith_local.tools.testing.model import Frame, TestCase, TestReport
 from ornith_local.tools.testing.parsers import (
@@ -167,6 +167,14 @@ class RunTests:
         "tests": {"type": "array", "items": {"type": "string"},
                   "description": "only these tests, e.g. ['tests/test_x.py::test_y'] (default: all)"},
     }, []))
+    # It runs only the project's configured test command, in the sandbox, and keeps nothing it writes (no
+    # bytecode caches): it observes, so read-only mode keeps it and ask mode does not ask (the weak tier does).
+    effect: ClassVar[Effect] = "read"
+
+    def preview(self, args: Mapping[str, Any]) -> CallPreview:
+        tests = " ".join(str(item) for item in args.get("tests") or []) or "the whole suite"
+        tier = getattr(self.sandbox, "tier", "configured")
+        return CallPreview("command", f"run_tests: {tests}", f"run the tests ({tests}; sandbox: {tier})")
     last_report: TestReport | None = None
 
     def run(self, args: Mapping[str, Any]) -> ToolResult:

@@ -12,11 +12,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from ornith_local.tui.bridge import Answer, ApprovalRequest
-from ornith_local.tui.changes import preview
 from ornith_local.tui.widgets.diffview import command_content, diff_content
 from ornith_local.tui.widgets.transcript import markup
-
-WHAT = {"edit_file": "edit", "write_file": "write", "run": "run", "run_tests": "run the tests"}
 
 
 class ApprovalScreen(ModalScreen[Answer]):
@@ -34,14 +31,13 @@ class ApprovalScreen(ModalScreen[Answer]):
     def __init__(self, request: ApprovalRequest, repo: Path) -> None:
         super().__init__()
         self.request = request
-        self.kind, self.text = preview(repo, request.tool, request.arguments)
+        self.kind, self.text = request.preview.kind, request.preview.text
 
     def compose(self) -> Any:
         request = self.request
-        target = request.arguments.get("path") or ""
         with Vertical(id="approval"):
-            yield Static(markup("[b]Allow $what[/] $target?", what=WHAT.get(request.tool, request.tool),
-                                target=target), id="approval-title")
+            what, _, target = request.preview.title.partition(" ")
+            yield Static(markup("[b]Allow $what[/] $target?", what=what, target=target), id="approval-title")
             yield Static(markup("[$text-muted]tool $tool · sandbox[/] [b]$tier[/]", tool=request.tool,
                                 tier=request.sandbox_tier), id="approval-tier")
             with VerticalScroll(id="approval-body"):

@@ -13,6 +13,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from ornith_local.agent.events import RunEnded
 from ornith_local.agent.sessions import SessionSummary, summarize
 from ornith_local.agent.trajectory import list_sessions, read_events
 from ornith_local.tui.render import EventRenderer
@@ -110,10 +111,10 @@ class ReplayScreen(Screen[None]):
         renderer = EventRenderer(self.query_one(Transcript), self.query_one(ScaffoldPanel), replay=True)
         ended = False
         for event in read_events(self.path):
-            renderer.event(event.type, event.data)
-            ended = ended or event.type == "end"
+            renderer.event(event)
+            ended = ended or isinstance(event, RunEnded)
         if not ended:
-            renderer.event("interrupted", {"session": self.path.stem})
+            renderer.interrupted(self.path.stem)
         self.query_one(Transcript).focus()
 
     def action_thinking(self) -> None:

@@ -14,6 +14,8 @@ from textual.geometry import Size
 from textual.widget import Widget
 from textual.widgets import Collapsible, Static
 
+from ornith_local.agent.events import ModelTurn as ModelTurnEvent
+from ornith_local.agent.events import ToolFinished
 from ornith_local.llm.parsing import (
     ContentDelta,
     ReasoningDelta,
@@ -112,25 +114,25 @@ class ModelTurn(Vertical):
                 self._calls.append(event.call.name if event.call.valid else f"✗ {event.call.name}")
         self._show(streaming=True)
 
-    def finish(self, data: dict[str, Any]) -> None:
-        """The runtime's model_turn event: final text, token counts and timings."""
-        parsed = parse_output(str(data.get("text", "")), format="auto", tools=self.tools)
+    def finish(self, turn: ModelTurnEvent) -> None:
+        """The loop's model-turn event: final text, token counts and timings."""
+        parsed = parse_output(turn.text, format="auto", tools=self.tools)
         self._reasoning = parsed.reasoning or ""
         self._content = parsed.content
         self._calls = [call.name if call.valid else f"✗ {call.name}" for call in parsed.tool_calls]
         self._writing_call = False
         self.finished = True
         self._show(streaming=False)
-        stats = data.get("stats") or {}
-        parts = [f"turn {data.get('turn', '?')}", f"{stats.get('generated_tokens', 0)} tokens"]
+        stats = turn.stats
+        parts = [f"turn {turn.turn}", f"{stats.get('generated_tokens', 0)} tokens"]
         speed = tokens_per_second(stats)
         if speed:
             parts.append(f"{speed:.1f} tok/s")
         if stats.get("time_to_first_token_s"):
             parts.append(f"TTFT {float(stats['time_to_first_token_s']):.2f} s")
-        if data.get("finish_reason") == "length":
+        if turn.finish_reason == "length":
             parts.append("cut at the token limit")
-        for problem in data.get("problems") or []:
+        for problem in turn.problems:
             parts.append(f"parse: {problem}")
         self.footer.update(Content(" · ".join(parts)))
         self.footer.display = True
@@ -200,13 +202,12 @@ class ToolCard(Vertical):
         elif answer == "always":
             self.add_part(Static(markup("[$text-muted]approved for the rest of this run[/]"), classes="card-note"))
 
-    def result(self, data: dict[str, Any]) -> None:
-        ok = bool(data.get("ok"))
-        title = str(data.get("title") or ("ok" if ok else "error"))
+    def result(self, finished: ToolFinished) -> None:
+        ok = finished.ok
+        title = finished.title or ("ok" if ok else "error")
         mark = "[$success]✓[/]" if ok else "[$error]✗[/]"
         self.set_status(markup(f"{mark} $title", title=title), "ok" if ok else "failed")
-        diff = data.get("diff")
-        text = str(data.get("text") or "")
+        diff, text = finished.diff, finished.text
         if diff:
             self.add_part(Static(diff_content(str(diff)), classes="diff"))
             return

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from ornith_local.agent.scaffold import EDIT_TOOLS
+from ornith_local.tools.base import Effect
 
 # Paths the model may read but not write in fix tasks (unless the user unlocks test edits).
 TEST_PATTERNS = (
@@ -26,7 +26,6 @@ VERIFIER_PATTERNS = (
     ".git/*", ".github/*", ".ci/*", ".circleci/*", ".gitlab-ci.yml", "tox.ini", "noxfile.py", "pytest.ini",
     ".ornith.toml", ".ornith/*", ".pre-commit-config.yaml",
 )
-PATH_READ_TOOLS = frozenset({"read_file", "list_dir", "search"})
 
 _SKIP_MARKERS = re.compile(
     r"@pytest\.mark\.(skip|skipif|xfail)\b|pytest\.skip\(|@unittest\.skip|\.skipTest\(|"
@@ -87,17 +86,18 @@ def is_test_path(path: str) -> bool:
     return _matches(path, TEST_PATTERNS)
 
 
-def check_call(tool: str, arguments: dict[str, Any], step_tools: Iterable[str], policy: GuardPolicy) -> list[Finding]:
-    """Findings for one tool call, before it runs (the runtime refuses calls with findings)."""
+def check_call(tool: str, effect: Effect | None, arguments: dict[str, Any], step_tools: Iterable[str],
+               policy: GuardPolicy) -> list[Finding]:
+    """Findings for one tool call, before it runs (the loop refuses calls with findings). `effect`: the tool's
+    declared effect (None for a name no tool has); control tools (step_done, replan) are allowed in every step."""
     findings: list[Finding] = []
-    allowed = set(step_tools) | {"step_done", "replan"}
-    if tool not in allowed:
+    if tool not in set(step_tools) and effect != "control":
         findings.append(Finding("tool_outside_step", f"{tool} is not offered in this step"))
     path = arguments.get("path")
     if isinstance(path, str):
-        if tool in EDIT_TOOLS and policy.is_protected(path):
+        if effect == "edit" and policy.is_protected(path):
             findings.append(Finding("protected_write", f"{tool} on a protected path", _normal(path)))
-        if tool in PATH_READ_TOOLS and policy.is_withheld(path):
+        if effect == "read" and policy.is_withheld(path):
             findings.append(Finding("withheld_read", f"{tool} on a withheld path", _normal(path)))
     return findings
 

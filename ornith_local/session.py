@@ -1,0 +1,236 @@
+"""The composition root: build a real run from the configuration (the model, the sandbox, the tools, the
+planner, the model's quirks, the guard, git checkpoints, checks and records).
+
+`open_run()` is what `ornith run`, the TUI and the benchmarks call; every failure to set up is a
+`SetupError` with one line for the user. Nothing below this module reads the configuration mid-run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+from ornith_local.agent.control import control_tools
+from ornith_local.agent.deps import AgentDeps, AgentOptions
+from ornith_local.agent.events import Checkpointed, Event
+from ornith_local.agent.library import ScaffoldLibrary
+from ornith_local.agent.loop import Loop
+from ornith_local.agent.planners import FixedPlanner, Planner, SelfPlanner
+from ornith_local.agent.propose import StageOne
+from ornith_local.agent.quirks import QuirkError, Quirks
+from ornith_local.agent.scaffold import ClampResult, Permissions, Scaffold, clamp
+from ornith_local.agent.trajectory import Trajectory, new_session_id
+from ornith_local.agent.verifier import SandboxVerifier
+from ornith_local.config import Config, project_instructions
+from ornith_local.guard.approvals import Approvals, Ask
+from ornith_local.guard.judge import make_judge
+from ornith_local.guard.monitor import GuardPolicy, is_test_path, literals_in
+from ornith_local.llm.backend import Backend, BackendError, OnText
+from ornith_local.llm.factory import open_backend
+from ornith_local.models.catalog import CatalogError, load_catalog
+from ornith_local.models.gguf import ModelFileError
+from ornith_local.models.plan import DoesNotFit
+from ornith_local.models.tiny import TINY_MODEL_NAME, TinyModelUnavailable
+from ornith_local.sandbox import SandboxError, open_sandbox
+from ornith_local.tools import Workspace, default_tools
+from ornith_local.tools.checkpoint import (
+    Checkpoint,
+    NotAGitRepoError,
+    changed_paths,
+    create_checkpoint,
+    diff_since,
+    open_repo,
+)
+from ornith_local.tools.listing import list_files
+from ornith_local.tools.registry import ToolRegistry
+from ornith_local.tools.repomap import RepoMap, RepoMapTool
+
+REPO_MAP_TOKENS = 1024
+MAX_TEST_SOURCE_BYTES = 400_000  # enough to catch special-casing, bounded for huge suites
+
+
+class SetupError(Exception):
+    """The run cannot start: no model, no git repo, no sandbox... worded as one line."""
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    task: str
+    repo: Path
+    config: Config
+    mode: Literal["read-only", "ask", "auto"] = "ask"
+    scaffold_mode: str | None = None
+    model: str | None = None
+    endpoint: str | None = None
+    max_turns: int | None = None
+    checks: tuple[str, ...] = ()
+    allow_test_edits: bool = False
+    allow_network: bool = False
+    use_library: bool = True
+    use_judge: bool = True
+    n_ctx: int | None = None
+    seed: int = 0
+    session_id: str | None = None
+    withheld: tuple[str, ...] = ()
+    temperature: float | None = None  # None: the model's recommended sampling
+    max_wall_s: int | None = None  # None: the default ceiling (Permissions.max_wall_s)
+    quirks: tuple[str, ...] | None = None  # None: the model's own [quirks] from the catalog; () runs the clean loop
+
+
+class GitWorkspace:
+    """The repo under change: a hidden-ref checkpoint before the first edit; diffs against it."""
+
+    def __init__(self, root: Path, label: str, on_checkpoint: Callable[[Checkpoint], None]) -> None:
+        self.root = root
+        self.label = label
+        self.on_checkpoint = on_checkpoint
+        self.checkpoint: Checkpoint | None = None
+
+    def ensure_checkpoint(self) -> None:
+        if self.checkpoint is None:
+            self.checkpoint = create_checkpoint(self.root, self.label)
+            self.on_checkpoint(self.checkpoint)
+
+    def diff(self) -> str:
+        return diff_since(self.root, self.checkpoint) if self.checkpoint else ""
+
+    def changed_files(self) -> list[str]:
+        return changed_paths(self.root, self.checkpoint) if self.checkpoint else []
+
+    def test_literals(self) -> set[str]:
+        texts, budget = [], MAX_TEST_SOURCE_BYTES
+        for rel in list_files(self.root):
+            if is_test_path(rel) and budget > 0:
+                with contextlib.suppress(OSError):
+                    text = (self.root / rel).read_text(encoding="utf-8", errors="replace")[:budget]
+                    budget -= len(text)
+                    texts.append(text)
+        return literals_in(texts)
+
+
+@dataclass
+class OpenRun:
+    loop: Loop
+    backend: Backend
+    sandbox_tier: str
+    trajectory: Trajectory
+    library: ScaffoldLibrary
+
+    def __enter__(self) -> OpenRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.trajectory.close()
+        self.library.close()
+
+
+def ensure_git_repo(repo: Path, confirm_init: Callable[[], bool]) -> None:
+    """A git repo is required for checkpoints; offer `git init` rather than refusing outright."""
+    try:
+        open_repo(repo)
+    except NotAGitRepoError:
+        if not confirm_init():
+            raise SetupError(f"{repo} is not a git repository; ornith needs git to checkpoint and undo its "
+                             "edits (run 'git init' there)") from None
+        from ornith_local.tools.checkpoint import init_repo
+
+        init_repo(repo)
+
+
+def quirks_for(model: str | None, only: Iterable[str] | None = None) -> Quirks:
+    """The quirks the catalog switches on for `model` (a catalog name, or a path to its .gguf file); `only`: just
+    these names instead (benchmarks compare quirks one by one). A model the catalog does not know runs clean."""
+    try:
+        catalog = load_catalog()
+    except CatalogError:
+        catalog = {}
+    entry = None
+    if model:
+        entry = catalog.get(model) or next((e for e in catalog.values() if e.file_name == Path(model).name), None)
+    try:
+        return Quirks.from_table(entry.quirks if entry else {}, only)
+    except QuirkError as error:
+        raise SetupError(str(error)) from None
+
+
+def open_run(
+    request: RunRequest, *, emit: Callable[[Event], None], on_text: OnText | None = None,
+    ask: Ask | None = None, backend: Backend | None = None,
+) -> OpenRun:
+    config = request.config
+    repo = request.repo.resolve()
+    ensure_git_repo(repo, lambda: False)
+    settings = replace(config.model, endpoint=request.endpoint or config.model.endpoint,
+                       n_ctx=request.n_ctx or config.model.n_ctx)
+    try:
+        backend = backend or open_backend(settings, model=request.model)
+        sandbox = open_sandbox(replace(config.sandbox, allow_network=request.allow_network or
+                                       config.sandbox.allow_network))
+    except (LookupError, FileNotFoundError, ModelFileError, DoesNotFit, BackendError, SandboxError,
+            TinyModelUnavailable) as error:
+        raise SetupError(str(error).strip("'\"")) from None
+    # Whose quirks: an endpoint runs the model it was asked for; in-process, the default is the tiny model.
+    model = request.model or settings.name or (None if settings.endpoint else TINY_MODEL_NAME)
+    quirks = quirks_for(model, request.quirks)
+    workspace = Workspace.at(repo)
+    tools = ToolRegistry(default_tools(workspace, sandbox, config.sandbox))
+    repo_map_tool = tools.get("repo_map")
+    if isinstance(repo_map_tool, RepoMapTool):
+        repo_map_tool.task = request.task  # the model's own map calls lean toward the task too
+    max_turns = request.max_turns or config.agent.max_turns
+    permissions = Permissions(tools=tools.effects(), mode=request.mode, max_turns=max_turns,
+                              **({"max_wall_s": request.max_wall_s} if request.max_wall_s else {}))
+    trajectory = Trajectory(request.session_id or new_session_id())
+    library = ScaffoldLibrary()
+
+    def do_clamp(scaffold: Scaffold) -> ClampResult:
+        return clamp(scaffold, permissions)
+
+    repo_maps: dict[str, str] = {}
+
+    def repo_map(task: str) -> str:
+        if task not in repo_maps:  # once per run: the map is the same for every scaffold of the task
+            repo_maps[task] = RepoMap(repo, count_tokens=backend.count_tokens).build(
+                task=task, tokens=REPO_MAP_TOKENS).text
+        return repo_maps[task]
+
+    tier = getattr(sandbox, "tier", "?")
+    approvals = Approvals.for_mode(request.mode, ask, tier, unsandboxed=bool(getattr(sandbox, "unsandboxed", False)),
+                                   test_tools=frozenset({"run_tests"}) & frozenset(tools))
+
+    def record(event: Event) -> None:
+        trajectory.record(event)
+        emit(event)
+
+    def record_checkpoint(checkpoint: Checkpoint) -> None:
+        record(Checkpointed(id=checkpoint.id, repo=str(repo)))
+
+    instructions = project_instructions(repo)
+    scaffold_mode = request.scaffold_mode or config.agent.scaffold
+    stage = StageOne(
+        backend=backend, clamp=do_clamp, emit=record, tool_names=list(tools),
+        edit_tools=tools.named("edit"), tool_specs=tools.with_tools(control_tools()).specs(), repo_map=repo_map,
+        instructions=instructions, library=library if request.use_library and config.agent.use_library else None,
+        max_turns=max_turns, mode=request.mode, seed=request.seed, repo=str(repo))
+    planner: Planner = FixedPlanner(stage) if scaffold_mode == "fixed" else SelfPlanner(stage)
+    deps = AgentDeps(
+        backend=backend, tools=tools,
+        workspace=GitWorkspace(repo, f"session {trajectory.session_id}", record_checkpoint),
+        verifier=SandboxVerifier(repo, sandbox, request.checks, config.tests.timeout_s,
+                                 use_baseline=config.tests.baseline),
+        trajectory=trajectory, planner=planner, clamp=do_clamp,
+        judge=make_judge(backend, request.seed) if request.use_judge else None,
+        policy=GuardPolicy(protect_tests=not (request.allow_test_edits or config.agent.allow_test_edits),
+                           withheld=request.withheld),
+        approvals=approvals, quirks=quirks, library=library, repo_map=repo_map, instructions=instructions,
+        emit=emit, on_text=on_text, sandbox_tier=tier,
+    )
+    options = AgentOptions(
+        mode=request.mode, scaffold_mode=scaffold_mode, max_turns=max_turns, seed=request.seed,
+        temperature=request.temperature, repo=str(repo), max_reasoning_tokens=config.model.max_reasoning_tokens,
+        max_tokens_per_turn=config.agent.max_tokens_per_turn,
+    )
+    return OpenRun(Loop(deps, options), backend, tier, trajectory, library)
