@@ -198,7 +198,7 @@ def open_run(
     except (LookupError, FileNotFoundError, ModelFileError, DoesNotFit, BackendError, SandboxError,
             TinyModelUnavailable) as error:
         raise SetupError(str(error).strip("'\"")) from None
-    workspace = Workspace.at(repo)
+    workspace = Workspace.at(repo, hidden=request.withheld)  # held-back tests: out of listings and searches
     tools = {tool.name: tool for tool in default_tools(workspace, sandbox)}
     repo_map_tool = tools.get("repo_map")
     if isinstance(repo_map_tool, RepoMapTool):

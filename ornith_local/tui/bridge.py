@@ -15,6 +15,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ornith_local.sandbox.terminal import strip_controls_deep, strip_terminal_controls
+
 Answer = Literal["yes", "no", "always"]
 _WAIT_SLICE_S = 0.1
 
@@ -92,7 +94,7 @@ class RunBridge:
     def emit(self, event: str, data: dict[str, Any]) -> None:
         if event == "model_turn":
             self.turn_pieces = 0
-        self._put(EventItem(event, dict(data)))
+        self._put(EventItem(event, strip_controls_deep(dict(data))))  # no escape sequence reaches the terminal
         if event != "end":  # a finished run is recorded as finished, interrupted or not
             self.check()
 
@@ -102,7 +104,7 @@ class RunBridge:
             if not self.turn_pieces:
                 self.turn_started = time.monotonic()
             self.turn_pieces += 1
-            self._put(TextItem(piece))
+            self._put(TextItem(strip_terminal_controls(piece)))
 
     def hidden_text(self, piece: str) -> None:
         """Text the runtime does not stream (the scaffold JSON, the judge's verdict): counted, interruptible."""

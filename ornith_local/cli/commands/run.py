@@ -19,6 +19,7 @@ from ornith_local.agent.sessions import ResumeState
 from ornith_local.agent.wiring import RunRequest, SetupError, open_run
 from ornith_local.cli.output import CliError, stderr, stdout
 from ornith_local.config import load_config
+from ornith_local.sandbox.terminal import strip_controls_deep, strip_terminal_controls
 
 NAME = "run"
 HELP = "run a task headless: propose a scaffold, work inside it, verify"
@@ -55,7 +56,8 @@ class EventPrinter:
     def __call__(self, event: str, data: dict[str, Any]) -> None:
         handler = getattr(self, f"on_{event}", None)
         if handler is not None:
-            handler(data)
+            # Tool output and model text (live or replayed) lose their escape sequences: no OSC 52, no cursor moves.
+            handler(strip_controls_deep(data))
 
     def on_start(self, data: dict[str, Any]) -> None:
         stdout.print(f"[bold]Task:[/] {escape(str(data.get('task', '')))}")
@@ -153,6 +155,7 @@ def print_summary(result: RunResult, repo: Path) -> None:
 
 
 def _ask(tool: str, arguments: dict[str, Any], tier: str) -> str:
+    arguments = strip_controls_deep(arguments)
     detail = arguments.get("command") or arguments.get("path") or ""
     stderr.print(f"\n[bold]Allow {tool}[/] {escape(str(detail))} [dim](sandbox: {tier})[/]")
     if tool == "edit_file":
@@ -175,7 +178,7 @@ def execute(*, task: str, repo: Path, args: argparse.Namespace, resume: ResumeSt
         print(json.dumps({"event": event, **data}, default=str), flush=True)
 
     def on_text(piece: str) -> None:
-        stdout.print(piece, end="", style="dim", markup=False, highlight=False)
+        stdout.print(strip_terminal_controls(piece), end="", style="dim", markup=False, highlight=False)
 
     printer = EventPrinter(stream_text=sys.stdout.isatty())
     request = RunRequest(
