@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -51,8 +50,11 @@ def load_before(commit: str, scratch: Path) -> ModuleType:
 
 def make_repo(path: Path, files: int) -> None:
     path.mkdir()
-    run = lambda *args: subprocess.run(["git", "-c", "user.name=b", "-c", "user.email=b@b", *args], cwd=path,
-                                       check=True, capture_output=True)
+
+    def run(*args: str) -> None:
+        # gc.auto=0: a background `git gc` packing the objects would race the copies made next.
+        subprocess.run(["git", "-c", "gc.auto=0", "-c", "user.name=b", "-c", "user.email=b@b", *args], cwd=path,
+                       check=True, capture_output=True)
     run("init", "-q")
     for index in range(files):
         directory = path / f"pkg{index // 500}"
@@ -62,9 +64,9 @@ def make_repo(path: Path, files: int) -> None:
     run("commit", "-q", "-m", "tree")
 
 
-def timed(action: Callable[[], object]) -> float:
+def timed(module: ModuleType, repo: git.Repo) -> float:
     start = time.perf_counter()
-    action()
+    module.snapshot_tree(repo)
     return time.perf_counter() - start
 
 
@@ -86,8 +88,8 @@ def main() -> None:
                 handle.truncate(int(args.huge_gib * 1024 ** 3))
             after._BLOB_CACHE.clear()
             repo = git.Repo(repo_dir)
-            first = timed(lambda: module.snapshot_tree(repo))
-            second = timed(lambda: module.snapshot_tree(repo))
+            first = timed(module, repo)
+            second = timed(module, repo)
             results[name] = (first, second)
             print(f"{name:>6}: first snapshot {first:7.2f} s, unchanged second snapshot {second:7.2f} s", flush=True)
         (b1, b2), (a1, a2) = results["before"], results["after"]

@@ -63,7 +63,7 @@ def both_paths(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     if request.param == "openat2" and not openat2_available():
         pytest.skip("this kernel has no openat2 (Linux < 5.6 or a seccomp filter refuses it)")
     if request.param == "walk":
-        monkeypatch.setattr("ornith_local.sandbox.workspace_fs._openat2_state", [False])
+        monkeypatch.setattr("ornith_local.sandbox.beneath._openat2_state", [False])
     return str(request.param)
 
 

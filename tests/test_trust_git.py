@@ -19,7 +19,7 @@ import pytest
 
 from ornith_local.sandbox.workspace_fs import SymlinkRefused, WorkspaceFS
 from ornith_local.tools.base import call_tool
-from ornith_local.tools.checkpoint import create_checkpoint, undo
+from ornith_local.tools.checkpoint import create_checkpoint, list_checkpoints, undo
 from ornith_local.tools.gittools import GitDiff
 from ornith_local.tools.testing import run_tests
 from ornith_local.tools.workspace import Workspace
@@ -206,3 +206,33 @@ def test_a_rename_exchange_race_cannot_redirect_a_write(tmp_path: Path) -> None:
     assert refused < 5_000  # some writes went through, into the real directory, wherever its name was
     assert any((root / name / "file.txt").exists() for name in ("dir", "swap") if (root / name).is_dir()
                and not (root / name).is_symlink())
+
+
+def test_huge_untracked_files_are_left_out_of_checkpoints_and_left_alone_by_undo(
+        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ornith_local.tools.checkpoint.SNAPSHOT_MAX_BYTES", 1000)
+    (repo / "dump.bin").write_bytes(b"\x00" * 5000)  # untracked, not ignored: a data dump in the tree
+    (repo / "big_tracked.txt").write_text("x" * 5000)
+    git(repo, "add", "big_tracked.txt")
+    checkpoint = create_checkpoint(repo)
+    assert checkpoint.skipped == ("dump.bin",)
+    assert list_checkpoints(repo)[-1].skipped == ("dump.bin",)  # read back from the commit
+    assert "big_tracked.txt" in git(repo, "ls-tree", "-r", "--name-only", checkpoint.tree)
+    (repo / "dump.bin").write_bytes(b"small now")  # under the cap: the current snapshot has it
+    (repo / "big_tracked.txt").write_text("changed")
+    report = undo(repo, checkpoint)
+    assert (repo / "big_tracked.txt").read_text() == "x" * 5000  # tracked files are always restored
+    assert (repo / "dump.bin").read_bytes() == b"small now"  # neither deleted nor restored
+    assert "dump.bin" not in report.deleted
+
+
+def test_a_tree_with_more_directories_than_held_handles_round_trips(repo: Path) -> None:
+    for index in range(150):  # more than OpenDirectories keeps open at once
+        (repo / f"d{index:03}" / "deep").mkdir(parents=True)
+        (repo / f"d{index:03}" / "deep" / "f.txt").write_text(f"{index}\n")
+    checkpoint = create_checkpoint(repo)
+    for index in range(150):
+        (repo / f"d{index:03}" / "deep" / "f.txt").write_text("changed\n")
+    report = undo(repo, checkpoint)
+    assert len(report.restored) == 150 and not report.refused
+    assert all((repo / f"d{i:03}" / "deep" / "f.txt").read_text() == f"{i}\n" for i in range(150))

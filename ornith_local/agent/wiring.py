@@ -27,6 +27,7 @@ from ornith_local.llm.gguf import ModelFileError
 from ornith_local.models.plan import DoesNotFit
 from ornith_local.models.tiny import TinyModelUnavailable
 from ornith_local.sandbox import Sandbox, SandboxError, open_sandbox
+from ornith_local.sandbox.workspace_fs import WorkspaceFS
 from ornith_local.tools import Workspace, default_tools
 from ornith_local.tools.checkpoint import (
     Checkpoint,
@@ -95,8 +96,8 @@ class GitWorkspace:
         texts, budget = [], MAX_TEST_SOURCE_BYTES
         for rel in list_files(self.root):
             if is_test_path(rel) and budget > 0:
-                with contextlib.suppress(OSError):
-                    text = (self.root / rel).read_text(encoding="utf-8", errors="replace")[:budget]
+                with contextlib.suppress(OSError):  # a link, FIFO or device in the tests: skipped, never followed
+                    text = WorkspaceFS(self.root).read_head(rel, budget).decode("utf-8", errors="replace")[:budget]
                     budget -= len(text)
                     texts.append(text)
         return literals_in(texts)

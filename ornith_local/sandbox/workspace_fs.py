@@ -17,182 +17,36 @@ that check is then refused here instead of followed.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import os
 import stat
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import cast
+
+from ornith_local.sandbox.beneath import (
+    CLOEXEC,
+    DIRECTORY,
+    NOFOLLOW,
+    READ_FLAGS,
+    FileTooLarge,
+    NotRegularFile,
+    SymlinkRefused,
+    UnsafePath,
+    describe_mode,
+    human_size,
+    open_beneath,
+    openat2_available,
+    refusal,
+    split_relative,
+    walk_dirs,
+)
 
 DEFAULT_READ_LIMIT = 16 * 1024 * 1024
+HELD_DIRECTORIES = 64  # directory handles one OpenDirectories keeps: far below the usual 1024-descriptor limit
 
-_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
-_DIR_FLAGS = os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC
-_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | _NOFOLLOW | _CLOEXEC
-
-# linux/openat2.h
-_SYS_OPENAT2 = 437  # the same number on every Linux architecture (the unified syscall table)
-_RESOLVE_NO_MAGICLINKS = 0x02
-_RESOLVE_NO_SYMLINKS = 0x04
-_RESOLVE_BENEATH = 0x08
-
-
-class UnsafePath(OSError):
-    """A workspace path that host-side code refuses to open; the message says why, for the user or the model."""
-
-
-class SymlinkRefused(UnsafePath):
-    pass
-
-
-class NotRegularFile(UnsafePath):
-    pass
-
-
-class FileTooLarge(UnsafePath):
-    def __init__(self, rel: str, size: int, limit: int) -> None:
-        super().__init__(f"{rel} is {human_size(size)}; files over {human_size(limit)} are not read here")
-        self.size = size
-        self.limit = limit
-
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GiB"
-
-
-class _OpenHow(ctypes.Structure):
-    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
-
-
-_openat2_state: list[bool] = []  # [] until probed, then [available]
-
-
-def _syscall() -> Callable[..., int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-    except OSError:
-        return None
-    function = libc.syscall
-    function.restype = ctypes.c_long
-    return cast("Callable[..., int]", function)
-
-
-_SYSCALL = _syscall()
-
-
-def _raw_openat2(dir_fd: int, rel: str, flags: int, mode: int) -> int:
-    """openat2 beneath `dir_fd` with no symlinks at all; OSError(errno) as the kernel says."""
-    assert _SYSCALL is not None
-    how = _OpenHow(flags, mode if flags & os.O_CREAT else 0,
-                   _RESOLVE_BENEATH | _RESOLVE_NO_SYMLINKS | _RESOLVE_NO_MAGICLINKS)
-    fd = _SYSCALL(ctypes.c_long(_SYS_OPENAT2), ctypes.c_long(dir_fd), ctypes.c_char_p(os.fsencode(rel)),
-                  ctypes.byref(how), ctypes.c_size_t(ctypes.sizeof(how)))
-    if fd < 0:
-        code = ctypes.get_errno()
-        raise OSError(code, os.strerror(code), rel)
-    return int(fd)
-
-
-def openat2_available() -> bool:
-    """Whether this kernel (and any seccomp filter around us) lets openat2 through."""
-    if not _openat2_state:
-        available = False
-        if _SYSCALL is not None:
-            try:
-                os.close(_raw_openat2(-100, "/", _DIR_FLAGS & ~_NOFOLLOW, 0))  # AT_FDCWD; "/" itself is no link
-                available = True
-            except OSError as error:
-                # ENOSYS: kernel < 5.6. EPERM: a container's seccomp profile that predates the call.
-                available = error.errno not in (errno.ENOSYS, errno.EPERM)
-        _openat2_state.append(available)
-    return _openat2_state[0]
-
-
-def split_relative(rel: str | PurePosixPath) -> list[str]:
-    """The components of a workspace-relative path; `..`, absolute paths and NUL are refused."""
-    text = str(rel).replace("\\", "/") if os.sep == "\\" else str(rel)
-    if "\x00" in text or text.startswith("/"):
-        raise UnsafePath(f"{text!r}: not a relative path inside the workspace")
-    parts = [part for part in text.split("/") if part not in ("", ".")]
-    if any(part == ".." for part in parts):
-        raise UnsafePath(f"{text}: '..' is not followed here")
-    return parts
-
-
-def _refusal(dir_fd: int, name: str, shown: str, error: OSError) -> OSError:
-    """The error to raise for a failed open of `name` in `dir_fd`: a clear refusal where the cause is ours."""
-    if error.errno in (errno.ELOOP, errno.EMLINK, errno.ENOTDIR, errno.EXDEV):
-        try:
-            info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-        except OSError:
-            return error
-        if stat.S_ISLNK(info.st_mode):
-            return SymlinkRefused(f"{shown} is a symlink; ornith does not follow links a command could have planted")
-        if error.errno == errno.ENOTDIR:
-            return NotRegularFile(f"{shown} is not a directory")
-    return error
-
-
-def _walk_dirs(root_fd: int, parts: list[str], *, create: bool = False) -> int:
-    """A new fd on the directory `parts` beneath `root_fd`, every component opened without following links."""
-    current = os.dup(root_fd)
-    try:
-        for index, name in enumerate(parts):
-            shown = "/".join(parts[:index + 1])
-            try:
-                following = os.open(name, _DIR_FLAGS, dir_fd=current)
-            except FileNotFoundError:
-                if not create:
-                    raise
-                with contextlib.suppress(FileExistsError):
-                    os.mkdir(name, 0o777, dir_fd=current)
-                try:
-                    following = os.open(name, _DIR_FLAGS, dir_fd=current)
-                except OSError as error:
-                    raise _refusal(current, name, shown, error) from None
-            except OSError as error:
-                raise _refusal(current, name, shown, error) from None
-            os.close(current)
-            current = following
-        return current
-    except BaseException:
-        os.close(current)
-        raise
-
-
-def _open_beneath(root_fd: int, parts: list[str], flags: int, mode: int = 0) -> int:
-    rel = "/".join(parts) or "."
-    if openat2_available():
-        try:
-            return _raw_openat2(root_fd, rel, flags, mode)
-        except OSError as error:
-            if error.errno not in (errno.ELOOP, errno.EXDEV, errno.ENOTDIR):
-                raise
-            # Find which component is the link, for a message that names it.
-            parent = _walk_dirs(root_fd, parts[:-1])
-            try:
-                raise _refusal(parent, parts[-1], rel, error) from None
-            finally:
-                os.close(parent)
-    parent = _walk_dirs(root_fd, parts[:-1])
-    try:
-        return os.open(parts[-1], flags, mode, dir_fd=parent) if parts else os.dup(parent)
-    except OSError as error:
-        raise _refusal(parent, parts[-1] if parts else ".", rel, error) from None
-    finally:
-        os.close(parent)
+__all__ = ["DEFAULT_READ_LIMIT", "FileTooLarge", "NotRegularFile", "OpenDirectories", "SymlinkRefused", "UnsafePath",
+           "WorkspaceFS", "describe_mode", "human_size", "openat2_available", "split_relative"]
 
 
 @dataclass(frozen=True)
@@ -203,7 +57,7 @@ class WorkspaceFS:
 
     @contextlib.contextmanager
     def _root_fd(self) -> Iterator[int]:
-        fd = os.open(self.root, os.O_RDONLY | _DIRECTORY | _CLOEXEC)
+        fd = os.open(self.root, os.O_RDONLY | DIRECTORY | CLOEXEC)
         try:
             yield fd
         finally:
@@ -214,7 +68,7 @@ class WorkspaceFS:
         """An fd on the directory `rel` (created, parents too, with `create`), reached without any symlink."""
         parts = split_relative(rel)
         with self._root_fd() as root_fd:
-            fd = _walk_dirs(root_fd, parts, create=create)
+            fd = walk_dirs(root_fd, parts, create=create)
         try:
             yield fd
         finally:
@@ -226,7 +80,7 @@ class WorkspaceFS:
         if not parts:
             raise NotRegularFile(f"{rel}: is the workspace root, not a file")
         with self._root_fd() as root_fd:
-            fd = _open_beneath(root_fd, parts, _READ_FLAGS)
+            fd = open_beneath(root_fd, parts, READ_FLAGS)
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             os.close(fd)
@@ -255,6 +109,19 @@ class WorkspaceFS:
         finally:
             os.close(fd)
 
+    def read_head(self, rel: str | PurePosixPath, limit: int) -> bytes:
+        """At most the first `limit` bytes of the regular file `rel` (a sparse 2 GiB file costs `limit`)."""
+        fd = self.open_regular(rel)
+        try:
+            chunks: list[bytes] = []
+            remaining = limit
+            while remaining > 0 and (chunk := os.read(fd, min(remaining, 1 << 20))):
+                chunks.append(chunk)
+                remaining -= len(chunk)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+
     def lstat(self, rel: str | PurePosixPath) -> os.stat_result | None:
         """lstat of `rel` with every parent reached link-free; None when absent or behind a link."""
         parts = split_relative(rel)
@@ -265,6 +132,14 @@ class WorkspaceFS:
                 return os.stat(parts[-1], dir_fd=parent, follow_symlinks=False)
         except (FileNotFoundError, NotADirectoryError, UnsafePath):
             return None
+
+    def is_real_directory(self, rel: str | PurePosixPath) -> bool:
+        """Whether `rel` is a directory reached from the root with no link on the way (itself included)."""
+        try:
+            with self.directory(rel):
+                return True
+        except OSError:
+            return False
 
     def scandir(self, rel: str | PurePosixPath) -> list[tuple[str, bool]]:
         """(name, is a real directory) of every entry of the directory `rel`, sorted by name; links are not dirs."""
@@ -352,6 +227,71 @@ class WorkspaceFS:
         return True
 
 
+class OpenDirectories:
+    """Directory handles opened link-free once each and held for a batch of reads (a checkpoint's snapshot).
+
+    A held handle stays on the directory it was opened on even if a racing command renames it or puts a link in
+    its place, so each file costs two system calls (fstatat, openat) instead of a walk from the root.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self._root_fd = os.open(root, os.O_RDONLY | DIRECTORY | CLOEXEC)
+        self._fds: dict[str, int | None] = {}
+
+    def __enter__(self) -> OpenDirectories:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for fd in self._fds.values():
+            if fd is not None:
+                os.close(fd)
+        os.close(self._root_fd)
+
+    def _parent(self, rel: str) -> tuple[int | None, str]:
+        parts = split_relative(rel)
+        key = "/".join(parts[:-1])
+        if key not in self._fds:
+            if len(self._fds) >= HELD_DIRECTORIES:  # git lists a directory's files together: drop the oldest
+                oldest = self._fds.pop(next(iter(self._fds)))
+                if oldest is not None:
+                    os.close(oldest)
+            try:
+                self._fds[key] = walk_dirs(self._root_fd, parts[:-1])
+            except OSError:
+                self._fds[key] = None  # missing, or a link on the way: everything under it reads as absent
+        return self._fds[key], parts[-1]
+
+    def lstat(self, rel: str) -> os.stat_result | None:
+        parent, name = self._parent(rel)
+        if parent is None:
+            return None
+        try:
+            return os.stat(name, dir_fd=parent, follow_symlinks=False)
+        except OSError:
+            return None
+
+    def readlink(self, rel: str) -> str:
+        parent, name = self._parent(rel)
+        if parent is None:
+            raise FileNotFoundError(errno.ENOENT, "not reachable without a link", rel)
+        return os.readlink(name, dir_fd=parent)
+
+    def open_regular(self, rel: str) -> int:
+        """A read-only fd on the regular file `rel`, as WorkspaceFS.open_regular."""
+        parent, name = self._parent(rel)
+        if parent is None:
+            raise FileNotFoundError(errno.ENOENT, "not reachable without a link", rel)
+        try:
+            fd = os.open(name, READ_FLAGS, dir_fd=parent)
+        except OSError as error:
+            raise refusal(parent, name, rel, error) from None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            raise NotRegularFile(f"{rel} is {describe_mode(info.st_mode)}, not a regular file; refused")
+        return fd
+
+
 def _default_mode() -> int:
     umask = os.umask(0)
     os.umask(umask)
@@ -362,14 +302,10 @@ def _create_temp(parent: int, name: str) -> tuple[str, int]:
     for _ in range(100):
         temp = f".{name[:200]}.{os.urandom(4).hex()}.ornith-tmp"
         try:
-            return temp, os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o600,
+            return temp, os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW | CLOEXEC, 0o600,
                                  dir_fd=parent)
         except FileExistsError:
             continue
     raise FileExistsError(errno.EEXIST, "no free temporary name", name)
 
 
-def describe_mode(mode: int) -> str:
-    kinds = [(stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
-             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISLNK, "a symlink")]
-    return next((label for test, label in kinds if test(mode)), "a special file")

@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 import git
 from git.db import IStream  # type: ignore[attr-defined]  # gitpython re-exports gitdb's, untyped
 
-from ornith_local.sandbox.workspace_fs import UnsafePath, WorkspaceFS
+from ornith_local.sandbox.workspace_fs import OpenDirectories, UnsafePath, WorkspaceFS
 from ornith_local.tools.base import ToolError
 from ornith_local.tools.listing import GIT_SAFE
 
@@ -143,39 +143,39 @@ def _store_blob(repo: git.Repo, fd: int, size: int) -> str:
 def snapshot(repo: git.Repo) -> Snapshot:
     """The working tree exactly as it is on disk, as a tree object (the objects are written, nothing else).
 
-    Every file is opened beneath the work tree with no link followed on the way (`WorkspaceFS`): a tracked
+    Every file is opened beneath the work tree with no link followed on the way (`OpenDirectories`): a tracked
     path under a directory that a command replaced with a symlink reads as absent, never as the outside file.
     """
     root = _worktree(repo)
-    fs = WorkspaceFS(root)
     entries: list[str] = []
     skipped: list[str] = []
-    for rel, tracked in _visible_files(repo):
-        info = fs.lstat(rel)
-        if info is None:
-            continue  # deleted, or behind a symlinked directory: absent from the snapshot
-        if stat.S_ISLNK(info.st_mode):
-            target = os.fsencode(fs.readlink(rel))
-            sha = _git(repo, "hash-object", "-w", "--stdin", stdin=target).decode().strip()
-            entries.append(f"120000 {sha}\t{rel}")
-            continue
-        if not stat.S_ISREG(info.st_mode):
-            continue  # directories here are submodules or nested repos: not ours to save; FIFOs hold no content
-        if not tracked and info.st_size > SNAPSHOT_MAX_BYTES:
-            skipped.append(rel)  # a 2 GiB data dump is not copied into .git on every checkpoint
-            continue
-        try:
-            fd = fs.open_regular(rel)
-        except (OSError, UnsafePath):
-            continue  # swapped for a link or a FIFO since the lstat: treated as absent, never followed
-        try:
-            now = os.fstat(fd)
-            key = (str(root), rel, now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns, now.st_ctime_ns)
-            sha = _BLOB_CACHE.get(key) or _store_blob(repo, fd, now.st_size)
-        finally:
-            os.close(fd)
-        _BLOB_CACHE[key] = sha
-        entries.append(f"{'100755' if now.st_mode & stat.S_IXUSR else '100644'} {sha}\t{rel}")
+    with OpenDirectories(root) as tree:
+        for rel, tracked in _visible_files(repo):
+            info = tree.lstat(rel)
+            if info is None:
+                continue  # deleted, or behind a symlinked directory: absent from the snapshot
+            if stat.S_ISLNK(info.st_mode):
+                target = os.fsencode(tree.readlink(rel))
+                sha = _git(repo, "hash-object", "-w", "--stdin", stdin=target).decode().strip()
+                entries.append(f"120000 {sha}\t{rel}")
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                continue  # directories here are submodules or nested repos: not ours to save; FIFOs hold nothing
+            if not tracked and info.st_size > SNAPSHOT_MAX_BYTES:
+                skipped.append(rel)  # a 2 GiB data dump is not copied into .git on every checkpoint
+                continue
+            try:
+                fd = tree.open_regular(rel)
+            except OSError:  # UnsafePath too: swapped for a link or a FIFO since the lstat, never followed
+                continue
+            try:
+                now = os.fstat(fd)
+                key = (str(root), rel, now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns, now.st_ctime_ns)
+                sha = _BLOB_CACHE.get(key) or _store_blob(repo, fd, now.st_size)
+            finally:
+                os.close(fd)
+            _BLOB_CACHE[key] = sha
+            entries.append(f"{'100755' if now.st_mode & stat.S_IXUSR else '100644'} {sha}\t{rel}")
     with tempfile.TemporaryDirectory(prefix="ornith-index-") as temp:
         env = {"GIT_INDEX_FILE": str(Path(temp) / "index")}
         info_lines = "".join(entry + "\0" for entry in entries).encode("utf-8", "surrogateescape")

@@ -58,6 +58,7 @@ def git_files(root: Path) -> list[str] | None:
     seen: set[str] = set()
     files: list[str] = []
     fs = WorkspaceFS(root)
+    real_dirs: dict[str, bool] = {}
     for raw in out.split(b"\0"):
         name = raw.decode("utf-8", errors="surrogateescape")
         # A nested repository shows up as "dir/": its files are not ours to list.
@@ -68,7 +69,10 @@ def git_files(root: Path) -> list[str] | None:
         if any(part in ALWAYS_SKIPPED for part in rel.split("/")[:-1]):
             continue
         # A tracked file the user deleted is not there to read, nor one behind a directory now a symlink.
-        if fs.lstat(rel) is not None:
+        parent = rel.rpartition("/")[0]
+        if parent not in real_dirs:  # one link-free walk per directory, not per file
+            real_dirs[parent] = fs.is_real_directory(parent or ".")
+        if real_dirs[parent] and os.path.lexists(root / rel):
             files.append(rel)
     return sorted(files)
 

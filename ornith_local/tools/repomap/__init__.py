@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ornith_local.sandbox.workspace_fs import WorkspaceFS
 from ornith_local.tools.base import ToolResult, arg_int, schema
 from ornith_local.tools.listing import list_files
 from ornith_local.tools.repomap.cache import Entry, TagCache, cache_directory, load_memo, save_memo
@@ -131,8 +132,8 @@ class RepoMap:
     def _read(self, rel: str, language: str, info: os.stat_result) -> tuple[Entry | None, bool]:
         """The entry of a file whose stat changed: the cached one if its content did not, else parsed."""
         try:
-            content = (self.root / rel).read_bytes()
-        except OSError:
+            content = WorkspaceFS(self.root).read_bytes(rel)  # no link a command planted is followed
+        except OSError:  # UnsafePath too: a link, FIFO or file over the cap is left out of the map
             return None, False
         sha = hashlib.sha1(content).hexdigest()
         entry = self.cache.same_content(rel, info, sha)
