@@ -24,6 +24,7 @@ from ornith_local.tools.base import Tool, call_tool
 from ornith_local.tools.edit import EditFile
 from ornith_local.tools.files import ListDir, ReadFile, WriteFile
 from ornith_local.tools.listing import list_files
+from ornith_local.tools.repomap import RepoMapTool
 from ornith_local.tools.search import Search
 from ornith_local.tools.workspace import Workspace
 from tests.conftest import git
@@ -210,3 +211,8 @@ def test_held_back_tests_stay_out_of_search_and_listing(ws: Workspace) -> None:
     listing = call_tool(ListDir(hidden), {"depth": 3})
     assert "heldback" not in listing.text and "test_open.py" in listing.text
     assert not call_tool(ReadFile(hidden), {"path": "heldback/test_hidden.py"}).ok
+    # The repo map names definitions: the held-back test's name stays out of it too (control first).
+    cache = ws.root.parent / "map-cache"
+    assert "test_secret_case" in call_tool(RepoMapTool(ws, cache_dir=cache), {}).text
+    shown = call_tool(RepoMapTool(hidden, cache_dir=cache), {}).text
+    assert "test_secret_case" not in shown and "test_open" in shown

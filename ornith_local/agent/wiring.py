@@ -218,7 +218,7 @@ def open_run(
 
     def repo_map(task: str) -> str:
         if task not in repo_maps:  # once per run: the map is the same for every scaffold of the task
-            repo_maps[task] = RepoMap(repo, count_tokens=backend.count_tokens).build(
+            repo_maps[task] = RepoMap(repo, count_tokens=backend.count_tokens, hidden=workspace.is_hidden).build(
                 task=task, tokens=REPO_MAP_TOKENS).text
         return repo_maps[task]
 

@@ -77,8 +77,10 @@ class _Laps:
 
 class RepoMap:
     def __init__(self, root: Path, *, cache_dir: Path | None = None,
-                 count_tokens: Callable[[str], int] = estimate_tokens) -> None:
+                 count_tokens: Callable[[str], int] = estimate_tokens,
+                 hidden: Callable[[str], bool] = lambda rel: False) -> None:
         self.root = Path(os.path.realpath(root))
+        self.hidden = hidden  # held-back tests: left out of the map (and of its memo key)
         self.cache_dir = cache_directory(self.root, cache_dir)
         self._cache: TagCache | None = None
         self.count_tokens = count_tokens
@@ -96,6 +98,8 @@ class RepoMap:
         found = []
         base = str(self.root)
         for rel in list_files(self.root):
+            if self.hidden(rel):
+                continue
             language = language_for(rel)
             if language is None:
                 continue
@@ -234,8 +238,8 @@ class RepoMapTool:
     def run(self, args: Mapping[str, Any]) -> ToolResult:
         focus = [str(item) for item in args.get("focus") or []]
         tokens = max(arg_int(args, "tokens", DEFAULT_TOKENS) or DEFAULT_TOKENS, 64)
-        result = RepoMap(self.workspace.root, cache_dir=self.cache_dir).build(task=self.task, focus=focus,
-                                                                              tokens=tokens)
+        result = RepoMap(self.workspace.root, cache_dir=self.cache_dir,
+                         hidden=self.workspace.is_hidden).build(task=self.task, focus=focus, tokens=tokens)
         title = (f"repo map: {result.definitions_shown} of {result.definitions_total} definitions from "
                  f"{result.files_total} files, ~{result.tokens} tokens")
         text = result.text or "(no source files with a supported language)"
