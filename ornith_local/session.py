@@ -35,6 +35,7 @@ from ornith_local.models.gguf import ModelFileError
 from ornith_local.models.plan import DoesNotFit
 from ornith_local.models.tiny import TINY_MODEL_NAME, TinyModelUnavailable
 from ornith_local.sandbox import SandboxError, open_sandbox
+from ornith_local.sandbox.workspace_fs import WorkspaceFS
 from ornith_local.tools import Workspace, default_tools
 from ornith_local.tools.checkpoint import (
     Checkpoint,
@@ -104,8 +105,8 @@ class GitWorkspace:
         texts, budget = [], MAX_TEST_SOURCE_BYTES
         for rel in list_files(self.root):
             if is_test_path(rel) and budget > 0:
-                with contextlib.suppress(OSError):
-                    text = (self.root / rel).read_text(encoding="utf-8", errors="replace")[:budget]
+                with contextlib.suppress(OSError):  # a link, FIFO or device in the tests: skipped, never followed
+                    text = WorkspaceFS(self.root).read_head(rel, budget).decode("utf-8", errors="replace")[:budget]
                     budget -= len(text)
                     texts.append(text)
         return literals_in(texts)
@@ -175,7 +176,7 @@ def open_run(
     # Whose quirks: an endpoint runs the model it was asked for; in-process, the default is the tiny model.
     model = request.model or settings.name or (None if settings.endpoint else TINY_MODEL_NAME)
     quirks = quirks_for(model, request.quirks)
-    workspace = Workspace.at(repo)
+    workspace = Workspace.at(repo, hidden=request.withheld)  # held-back tests: out of listings and searches
     tools = ToolRegistry(default_tools(workspace, sandbox, config.sandbox))
     repo_map_tool = tools.get("repo_map")
     if isinstance(repo_map_tool, RepoMapTool):
@@ -193,7 +194,7 @@ def open_run(
 
     def repo_map(task: str) -> str:
         if task not in repo_maps:  # once per run: the map is the same for every scaffold of the task
-            repo_maps[task] = RepoMap(repo, count_tokens=backend.count_tokens).build(
+            repo_maps[task] = RepoMap(repo, count_tokens=backend.count_tokens, hidden=workspace.is_hidden).build(
                 task=task, tokens=REPO_MAP_TOKENS).text
         return repo_maps[task]
 

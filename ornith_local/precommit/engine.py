@@ -252,7 +252,7 @@ def apply_to_worktree(run: StagedRun, patch: str, files: list[str]) -> None:
                                      exit_code=1)
             merged[ours] = result.stdout
     for target, data in merged.items():
-        write_atomic(target, data)
+        write_atomic(target, data, root=run.repo.root)  # never through a directory a command made a link
 
 
 __all__ = ["NothingStaged", "PrecommitError", "StagedRun", "apply_to_worktree", "clear_suggestion",

@@ -9,6 +9,7 @@ closest passages with their line numbers, which is usually enough for the model'
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,9 +17,9 @@ from typing import Any, ClassVar
 
 from ornith_local.tools.base import CallPreview, Effect, ToolError, ToolResult, arg_bool, arg_str, schema
 from ornith_local.tools.fileio import BinaryFileError, read_text, write_text
-from ornith_local.tools.files import diff_counts, unified_diff
+from ornith_local.tools.files import MAX_READ_BYTES, diff_counts, unified_diff
 from ornith_local.tools.preview import file_change_preview, replaced_lines
-from ornith_local.tools.workspace import Workspace
+from ornith_local.tools.workspace import Workspace, refusals_as_tool_errors
 
 MAX_CANDIDATES = 3
 # Above this many lines, candidate search looks only at windows that share a line with the anchor.
@@ -198,16 +199,18 @@ class EditFile:
         new = arg_str(args, "new_string").replace("\r\n", "\n")
         replace_all = arg_bool(args, "replace_all")
         path = self.workspace.resolve(rel, for_write=True)
-        if not path.is_file():
+        if not os.path.lexists(path) or path.is_dir():
             raise ToolError(f"{rel}: no such file (use write_file to create it)")
-        try:
-            before, fmt = read_text(path)
-        except BinaryFileError:
-            raise ToolError(f"{rel} is a binary file; edit_file works on text") from None
-        shown = self.workspace.relative(path)
-        outcome = apply_edit(before, old, new, replace_all=replace_all, where=shown)
-        write_text(path, outcome.text, fmt)
-        after, _ = read_text(path)
+        root = self.workspace.root
+        with refusals_as_tool_errors():
+            try:
+                before, fmt = read_text(path, root=root, limit=MAX_READ_BYTES)
+            except BinaryFileError:
+                raise ToolError(f"{rel} is a binary file; edit_file works on text") from None
+            shown = self.workspace.relative(path)
+            outcome = apply_edit(before, old, new, replace_all=replace_all, where=shown)
+            write_text(path, outcome.text, fmt, root=root)
+            after, _ = read_text(path, root=root, limit=MAX_READ_BYTES)
         diff = unified_diff(shown, before, after)
         added, removed = diff_counts(diff)
         how = " (matched ignoring whitespace)" if outcome.tolerant else ""

@@ -3,18 +3,17 @@
 Tools see text with `\\n` line endings; on the way back to disk the file gets its original encoding,
 byte-order mark, dominant line ending, trailing-newline state and permission bits. Every write goes to
 a temporary file in the same directory, is flushed to disk, and replaces the original with one rename,
-so a crash leaves either the old file or the new one, never half of each.
+so a crash leaves either the old file or the new one, never half of each. The bytes move through
+`sandbox.workspace_fs`, which refuses links, FIFOs and devices a sandboxed command could have planted.
 """
 
 from __future__ import annotations
 
 import codecs
-import contextlib
-import os
-import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from ornith_local.sandbox.workspace_fs import DEFAULT_READ_LIMIT, WorkspaceFS
 
 BINARY_SNIFF_BYTES = 8192
 
@@ -97,63 +96,40 @@ def encode(text: str, fmt: TextFormat, *, keep_trailing: bool = True) -> bytes:
         return text.encode("utf-8")
 
 
-def read_text(path: Path) -> tuple[str, TextFormat]:
-    return decode(path.read_bytes())
+def read_text(path: Path, *, root: Path | None = None, limit: int = DEFAULT_READ_LIMIT) -> tuple[str, TextFormat]:
+    """The text of the regular file `path` (never through a link; beneath `root` when given, every component
+    link-free). Raises UnsafePath for a link, a FIFO or a device, FileTooLarge over `limit` bytes."""
+    fs, rel = _beneath(path, root)
+    return decode(fs.read_bytes(rel, limit))
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` in one rename, keeping the original's permission bits.
+def _beneath(path: Path, root: Path | None) -> tuple[WorkspaceFS, str]:
+    if root is None:
+        return WorkspaceFS(path.parent), path.name
+    return WorkspaceFS(root), path.relative_to(root).as_posix()
 
-    `path` should already be the real path: a symlink is followed by the caller so the link stays a link.
+
+def write_atomic(path: Path, data: bytes, *, root: Path | None = None, mode: int | None = None) -> None:
+    """Replace `path` with `data` in one rename, keeping the original's permission bits (or setting `mode`).
+
+    `path` should already be the real path: a symlink is resolved by the caller so the link stays a link, and
+    one found in its place (or, with `root`, in any directory on the way) is refused, never written through.
     """
-    try:
-        mode: int | None = stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        mode = None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".ornith-tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is None:
-            # mkstemp makes 0600; a new file gets the usual mode under the user's umask.
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(temp_name, mode)
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        raise
-    _fsync_dir(path.parent)
+    if root is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    fs, rel = _beneath(path, root)
+    fs.write_atomic(rel, data, mode=mode)
 
 
-def _fsync_dir(directory: Path) -> None:
-    # Makes the rename itself durable; not every platform lets a directory be opened.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_text(path: Path, text: str, fmt: TextFormat | None = None) -> TextFormat:
+def write_text(path: Path, text: str, fmt: TextFormat | None = None, *, root: Path | None = None) -> TextFormat:
     """Write `text` atomically in `fmt`, or in the existing file's format, or as new UTF-8 with `\\n`."""
     if fmt is None:
         try:
-            _, fmt = read_text(path)
+            _, fmt = read_text(path, root=root)
             keep = True
         except (FileNotFoundError, BinaryFileError):
             fmt, keep = NEW_FILE_FORMAT, False
     else:
         keep = True
-    write_atomic(path, encode(text, fmt, keep_trailing=keep))
+    write_atomic(path, encode(text, fmt, keep_trailing=keep), root=root)
     return fmt

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from ornith_local.sandbox.workspace_fs import FileTooLarge, UnsafePath, human_size
 from ornith_local.tools.base import CallPreview, Effect, ToolError, ToolResult, arg_int, arg_str, plain_preview, schema
 from ornith_local.tools.fileio import BinaryFileError, read_text, write_text
 from ornith_local.tools.listing import list_files
-from ornith_local.tools.workspace import Workspace
+from ornith_local.tools.workspace import Workspace, refusals_as_tool_errors
 
 MAX_LINES = 400  # lines shown by one read_file call unless the model asks for a range
 MAX_LINE_CHARS = 500
 MAX_ENTRIES = 300
+# Text files bigger than this are data or generated: reading one whole would flood the context (or the memory).
+MAX_READ_BYTES = 16 * 1024 * 1024
 
 
 def unified_diff(rel: str, before: str, after: str, context: int = 3) -> str:
@@ -54,10 +58,15 @@ class ReadFile:
         path = self.workspace.resolve(rel)
         if path.is_dir():
             raise ToolError(f"{rel} is a directory; use list_dir")
-        if not path.is_file():
+        if not os.path.lexists(path) or self.workspace.is_hidden(self.workspace.relative(path)):
             raise ToolError(f"{rel}: no such file")
         try:
-            text, fmt = read_text(path)
+            text, fmt = read_text(path, root=self.workspace.root, limit=MAX_READ_BYTES)
+        except FileTooLarge as error:
+            raise ToolError(f"{rel} is {human_size(error.size)}, more than read_file shows "
+                            f"({human_size(MAX_READ_BYTES)}); use search to find the lines you need") from None
+        except UnsafePath as error:
+            raise ToolError(str(error)) from None
         except BinaryFileError:
             size = path.stat().st_size
             return ToolResult(True, f"{rel} is a binary file ({size} bytes); not shown.", title=f"{rel} (binary)",
@@ -110,7 +119,8 @@ class ListDir:
             raise ToolError(f"{rel}: not a directory")
         prefix = self.workspace.relative(directory)
         prefix = "" if prefix == "." else prefix + "/"
-        files = [f[len(prefix):] for f in list_files(self.workspace.root) if f.startswith(prefix)]
+        files = [f[len(prefix):] for f in list_files(self.workspace.root)
+                 if f.startswith(prefix) and not self.workspace.is_hidden(f)]
         # Count files per directory at each shown level, then print a sorted tree.
         entries: dict[str, int] = {}
         for name in files:
@@ -162,14 +172,16 @@ class WriteFile:
             raise ToolError(f"{rel} is a directory")
         shown = self.workspace.relative(path)
         before: str | None = None
-        if path.exists():
-            try:
-                before, _ = read_text(path)
-            except BinaryFileError:
-                raise ToolError(f"{rel} is a binary file; refusing to overwrite it with text") from None
-        content = content.replace("\r\n", "\n")
-        write_text(path, content)
-        after, _ = read_text(path)
+        root = self.workspace.root
+        with refusals_as_tool_errors():
+            if os.path.lexists(path):
+                try:
+                    before, _ = read_text(path, root=root, limit=MAX_READ_BYTES)
+                except BinaryFileError:
+                    raise ToolError(f"{rel} is a binary file; refusing to overwrite it with text") from None
+            content = content.replace("\r\n", "\n")
+            write_text(path, content, root=root)
+            after, _ = read_text(path, root=root, limit=MAX_READ_BYTES)
         if before is None:
             lines = len(after.splitlines())
             return ToolResult(True, f"created {shown} ({lines} lines)", title=f"created {shown} ({lines} lines)",

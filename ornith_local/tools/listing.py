@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ornith_local.sandbox.paths import HOST_GIT_OPTIONS
+from ornith_local.sandbox.workspace_fs import WorkspaceFS
 
 # Never worth listing, ignored or not: version control and tool caches.
 ALWAYS_SKIPPED = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache",
                             ".tox", ".venv", "node_modules"})
 
 GIT_SAFE = list(HOST_GIT_OPTIONS)
+GITIGNORE_LIMIT = 1024 * 1024
 
 
 def host_git(root: Path, *args: str, input_bytes: bytes | None = None, env: dict[str, str] | None = None,
@@ -55,6 +57,8 @@ def git_files(root: Path) -> list[str] | None:
         return None  # a directory git ignores (a vendored package in .venv): walk it instead
     seen: set[str] = set()
     files: list[str] = []
+    fs = WorkspaceFS(root)
+    real_dirs: dict[str, bool] = {}
     for raw in out.split(b"\0"):
         name = raw.decode("utf-8", errors="surrogateescape")
         # A nested repository shows up as "dir/": its files are not ours to list.
@@ -64,7 +68,11 @@ def git_files(root: Path) -> list[str] | None:
         rel = name[len(prefix):] if prefix and name.startswith(prefix) else name
         if any(part in ALWAYS_SKIPPED for part in rel.split("/")[:-1]):
             continue
-        if os.path.lexists(root / rel):  # a tracked file the user deleted is not there to read
+        # A tracked file the user deleted is not there to read, nor one behind a directory now a symlink.
+        parent = rel.rpartition("/")[0]
+        if parent not in real_dirs:  # one link-free walk per directory, not per file
+            real_dirs[parent] = fs.is_real_directory(parent or ".")
+        if real_dirs[parent] and os.path.lexists(root / rel):
             files.append(rel)
     return sorted(files)
 
@@ -159,26 +167,26 @@ def _ignored(rules: list[tuple[str, list[_Rule]]], rel: str, is_dir: bool) -> bo
 def walk_files(root: Path) -> list[str]:
     """Every file under `root` not ignored by the .gitignore files found on the way (pure Python)."""
     files: list[str] = []
-    stack: list[tuple[Path, str, list[tuple[str, list[_Rule]]]]] = [(root, "", [])]
+    fs = WorkspaceFS(root)
+    stack: list[tuple[str, list[tuple[str, list[_Rule]]]]] = [("", [])]
     while stack:
-        directory, rel_dir, rules = stack.pop()
-        gitignore = directory / ".gitignore"
-        if gitignore.is_file():
-            with contextlib.suppress(OSError):
-                rules = [*rules, (rel_dir, parse_gitignore(gitignore.read_text(errors="replace")))]
+        rel_dir, rules = stack.pop()
+        # Each directory is opened link-free from the root: one swapped for a link meanwhile is skipped.
+        with contextlib.suppress(OSError):  # a link, FIFO or huge file named .gitignore is not read
+            ignore_text = fs.read_bytes(f"{rel_dir}/.gitignore" if rel_dir else ".gitignore", GITIGNORE_LIMIT)
+            rules = [*rules, (rel_dir, parse_gitignore(ignore_text.decode(errors="replace")))]
         try:
-            entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+            entries = fs.scandir(rel_dir or ".")
         except OSError:
             continue
-        for entry in entries:
-            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-            is_dir = entry.is_dir(follow_symlinks=False)
-            if is_dir and entry.name in ALWAYS_SKIPPED:
+        for name, is_dir in entries:
+            rel = f"{rel_dir}/{name}" if rel_dir else name
+            if is_dir and name in ALWAYS_SKIPPED:
                 continue
             if _ignored(rules, rel, is_dir):
                 continue
             if is_dir:
-                stack.append((Path(entry.path), rel, rules))
+                stack.append((rel, rules))
             else:
                 files.append(rel)
     return sorted(files)

@@ -6,11 +6,12 @@ is not in the file) it says in words, so a person is never asked to approve an e
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from ornith_local.tools.base import CallPreview, ToolError
 from ornith_local.tools.fileio import BinaryFileError, read_text
-from ornith_local.tools.files import unified_diff
+from ornith_local.tools.files import MAX_READ_BYTES, unified_diff
 from ornith_local.tools.workspace import Workspace
 
 
@@ -20,7 +21,9 @@ def file_change_preview(workspace: Workspace, rel: str, change: Callable[[str], 
     title = f"{verb} {rel}"
     try:
         path = workspace.resolve(rel, for_write=True)
-        before = read_text(path)[0] if path.is_file() else ""
+        # Read as the tool will: beneath the root, never through a link a sandboxed command planted.
+        exists = os.path.lexists(path) and not path.is_dir()
+        before = read_text(path, root=workspace.root, limit=MAX_READ_BYTES)[0] if exists else ""
     except ToolError as error:
         return CallPreview("text", f"{error} (the tool will refuse it)", title)
     except (OSError, BinaryFileError) as error:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ornith_local.agent.events import Event, ModelTurn, RunEnded
+from ornith_local.sandbox.terminal import strip_controls_deep, strip_terminal_controls
 from ornith_local.tools.base import CallPreview
 
 Answer = Literal["yes", "no", "always"]
@@ -94,7 +95,7 @@ class RunBridge:
     def emit(self, event: Event) -> None:
         if isinstance(event, ModelTurn):
             self.turn_pieces = 0
-        self._put(EventItem(event))
+        self._put(EventItem(strip_controls_deep(event)))  # no escape sequence reaches the terminal
         if not isinstance(event, RunEnded):  # a finished run is recorded as finished, interrupted or not
             self.check()
 
@@ -104,7 +105,7 @@ class RunBridge:
             if not self.turn_pieces:
                 self.turn_started = time.monotonic()
             self.turn_pieces += 1
-            self._put(TextItem(piece))
+            self._put(TextItem(strip_terminal_controls(piece)))
 
     def hidden_text(self, piece: str) -> None:
         """Text the runtime does not stream (the scaffold JSON, the judge's verdict): counted, interruptible."""

@@ -1,6 +1,6 @@
 """A tiny invoicing library."""
 
-from invoicing.discounts import bulk_discount_rate, apply_coupon
+from invoicing.discounts import apply_coupon, bulk_discount_rate
 from invoicing.invoice import Invoice, InvoiceLine
 from invoicing.money import format_money, round_cents
 

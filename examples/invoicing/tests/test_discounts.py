@@ -1,7 +1,6 @@
 from decimal import Decimal
 
 import pytest
-
 from invoicing.discounts import apply_coupon, bulk_discount_rate
 
 

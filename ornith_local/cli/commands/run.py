@@ -19,6 +19,7 @@ from ornith_local.agent.loop import RunResult
 from ornith_local.agent.sessions import ResumeState
 from ornith_local.cli.output import CliError, stderr, stdout
 from ornith_local.config import load_config
+from ornith_local.sandbox.terminal import strip_controls_deep, strip_terminal_controls
 from ornith_local.session import RunRequest, SetupError, open_run
 from ornith_local.tools.base import CallPreview
 
@@ -55,6 +56,8 @@ class EventPrinter:
         self.stream_text = stream_text
 
     def __call__(self, event: events.Event) -> None:
+        # Tool output and model text (live or replayed) lose their escape sequences: no OSC 52, no cursor moves.
+        event = strip_controls_deep(event)
         match event:
             case events.RunStarted():
                 stdout.print(f"[bold]Task:[/] {escape(event.task)}")
@@ -147,6 +150,7 @@ def print_summary(result: RunResult, repo: Path) -> None:
 
 def _ask(tool: str, preview: CallPreview, tier: str) -> str:
     """The approval prompt: the tool's own preview of the call (the diff it would make, the command it would run)."""
+    preview = strip_controls_deep(preview)
     stderr.print(f"\n[bold]Allow[/] {escape(preview.title)} [dim](tool {tool} · sandbox: {tier})[/]")
     if preview.kind == "diff":
         stderr.print(Syntax(preview.text, "diff", theme="ansi_dark", background_color="default"))
@@ -173,7 +177,7 @@ def execute(*, task: str, repo: Path, args: argparse.Namespace, resume: ResumeSt
         print(json.dumps({"event": "summary", **data}, default=str), flush=True)
 
     def on_text(piece: str) -> None:
-        stdout.print(piece, end="", style="dim", markup=False, highlight=False)
+        stdout.print(strip_terminal_controls(piece), end="", style="dim", markup=False, highlight=False)
 
     printer = EventPrinter(stream_text=sys.stdout.isatty())
     request = RunRequest(

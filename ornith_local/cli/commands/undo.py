@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from rich.markup import escape
 from rich.prompt import Confirm
 
 from ornith_local.agent.events import Checkpointed
@@ -60,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
             return 1
     report = undo(repo, checkpoint)
     stdout.print(f"Restored {len(report.restored)} file(s), removed {len(report.deleted)} created since.")
+    for refusal in report.refused:  # a link or special file a command left in the way: never written through
+        stderr.print(f"[yellow]not restored:[/] {escape(refusal)}", highlight=False)
     if report.safety is not None:
         stdout.print(f"[dim]The state before this undo is saved as checkpoint {report.safety.id}.[/]")
     return 0

@@ -8,6 +8,7 @@ by exit code and output only: their reporters differ per project.
 from __future__ import annotations
 
 import secrets
+import xml.etree.ElementTree as ElementTree
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any, ClassVar
 
 from ornith_local.config import load_config
 from ornith_local.sandbox import Sandbox, open_sandbox, with_read_only
+from ornith_local.sandbox.workspace_fs import WorkspaceFS
 from ornith_local.tools.base import CallPreview, Effect, ToolError, ToolResult, schema
 from ornith_local.tools.testing.detect import TestCommand, detect_test_command
 from ornith_local.tools.testing.model import Frame, TestCase, TestReport
@@ -35,6 +37,7 @@ DETAIL_CHARS = 1500
 # Keep test runs from leaving bytecode caches and pytest caches in the user's tree.
 JS_RUNNERS = ("npm", "pnpm", "yarn")
 TEST_ENV = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
+JUNIT_MAX_BYTES = 64 * 1024 * 1024
 
 __all__ = [
     "Frame",
@@ -86,7 +89,7 @@ def run_tests(root: Path, sandbox: Sandbox | None = None, *, command: TestComman
     argv += list(select)
     try:
         result = sandbox.run(argv, workspace=root, timeout_s=timeout, env={**env_for_tests(root), **dict(command.env)})
-        junit_text = junit.read_text(errors="replace") if junit is not None and junit.exists() else None
+        junit_text, junit_problem = _read_report(root, junit)
     finally:
         if junit is not None:
             junit.unlink(missing_ok=True)
@@ -94,7 +97,10 @@ def run_tests(root: Path, sandbox: Sandbox | None = None, *, command: TestComman
     report = TestReport(command.runner, " ".join(argv[:len(command.argv)] + list(select)), result.exit_code,
                         result.duration_s, timed_out=result.timed_out, output=_tail(output))
     if command.runner == "pytest" and junit_text:
-        report.cases = parse_junit(junit_text)
+        try:
+            report.cases = parse_junit(junit_text)
+        except ElementTree.ParseError as error:
+            junit_problem = f"the JUnit report is not valid XML ({error})"
     elif command.runner == "go":
         report.cases = parse_go_json(result.stdout)
     elif command.runner == "cargo":
@@ -103,8 +109,22 @@ def run_tests(root: Path, sandbox: Sandbox | None = None, *, command: TestComman
         report.cases = parse_unittest(output)
     elif command.runner in (*JS_RUNNERS, "custom") and looks_like_tap(result.stdout):
         report.cases = parse_tap(result.stdout, root)
-    report.error = _problem(report, command, timeout)
+    report.error = junit_problem or _problem(report, command, timeout)
     return report
+
+
+def _read_report(root: Path, junit: Path | None) -> tuple[str | None, str | None]:
+    """The JUnit file pytest wrote in the sandbox, read without following a link a test could have put there
+    (to a 0600 file of the user's) and without blocking on a FIFO; (text, None) or (None, why not)."""
+    if junit is None:
+        return None, None
+    try:
+        data = WorkspaceFS(root).read_bytes(junit.name, JUNIT_MAX_BYTES)
+    except FileNotFoundError:
+        return None, None
+    except OSError as error:  # UnsafePath: a link, FIFO or oversized file in the report's place
+        return None, f"the JUnit report was not read: {error}"
+    return data.decode("utf-8", errors="replace"), None
 
 
 def _problem(report: TestReport, command: TestCommand, timeout: float) -> str | None:
