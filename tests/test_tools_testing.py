@@ -17,7 +17,7 @@ from ornith_local.tools.testing import RunTests, detect_test_command, format_rep
 from ornith_local.tools.testing.detect import TestCommand
 from ornith_local.tools.testing.parsers import parse_go_json, parse_tap
 from ornith_local.tools.workspace import Workspace
-from tests.conftest import git
+from tests.conftest import git, trust
 
 
 def test_example_suite_gives_per_test_results_with_locations(example_repo: Path) -> None:
@@ -54,6 +54,7 @@ def test_run_tests_tool_selects_tests_and_refuses_options(example_repo: Path) ->
 def test_config_overrides_the_detected_command_and_timeouts_are_reported(example_repo: Path) -> None:
     (example_repo / ".ornith.toml").write_text(
         '[tests]\ncommand = "python3 -c \'import time; time.sleep(30)\'"\ntimeout_s = 1.5\n')
+    trust(example_repo)
     command = detect_test_command(example_repo)
     assert command is not None and command.runner == "custom" and command.argv[0] == "python3"
     report = run_tests(example_repo)
@@ -67,6 +68,7 @@ def test_tests_env_from_config_reaches_the_sandboxed_run(tmp_path: Path) -> None
         "    assert os.environ.get('APP_DB') == 'sqlite:///:memory:'\n")
     assert run_tests(tmp_path).counts["failed"] == 1
     (tmp_path / ".ornith.toml").write_text('[tests]\nenv = ["APP_DB=sqlite:///:memory:"]\n')
+    trust(tmp_path)
     report = run_tests(tmp_path)
     assert report.ok and report.counts["passed"] == 1
 

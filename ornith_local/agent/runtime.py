@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal
 
 from ornith_local.agent import prompts
 from ornith_local.agent.context import Conversation
 from ornith_local.agent.deps import AgentDeps, AgentOptions, CheckResult
-from ornith_local.agent.guard import Finding, GuardPolicy, check_call, check_diff
+from ornith_local.agent.guard import Finding, GuardPolicy, check_call, check_diff, check_test_setup
 from ornith_local.agent.propose import propose_scaffold
 from ornith_local.agent.scaffold import (
     EDIT_TOOLS,
@@ -30,6 +31,7 @@ from ornith_local.llm.backend import BackendError, GenerateOptions, Message
 from ornith_local.llm.parsing import parse_output
 from ornith_local.llm.parsing.loose import kept_reply, loose_tool_calls
 from ornith_local.tools.base import call_tool, function_spec
+from ornith_local.tools.testing.integrity import changes_since_start
 
 Outcome = Literal["verified", "failed", "flagged", "aborted", "error"]
 # Worded after trajectories of a 1.5B model, which called replan to report what it had found: step_done
@@ -147,6 +149,9 @@ class Runtime:
         self._log("checks", checks=[check.to_json() for check in checks])
         diff = deps.workspace.diff()
         self.findings += check_diff(diff, self.policy, deps.workspace.test_literals())
+        root = getattr(deps.workspace, "root", None)  # test setup changes, git-ignored files included
+        if isinstance(root, Path):
+            self.findings += check_test_setup(changes_since_start(root))
         passed = bool(checks) and all(check.passed for check in checks)
         if any(finding.flags_run for finding in self.findings):
             outcome = "flagged"

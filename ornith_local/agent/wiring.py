@@ -39,6 +39,7 @@ from ornith_local.tools.checkpoint import (
 from ornith_local.tools.listing import list_files
 from ornith_local.tools.repomap import RepoMap, RepoMapTool
 from ornith_local.tools.testing import env_for_tests, format_report, run_tests
+from ornith_local.tools.testing.integrity import freeze as freeze_test_setup
 
 REPO_MAP_TOKENS = 1024
 MAX_TEST_SOURCE_BYTES = 400_000  # enough to catch special-casing, bounded for huge suites
@@ -110,6 +111,7 @@ class SandboxVerifier:
         self.root, self.sandbox, self.checks, self.timeout_s = root, sandbox, tuple(checks), timeout_s
         self.use_baseline = use_baseline
         self.already_failing: frozenset[str] | None = None
+        freeze_test_setup(root)  # the test command and configuration as they are now, before any edit
 
     def baseline(self) -> list[str] | None:
         """The suite's failing tests before the run. A repo often has failures unrelated to the task: the run
