@@ -15,9 +15,8 @@ from ornith_local.sandbox.seccomp import seccomp_supported
 from ornith_local.sandbox.tiers import Tier, can_isolate, make_tier
 
 _PROBE_TIMEOUT_S = 15.0
-_COMMON = ("private /dev, /proc and /tmp (tmpfs size-capped); other homes, /root and root-only /etc files hidden; "
-           "no setuid/setgid bits; processes end with the command; no network (--allow-network shares the host's "
-           "network, loopback services included)")
+_COMMON = ("other homes, /root and root-only /etc files hidden; no setuid/setgid bits; processes end with the "
+           "command; no network (--allow-network shares the host's network, loopback services included)")
 _cache: list[TierProbe] | None = None
 
 
@@ -68,7 +67,8 @@ def _probe_bwrap() -> TierProbe:
             "kernel.apparmor_restrict_unprivileged_userns=0) or run outside a container that forbids them",
         )
     return TierProbe("bwrap", True, "namespaces + seccomp, no capabilities, no_new_privs: read-only root; workspace "
-                     f"writable except every .git and .ornith.toml; {_COMMON}")
+                     "writable except every .git and .ornith.toml; private /dev, /proc and /tmp (tmpfs size-capped); "
+                     f"{_COMMON}")
 
 
 def _probe_landlock() -> TierProbe:
@@ -88,7 +88,8 @@ def _probe_landlock() -> TierProbe:
     limits = "" if abi >= 6 else "; signals and abstract sockets not scoped (ABI < 6)"
     if can_isolate():
         return TierProbe("landlock", True, f"Landlock ABI {abi} + seccomp + mount/pid namespaces, no capabilities, "
-                         f"no_new_privs: every .git and .ornith.toml read-only; {_COMMON}{limits}")
+                         f"no_new_privs: every .git and .ornith.toml read-only; private /dev and /proc, a per-command "
+                         f"TMPDIR on the host; {_COMMON}{limits}")
     return TierProbe("landlock", True, f"Landlock ABI {abi} + seccomp, no_new_privs; no mount namespace here, so .git "
                      "and .ornith.toml stay writable (ornith's own git runs none of their programs) and /dev is "
                      f"the host's{limits}")
