@@ -12,6 +12,7 @@ world-readable (/etc/shadow, SSH host keys, sudoers...). Commands run as root in
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 from pathlib import Path
@@ -50,8 +51,10 @@ def protected_paths(workspace: Path) -> list[Path]:
     return found
 
 
-def hidden_etc_paths() -> list[Path]:
-    """Entries under /etc that others may not read: what a root-in-userns command could still read."""
+@functools.cache
+def hidden_etc_paths() -> tuple[Path, ...]:
+    """Entries under /etc that others may not read: what a root-in-userns command could still read.
+    Walked once per process: /etc changes with package installs, not between commands."""
     hidden: list[Path] = []
 
     def walk(directory: Path, depth: int) -> None:
@@ -72,10 +75,10 @@ def hidden_etc_paths() -> list[Path]:
                 walk(Path(entry.path), depth + 1)
 
     walk(Path("/etc"), 1)
-    return sorted(hidden)
+    return tuple(sorted(hidden))
 
 
 def hidden_paths(home: Path) -> list[Path]:
     """Every host path a command must not see, existing ones only."""
-    candidates = [Path(p) for p in HIDDEN_DIRS] + [home] + hidden_etc_paths()
+    candidates = [Path(p) for p in HIDDEN_DIRS] + [home] + list(hidden_etc_paths())
     return [path for path in dict.fromkeys(candidates) if path.exists()]
