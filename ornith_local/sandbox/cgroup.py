@@ -109,6 +109,7 @@ def cgroup_support() -> str:
     try:
         kill = (probe.path / "cgroup.kill").exists()
         limits = ", ".join(probe.limits) or "no memory/pids controller delegated (rlimits bound memory, weaker)"
-        return f"cgroup v2 per command: {'cgroup.kill at the end' if kill else 'kill by pid'}; limits: {limits}"
+        return (f"cgroup v2 per command: {'cgroup.kill at the end' if kill else 'kill by pid'}; limits: {limits}"
+                + ("" if probe.limits else " (bwrap relies on its pid namespace instead)"))
     finally:
         probe.remove()
