@@ -48,6 +48,7 @@ from ornith_local.tools.checkpoint import (
 from ornith_local.tools.listing import list_files
 from ornith_local.tools.registry import ToolRegistry
 from ornith_local.tools.repomap import RepoMap, RepoMapTool
+from ornith_local.tools.testing.integrity import changes_since_start
 
 REPO_MAP_TOKENS = 1024
 MAX_TEST_SOURCE_BYTES = 400_000  # enough to catch special-casing, bounded for huge suites
@@ -110,6 +111,9 @@ class GitWorkspace:
                     budget -= len(text)
                     texts.append(text)
         return literals_in(texts)
+
+    def test_setup_changes(self) -> list[str]:
+        return changes_since_start(self.root)
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,7 +31,22 @@ def isolated_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     for name in list(__import__("os").environ):
         if name.startswith("ORNITH_") and name not in {"ORNITH_CONFIG_DIR", "ORNITH_DATA_DIR", "ORNITH_CACHE_DIR"}:
             monkeypatch.delenv(name)
+    from ornith_local.config import thaw_repo_config
+
+    thaw_repo_config()  # each test reads its repo's .ornith.toml afresh
+    integrity = sys.modules.get("ornith_local.tools.testing.integrity")  # not imported: no baselines to drop
+    if integrity is not None:
+        integrity.forget()  # each test takes its own test-setup baseline
     yield
+
+
+def trust(repo: Path) -> None:
+    """Trust `repo`'s .ornith.toml as it is now (what `ornith trust` does), so its security keys count."""
+    from ornith_local.config import thaw_repo_config
+    from ornith_local.config.trust import trust_repo
+
+    trust_repo(repo, (repo / ".ornith.toml").read_bytes())
+    thaw_repo_config(repo)
 
 
 def git(repo: Path, *args: str) -> str:

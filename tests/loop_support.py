@@ -48,6 +48,7 @@ class NoteTool:
 class FakeWorkspace:
     diff_text: str = ""
     checkpoints: int = 0
+    setup_changes: tuple[str, ...] = ()
 
     def ensure_checkpoint(self) -> None:
         self.checkpoints += 1
@@ -60,6 +61,9 @@ class FakeWorkspace:
 
     def test_literals(self) -> set[str]:
         return set()
+
+    def test_setup_changes(self) -> list[str]:
+        return list(self.setup_changes)
 
 
 @dataclass

@@ -19,7 +19,7 @@ from ornith_local.guard.approvals import Approvals
 from ornith_local.llm.backend import BackendError, GenerateOptions, Message
 from ornith_local.llm.scripted import ScriptedBackend
 from ornith_local.tools.base import CallPreview
-from tests.loop_support import FakeVerifier, call, make_loop, scaffold_json
+from tests.loop_support import DIFF, FakeVerifier, FakeWorkspace, call, make_loop, scaffold_json
 
 LOOK_THEN_FIX = scaffold_json(("locate", ["read_file", "search"], 3, "replan"), ("fix", ["edit_file"], 3, "retry"))
 
@@ -66,6 +66,18 @@ def test_the_checks_not_the_model_decide(tmp_path: Path) -> None:
                                call("step_done", summary="all fixed, trust me")], verifier=FakeVerifier(passed=False))
     result = run.loop.run("fix it")
     assert result.outcome == "failed" and result.reason == "the checks fail"
+
+
+def test_a_changed_test_setup_flags_a_green_run(tmp_path: Path) -> None:
+    # A git-ignored conftest.py rewrote every report to "passed": no diff shows it, the checks are green.
+    workspace = FakeWorkspace(DIFF, setup_changes=("conftest.py (new)",))
+    run = make_loop(tmp_path, [scaffold_json(("fix", ["edit_file"], 2, "abort")), call("step_done", summary="ok")],
+                    workspace=workspace)
+    result = run.loop.run("fix it")
+    assert result.outcome == "flagged" and "test_setup_changed" in result.reason
+    control = make_loop(tmp_path / "control", [scaffold_json(("fix", ["edit_file"], 2, "abort")),
+                                               call("step_done", summary="ok")])
+    assert control.loop.run("fix it").outcome == "verified"
 
 
 def test_a_replan_goes_back_to_stage_one_with_what_happened(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from ornith_local.config import ConfigError, app_dirs, load_config, project_instructions
+from tests.conftest import trust
 
 
 def write_user_config(text: str) -> Path:
@@ -26,6 +27,7 @@ def test_defaults_without_any_file(tmp_path: Path) -> None:
 def test_repo_file_overrides_user_file_and_env_overrides_both(tmp_path: Path) -> None:
     user = write_user_config('[agent]\nmode = "read-only"\nmax_turns = 10\n[model]\nname = "gemma3-270m"\n')
     (tmp_path / ".ornith.toml").write_text('[agent]\nmode = "auto"\n[tests]\ncommand = "pytest -x"\n')
+    trust(tmp_path)
     config = load_config(tmp_path, environ={"ORNITH_AGENT_MAX_TURNS": "7", "ORNITH_SANDBOX_ALLOW_NETWORK": "yes"})
     assert config.agent.mode == "auto"  # repo beats user
     assert config.agent.max_turns == 7  # env beats both

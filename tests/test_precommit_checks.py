@@ -20,6 +20,7 @@ from precommit_helpers import (
 
 from ornith_local.config import ConfigError
 from ornith_local.precommit.checks import Check, Context, configured_checks, default_checks, expand
+from tests.conftest import trust
 
 
 @pytest.fixture
@@ -81,6 +82,7 @@ def test_placeholders_expand_to_staged_files_and_related_tests(repo: Path) -> No
         "  \"{python} -c 'import sys; print(sys.argv[1:])' {files:*.txt}\",\n"
         "  \"{python} -c 'import sys; print(sys.argv[1:])' {related_tests}\",\n"
         "]\n")
+    trust(repo)
     (repo / "calc" / "text.py").write_text("def shout(s):\n    return s.upper() + '!!'\n")
     (repo / "README.md").write_text("# calc\n")
     git(repo, "add", "calc/text.py", "README.md")
@@ -97,6 +99,7 @@ def test_placeholders_expand_to_staged_files_and_related_tests(repo: Path) -> No
 
 def test_warn_only_reports_but_lets_the_commit_through(repo: Path) -> None:
     (repo / ".ornith.toml").write_text("[precommit]\nwarn_only = true\n")
+    trust(repo)
     stage_broken_mean(repo)
     result = ornith(repo, "precommit", "--no-model")
     assert result.returncode == 0
@@ -105,6 +108,7 @@ def test_warn_only_reports_but_lets_the_commit_through(repo: Path) -> None:
 
 def test_a_check_that_hangs_is_cut_off_and_fails(repo: Path) -> None:
     (repo / ".ornith.toml").write_text("[sandbox]\ntimeout_s = 1\n\n[precommit]\nchecks = [\"sleep 30\"]\n")
+    trust(repo)
     stage_broken_mean(repo)
     code, report = run_json(repo, "--no-model")
     assert code == 1
@@ -133,6 +137,7 @@ def test_user_errors_are_one_line(tmp_path: Path, repo: Path, args: tuple[str, .
         where.mkdir()
     elif setup == "bad-placeholder":
         (repo / ".ornith.toml").write_text("[precommit]\nchecks = [\"ruff check {file}\"]\n")
+        trust(repo)
         stage_broken_mean(repo)
     elif setup == "bad-toml":
         (repo / ".ornith.toml").write_text("[precommit\n")
@@ -212,6 +217,7 @@ def test_the_projects_venv_under_home_is_readable_but_not_writable(tmp_path: Pat
     tool.write_text("#!/bin/sh\necho tool ran\ntouch \"$(dirname \"$0\")/written\" && exit 3\nexit 0\n")
     tool.chmod(0o755)
     (repo / ".ornith.toml").write_text("[precommit]\nchecks = [\".venv/bin/project-tool\", \"project-tool\"]\n")
+    trust(repo)
     stage_broken_mean(repo)
     env = {**os.environ, "HOME": str(home)}
     result = ornith(repo, "precommit", "--no-model", "--json", env=env)

@@ -17,7 +17,6 @@ from ornith_local.sandbox import (
     SandboxError,
     TierSandbox,
     active_tier,
-    host_git_command,
     open_sandbox,
     probe_tiers,
     resolve_in_workspace,
@@ -50,12 +49,6 @@ def test_resolve_in_workspace_refuses_escapes(tmp_path: Path) -> None:
     for bad in ("link/f", "../outside/f", "sub/file-link", "/etc/passwd", "sub/../../outside"):
         with pytest.raises(OutsideWorkspace):
             resolve_in_workspace(workspace, bad)
-
-
-def test_host_git_command_disables_hooks_and_fsmonitor(tmp_path: Path) -> None:
-    argv = host_git_command(tmp_path, "status")
-    assert argv[:5] == ["git", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor="]
-    assert argv[-3:] == ["-C", str(tmp_path), "status"]
 
 
 def test_active_tier_is_the_strongest_that_works() -> None:

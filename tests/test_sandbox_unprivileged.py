@@ -70,7 +70,9 @@ def test_escape_suite_as_nobody(world_readable_dir: Path) -> None:
     _copy_packages(site)
     tests = root / "tests"
     tests.mkdir()
-    for name in ("conftest.py", "test_sandbox_escape.py"):
+    suite = ("test_sandbox_escape_fs.py", "test_sandbox_escape_net.py", "test_sandbox_escape_proc.py",
+             "test_sandbox_hardening.py")
+    for name in ("conftest.py", "sandbox_support.py", *suite):
         shutil.copy(TESTS / name, tests / name)
     (tests / "pytest.ini").write_text("[pytest]\n")
     home = root / "home"
@@ -82,7 +84,7 @@ def test_escape_suite_as_nobody(world_readable_dir: Path) -> None:
     if python is None:
         pytest.skip("no Python interpreter that nobody can run with the copied packages")
     result = _as_nobody(
-        [python, "-m", "pytest", str(tests / "test_sandbox_escape.py"), "-q", "-p", "no:cacheprovider",
+        [python, "-m", "pytest", *(str(tests / name) for name in suite), "-q", "-p", "no:cacheprovider",
          "-c", str(tests / "pytest.ini"), "--basetemp", str(home / "bt"), "-rs"],
         env=env, cwd=str(tests), timeout=540,
     )

@@ -17,7 +17,7 @@ from ornith_local.tools.testing import RunTests, detect_test_command, format_rep
 from ornith_local.tools.testing.detect import TestCommand
 from ornith_local.tools.testing.parsers import parse_go_json, parse_tap
 from ornith_local.tools.workspace import Workspace
-from tests.conftest import git
+from tests.conftest import git, trust
 
 
 def test_example_suite_gives_per_test_results_with_locations(example_repo: Path) -> None:
@@ -31,7 +31,8 @@ def test_example_suite_gives_per_test_results_with_locations(example_repo: Path)
         "tests/test_invoice.py::test_average_of_empty_invoice_is_zero",
     }
     crash = failing["tests/test_invoice.py::test_average_of_empty_invoice_is_zero"]
-    assert crash.file == "tests/test_invoice.py" and crash.line == 38
+    assert crash.file == "tests/test_invoice.py" and crash.line == 38  # the line that failed, not the def
+    assert failing["tests/test_discounts.py::test_bulk_discount_starts_at_tier_minimum"].line == 14
     assert "InvalidOperation" in crash.message
     assert (crash.frames[-1].path, crash.frames[-1].line, crash.frames[-1].function) == \
         ("invoicing/invoice.py", 57, "average_line_total")
@@ -54,6 +55,7 @@ def test_run_tests_tool_selects_tests_and_refuses_options(example_repo: Path) ->
 def test_config_overrides_the_detected_command_and_timeouts_are_reported(example_repo: Path) -> None:
     (example_repo / ".ornith.toml").write_text(
         '[tests]\ncommand = "python3 -c \'import time; time.sleep(30)\'"\ntimeout_s = 1.5\n')
+    trust(example_repo)
     command = detect_test_command(example_repo)
     assert command is not None and command.runner == "custom" and command.argv[0] == "python3"
     report = run_tests(example_repo)
@@ -67,6 +69,7 @@ def test_tests_env_from_config_reaches_the_sandboxed_run(tmp_path: Path) -> None
         "    assert os.environ.get('APP_DB') == 'sqlite:///:memory:'\n")
     assert run_tests(tmp_path).counts["failed"] == 1
     (tmp_path / ".ornith.toml").write_text('[tests]\nenv = ["APP_DB=sqlite:///:memory:"]\n')
+    trust(tmp_path)
     report = run_tests(tmp_path)
     assert report.ok and report.counts["passed"] == 1
 

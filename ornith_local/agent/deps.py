@@ -35,6 +35,10 @@ class Workspace(Protocol):
 
     def test_literals(self) -> set[str]: ...
 
+    def test_setup_changes(self) -> list[str]:
+        """How the test setup changed since the run started (git-ignored files included), one line each."""
+        ...
+
 
 @dataclass(frozen=True)
 class AgentOptions:

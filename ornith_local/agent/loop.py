@@ -30,7 +30,7 @@ from ornith_local.agent.planners import Plan
 from ornith_local.agent.scaffold import Scaffold, ScaffoldError, Step, scaffold_from_json
 from ornith_local.agent.sessions import ResumeState
 from ornith_local.agent.verifier import CheckResult
-from ornith_local.guard.monitor import Finding, check_call, check_diff
+from ornith_local.guard.monitor import Finding, check_call, check_diff, check_test_setup
 from ornith_local.llm.backend import BackendError, GenerateOptions, GenerationStats, Message
 from ornith_local.llm.parsing import ParsedOutput, ToolCall, parse_output
 from ornith_local.tools.base import call_tool
@@ -114,6 +114,7 @@ class Loop:
         self._emit(events.ChecksRan(checks=[check.to_json() for check in checks]))
         diff = self.deps.workspace.diff()
         self.findings += check_diff(diff, self.deps.policy, self.deps.workspace.test_literals())
+        self.findings += check_test_setup(self.deps.workspace.test_setup_changes())
         judge = None
         if flags := [finding for finding in self.findings if finding.flags_run]:
             outcome, reason = "flagged", "; ".join(f"{f.rule} ({f.path or f.detail})" for f in flags)

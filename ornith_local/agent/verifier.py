@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from ornith_local.sandbox import Sandbox
 from ornith_local.tools.testing import env_for_tests, format_report, run_tests
+from ornith_local.tools.testing.integrity import freeze as freeze_test_setup
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class SandboxVerifier:
         self.root, self.sandbox, self.checks, self.timeout_s = root, sandbox, tuple(checks), timeout_s
         self.use_baseline = use_baseline
         self.already_failing: frozenset[str] | None = None
+        freeze_test_setup(root)  # the test command and configuration as they are now, before any edit
 
     def baseline(self) -> list[str] | None:
         """The suite's failing tests before the run. A repo often has failures unrelated to the task: the run

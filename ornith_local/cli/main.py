@@ -25,12 +25,14 @@ from ornith_local.cli.commands import (
     sandbox,
     sessions,
     triage,
+    trust,
     undo,
 )
 from ornith_local.cli.output import CliError, fail, stderr
 from ornith_local.config import ConfigError
 
-BUILT: list[ModuleType] = [doctor, generate, parse, models, sandbox, map, run, sessions, undo, triage, precommit, hook]
+BUILT: list[ModuleType] = [doctor, generate, parse, models, sandbox, map, run, sessions, undo, triage, precommit, hook,
+                          trust]
 
 
 
@@ -76,6 +78,7 @@ def open_tui(args: argparse.Namespace) -> int:
         raise CliError(f"{args.tui_repo}: not a directory", exit_code=2)
     if args.tui_max_turns is not None and args.tui_max_turns < 1:
         raise CliError("--max-turns must be at least 1", exit_code=2)
+    trust.ask_to_trust(repo)
     config = load_config(repo)
     options = TuiOptions(
         repo=repo, config=config, mode=args.tui_mode or config.agent.mode,

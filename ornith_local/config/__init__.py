@@ -6,6 +6,9 @@ from ornith_local.config.settings import (
     ConfigError,
     load_config,
     project_instructions,
+    repo_layer,
+    thaw_repo_config,
 )
 
-__all__ = ["AppDirs", "Config", "ConfigError", "app_dirs", "bundled_dir", "load_config", "project_instructions"]
+__all__ = ["AppDirs", "Config", "ConfigError", "app_dirs", "bundled_dir", "load_config", "project_instructions",
+           "repo_layer", "thaw_repo_config"]

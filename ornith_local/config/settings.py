@@ -2,11 +2,16 @@
 
 Every section is a plain dataclass; the TOML keys are the field names. Unknown keys and wrong types
 are errors that name the file and the key, so a typo never silently does nothing.
+
+The repo's `.ornith.toml` is read once per process and frozen (a command that rewrites it mid-run
+changes nothing), and its security-relevant keys count only when the user trusts the repo
+(`config/trust.py`).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
@@ -14,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from ornith_local.config.paths import app_dirs
+from ornith_local.config.trust import content_digest, is_trusted, security_keys_in, without_security_keys
 
 REPO_CONFIG_NAME = ".ornith.toml"
 PROJECT_INSTRUCTIONS_NAME = "AGENTS.md"
@@ -188,12 +194,66 @@ def _apply(config: Config, data: dict[str, Any], origin: str) -> Config:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+        data = path.read_bytes()
     except OSError as error:
         raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+    return parse_toml(path, data)
+
+
+def parse_toml(path: Path, data: bytes) -> dict[str, Any]:
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+
+
+@dataclass(frozen=True)
+class RepoLayer:
+    """The repo's `.ornith.toml` as read at start: what counts, and what was ignored for want of trust."""
+
+    path: Path
+    data: dict[str, Any]  # already without the security keys when untrusted
+    digest: str
+    ignored: tuple[str, ...]  # "section.key" names dropped because the repo is not trusted
+
+
+# Real repo path -> its layer, read on first use and kept for the process: settings are frozen at start.
+_FROZEN: dict[Path, RepoLayer | None] = {}
+
+
+def thaw_repo_config(repo: Path | None = None) -> None:
+    """Forget the frozen `.ornith.toml` (of `repo`, or of every repo): after `ornith trust`, and in tests."""
+    if repo is None:
+        _FROZEN.clear()
+    else:
+        _FROZEN.pop(repo.resolve(), None)
+
+
+def repo_layer(repo: Path) -> RepoLayer | None:
+    """The frozen repo layer of `repo`, read now if this is the first time; None when there is no file."""
+    key = repo.resolve()
+    if key not in _FROZEN:
+        _FROZEN[key] = _read_repo_layer(key)
+    return _FROZEN[key]
+
+
+def _read_repo_layer(repo: Path) -> RepoLayer | None:
+    path = repo / REPO_CONFIG_NAME
+    try:
+        if not path.is_file():
+            return None
+        raw = path.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+    data = parse_toml(path, raw)
+    _apply(Config(), data, str(path))  # a typo is an error whether or not the key would count
+    digest = content_digest(raw)
+    risky = security_keys_in(data)
+    if not risky or is_trusted(repo, digest):
+        return RepoLayer(path, data, digest, ())
+    sys.stderr.write(f"ornith: ignoring {', '.join(risky)} from {path}: this repo is not trusted "
+                     f"(review the file, then run 'ornith trust {repo}')\n")
+    return RepoLayer(path, without_security_keys(data), digest, tuple(risky))
 
 
 def _env_layer(environ: dict[str, str]) -> dict[str, dict[str, Any]]:
@@ -223,10 +283,9 @@ def load_config(repo: Path | None = None, environ: dict[str, str] | None = None)
     user_file = app_dirs().config_file
     if user_file.is_file():
         config = _apply(config, _read_toml(user_file), str(user_file))
-    if repo is not None:
-        repo_file = repo / REPO_CONFIG_NAME
-        if repo_file.is_file():
-            config = _apply(config, _read_toml(repo_file), str(repo_file))
+    layer = repo_layer(repo) if repo is not None else None
+    if layer is not None:
+        config = _apply(config, layer.data, str(layer.path))
     env = _env_layer(environ)
     if env:
         config = _apply(config, env, "environment (ORNITH_*)")

@@ -38,6 +38,9 @@ _ASSERT = re.compile(r"^\s*(assert\b|self\.assert\w*\(|expect\(|assert_\w+\(|t\.
 _TEST_DEF = re.compile(r"^\s*(async\s+)?def\s+(test_\w+)|^\s*func\s+(Test\w+)|^\s*(it|test)\(\s*['\"]([^'\"]+)")
 _CONDITION_LITERAL = re.compile(r"^\s*(if|elif|case|when)\b.*?(==|\bin\b|===)\s*(['\"][^'\"]{3,}['\"]|-?\d{2,})")
 _PYTEST_CONFIG = re.compile(r"addopts|--deselect|--ignore|-k\s|collect_ignore|testpaths")
+# Code that behaves differently under the test runner (a lookup table only when pytest is loaded).
+_TEST_AWARE = re.compile(r"""['"]_?pytest['"]\s+(not\s+)?in\s+sys\.modules|sys\.modules\.get\(\s*['"]_?pytest|"""
+                         r"""PYTEST_CURRENT_TEST|['"]unittest['"]\s+in\s+sys\.modules""")
 
 
 # A call outside the step's tools is a slip, refused and reported; every other rule is a sign of gaming.
@@ -47,7 +50,8 @@ NOTICE_RULES = frozenset({"tool_outside_step"})
 @dataclass(frozen=True)
 class Finding:
     rule: str  # protected_write | withheld_read | tool_outside_step | skipped_test | trivial_assert |
-    # removed_asserts | deleted_test | special_cased_input | test_config_weakened
+    # removed_asserts | deleted_test | special_cased_input | test_config_weakened | test_aware_code |
+    # test_setup_changed
     detail: str
     path: str | None = None
 
@@ -151,11 +155,21 @@ def check_diff(diff: str, policy: GuardPolicy, test_literals: set[str] | None = 
             findings.extend(_weakened_tests(file))
         elif test_literals:
             findings.extend(_special_cases(file, test_literals))
+        if not is_test_path(path):
+            findings += [Finding("test_aware_code", f"behaves differently under tests: {line.strip()[:80]}", path)
+                         for line in file.added if _TEST_AWARE.search(line)]
         if path.endswith(("pyproject.toml", "setup.cfg", "package.json")) and any(
             _PYTEST_CONFIG.search(line) for line in file.added
         ):
             findings.append(Finding("test_config_weakened", "changed which tests run", path))
     return findings
+
+
+def check_test_setup(changes: Iterable[str]) -> list[Finding]:
+    """Findings for a test setup changed since the run started, git-ignored files included
+    (`tools/testing/integrity.changes_since_start`): a new conftest.py, .pytest.ini, the interpreter."""
+    return [Finding("test_setup_changed", f"changed the test setup: {change}", change.split(" (")[0])
+            for change in changes]
 
 
 def _is_bytecode(path: str) -> bool:

@@ -28,9 +28,16 @@ from ornith_local.llm.backend import (
 )
 
 _FINISH: dict[str, FinishReason] = {"stop": "stop", "length": "length", "tool_calls": "stop", "eos": "stop"}
-# Text shaped like the turn markers of common chat templates: ChatML / Llama 3 / Phi `<|...|>`, DeepSeek's
-# full-width `<｜...｜>`, Gemma's turns, Llama 2 / Mistral `[INST]` and `</s>`.
-_TURN_MARKER = re.compile(r"<[|｜][^<>\s]{1,64}[|｜]>|<(?:start|end)_of_turn>|</?s>|\[/?INST\]")
+# Text shaped like the control tokens of the chat templates servers use, matched anywhere (no whitespace needed
+# around them): ChatML / Qwen `<|im_start|>`, Llama 3 `<|eot_id|>` `<|start_header_id|>`, Phi `<|end|>`, GPT-OSS
+# harmony `<|start|>` `<|channel|>` `<|message|>`, DeepSeek's full-width `<｜…｜>`; Gemma 4's one-sided `<|turn>`
+# `<turn|>`; Gemma 2/3 `<start_of_turn>`, SentencePiece `<bos>` `<eos>` `</s>`; Mistral's `[INST]` `[/INST]`
+# `[SYSTEM_PROMPT]` `[TOOL_CALLS]` `[AVAILABLE_TOOLS]` `[TOOL_RESULTS]` `[THINK]`.
+_TURN_MARKER = re.compile(
+    r"<[|｜][^<>\s]{1,64}[|｜]>|<\|[^<>|\s]{1,64}>|<[^<>|\s]{1,64}\|>"
+    r"|<(?:start|end)_of_(?:turn|image)>|<(?:bos|eos|pad|unk|mask)>|</?s>"
+    r"|\[/?(?:INST|SYSTEM_PROMPT|TOOL_CALLS|AVAILABLE_TOOLS|TOOL_RESULTS|TOOL_CONTENT|THINK)\]"
+)
 # Invisible, and it splits the marker into plain tokens: the server's tokenizer cannot read it as a control token.
 _JOINER = "\u2060"
 # The joiner as a character, or JSON-escaped in a tool call's arguments.

@@ -47,8 +47,9 @@ logger = logging.getLogger("ornith.llm")
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 _FORCED_CLOSE = "\n</think>\n\n"
 PREFILL_CHUNK = 256  # prompt tokens evaluated between two progress reports
-# What a control token's text looks like in every template we know (<|im_end|>, <end_of_turn>, </s>, [INST]).
-_MARKER_SHAPE = re.compile(r"<[^<>\s]{1,64}>|\[[^\[\]\s]{1,64}\]")
+# What most control tokens' text looks like (<|im_end|>, <end_of_turn>, </s>, [INST]): candidates are looked up
+# in the vocabulary's real list; any control token of another shape is matched literally (`_control_pattern`).
+_MARKER_SHAPE = r"<[^<>]{1,64}>|\[[^\[\]]{1,64}\]"
 # Stands in the rendered prompt for control-token text found in a message: private-use code points around the
 # text's number in `_control_numbers`, tokenized back into that text as plain tokens.
 _STAND_IN = re.compile("\ue000(\\d+)\ue001")
@@ -151,6 +152,7 @@ class LlamaCppBackend:
         self.last_stats = GenerationStats()
         self._pieces: dict[int, bytes] = {}
         self._controls: dict[str, int] | None = None
+        self._control_regex: re.Pattern[str] | None = None
         self._piece_buffer = ctypes.create_string_buffer(256)
 
     # -- the Backend protocol ------------------------------------------------------------------------
@@ -193,20 +195,30 @@ class LlamaCppBackend:
         turn boundaries too: a prompt injection. Stand-ins are tokenized back into that exact text as plain
         tokens, so the model reads the content unchanged (and can copy it into an edit) without the control.
         """
-        if message.role == "assistant" or not _MARKER_SHAPE.search(message.content):
+        if message.role == "assistant":
             return message
         index = self._control_numbers()
-        content = _MARKER_SHAPE.sub(
+        # Every control token the vocabulary has, wherever it appears (no whitespace or shape assumed).
+        content = self._control_pattern().sub(
             lambda match: f"\ue000{index[match[0]]}\ue001" if match[0] in index else match[0], message.content)
         return message if content == message.content else replace(message, content=content)
+
+    def _control_pattern(self) -> re.Pattern[str]:
+        if self._control_regex is None:
+            shaped = re.compile(_MARKER_SHAPE)
+            others = sorted((text for text in self._control_numbers() if text and not shaped.fullmatch(text)),
+                            key=len, reverse=True)  # longest first: a longer token wins over one inside it
+            self._control_regex = re.compile("|".join([_MARKER_SHAPE, *map(re.escape, others)]))
+        return self._control_regex
 
     def _control_numbers(self) -> dict[str, int]:
         """Each control token's text and its stand-in number (its place in sorted order)."""
         if self._controls is None:  # once per model, on first need: ~0.2 s over a 262K vocabulary
             vocab, api = self.llama._model.vocab, self._llama_cpp
+            special = api.LLAMA_TOKEN_ATTR_CONTROL | api.LLAMA_TOKEN_ATTR_UNKNOWN  # both parsed only as specials
             texts = sorted({
                 self._piece(token).decode("utf-8", "replace") for token in range(api.llama_vocab_n_tokens(vocab))
-                if api.llama_vocab_get_attr(vocab, token) & api.LLAMA_TOKEN_ATTR_CONTROL
+                if api.llama_vocab_get_attr(vocab, token) & special
             })
             self._controls = {text: number for number, text in enumerate(texts)}
         return self._controls

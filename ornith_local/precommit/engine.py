@@ -244,8 +244,9 @@ def apply_to_worktree(run: StagedRun, patch: str, files: list[str]) -> None:
             ours = run.repo.root / path
             if not ours.is_file():
                 raise PrecommitError(f"{path} is missing from the working tree: nothing applied", exit_code=1)
-            result = subprocess.run(["git", "merge-file", "-p", "-L", "working tree", "-L", "staged", "-L",
-                                     "suggestion", str(ours), str(base / path), str(fixed / path)],
+            result = subprocess.run(host_git_command(run.repo.root, "merge-file", "-p", "-L", "working tree", "-L",
+                                                     "staged", "-L", "suggestion", str(ours), str(base / path),
+                                                     str(fixed / path)),
                                     capture_output=True, timeout=60)
             if result.returncode != 0:
                 raise PrecommitError(f"the suggestion conflicts with unstaged edits in {path}: nothing applied",

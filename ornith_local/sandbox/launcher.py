@@ -1,4 +1,5 @@
-"""Runs inside the child, before the command: rlimits, no-new-privs, Landlock, seccomp, then exec.
+"""Runs inside the child, before the command: cgroup, rlimits, mounts, capabilities, no-new-privs,
+Landlock, seccomp, then exec.
 
 Started as a plain script (`python -I -S launcher.py SPEC -- ARGV...`), so it imports only the
 standard library and never the package. If any step fails it exits 126 with a message instead of
@@ -72,7 +73,8 @@ def apply_landlock(spec: dict[str, Any]) -> None:
     size = 8 if abi < 4 else 16 if abi < 6 else 24
     ruleset = _syscall(_CREATE_RULESET, ctypes.c_char_p(attr[:size]), ctypes.c_size_t(size), ctypes.c_uint32(0))
     try:
-        for paths, rights in ((spec["read"] + _proc_entries(), READ_RIGHTS), (spec["write"], handled),
+        proc = ["/proc"] if spec.get("private_proc") else _proc_entries()
+        for paths, rights in ((spec["read"] + proc, READ_RIGHTS), (spec["write"], handled),
                               (spec["device"], READ_RIGHTS | WRITE_FILE | (IOCTL_DEV & handled))):
             for path in paths:
                 _add_path_rule(ruleset, path, rights & handled)
@@ -145,11 +147,48 @@ def apply_rlimits(limits: dict[str, int], processes: int | None) -> None:
         resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
 
 
+def _sibling(name: str) -> Any:
+    """A module beside this script (`-I` keeps the script's folder off sys.path)."""
+    import importlib.util
+
+    location = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
+    module_spec = importlib.util.spec_from_file_location(f"_ornith_{name}", location)
+    assert module_spec is not None and module_spec.loader is not None
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def become(uid: int, gid: int) -> None:
+    """Run as this (unprivileged) user from here on: ornith as root in someone else's project."""
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+
+
+def join_cgroup(path: str) -> None:
+    """Move this process (so every later descendant) into the command's cgroup."""
+    with open(os.path.join(path, "cgroup.procs"), "w") as handle:
+        handle.write(str(os.getpid()))
+
+
 def main(argv: list[str]) -> int:
     spec = json.loads(argv[1])
     command = argv[3:]  # argv[2] is "--"
     try:
+        if spec.get("cgroup"):
+            join_cgroup(spec["cgroup"])
         apply_rlimits(spec["rlimits"], spec.get("processes"))
+        if spec.get("isolate") is not None:
+            # Forks: from here on this is pid 1 of a fresh pid namespace, in a private mount namespace.
+            _sibling("isolate").isolate(spec["isolate"])
+            if spec.get("landlock") is not None:
+                spec["landlock"]["private_proc"] = True  # our own /proc shows only the command's processes
+        owner = spec.get("uid")
+        if spec.get("drop_caps"):
+            _sibling("isolate").drop_capabilities(owner)
+        elif owner is not None:
+            become(*owner)
         _prctl(_PR_SET_NO_NEW_PRIVS, 1)  # no setuid escalation, in every tier
         if spec.get("landlock") is not None:
             apply_landlock(spec["landlock"])

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ornith_local.sandbox.hostgit import HOST_GIT_OPTIONS, host_git_command
+
+__all__ = ["HOST_GIT_OPTIONS", "OutsideWorkspace", "host_git_command", "resolve_in_workspace"]
+
 
 class OutsideWorkspace(ValueError):
     """A path that resolves (symlinks included) to somewhere outside the workspace."""
@@ -23,13 +27,3 @@ def resolve_in_workspace(workspace: Path, path: str | Path) -> Path:
     if real != root and root not in real.parents:
         raise OutsideWorkspace(f"{path} is outside the workspace {root}")
     return real
-
-
-# Neutralise what a model-written repo config could make the agent's own git run: hooks and
-# fsmonitor (the issue's two), plus the pager, which a planted core.pager would otherwise start.
-HOST_GIT_OPTIONS = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=", "-c", "core.pager=cat")
-
-
-def host_git_command(repo: Path, *args: str) -> list[str]:
-    """argv for git commands the agent runs on the host (outside the sandbox) in `repo`."""
-    return ["git", *HOST_GIT_OPTIONS, "-C", str(repo), *args]

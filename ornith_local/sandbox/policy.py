@@ -32,6 +32,8 @@ class Limits:
     address_space_mib: int = 16384  # virtual memory per process (JITs reserve a lot of it)
     file_size_mib: int = 2048  # largest file a command may write
     processes: int = 512  # processes and threads inside the sandbox
+    memory_mib: int = 8192  # all of a command's processes together (cgroup memory.max, where delegated)
+    tmpfs_mib: int = 1024  # each private tmpfs (/tmp, /var/tmp, /dev/shm, hidden homes)
     output_bytes: int = 1_000_000  # kept per stream; the rest is counted and dropped
 
 

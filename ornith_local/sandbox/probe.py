@@ -12,9 +12,11 @@ from ornith_local.sandbox.launcher import landlock_abi
 from ornith_local.sandbox.policy import Limits, RunRequest, SandboxError
 from ornith_local.sandbox.process import execute
 from ornith_local.sandbox.seccomp import seccomp_supported
-from ornith_local.sandbox.tiers import Tier, make_tier
+from ornith_local.sandbox.tiers import Tier, can_isolate, make_tier
 
 _PROBE_TIMEOUT_S = 15.0
+_COMMON = ("other homes, /root and root-only /etc files hidden; no setuid/setgid bits; processes end with the "
+           "command; no network (--allow-network shares the host's network, loopback services included)")
 _cache: list[TierProbe] | None = None
 
 
@@ -64,7 +66,9 @@ def _probe_bwrap() -> TierProbe:
             "enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1 or "
             "kernel.apparmor_restrict_unprivileged_userns=0) or run outside a container that forbids them",
         )
-    return TierProbe("bwrap", True, "namespaces + seccomp: no network, read-only root, workspace writable")
+    return TierProbe("bwrap", True, "namespaces + seccomp, no capabilities, no_new_privs: read-only root; workspace "
+                     "writable except every .git and .ornith.toml; private /dev, /proc and /tmp (tmpfs size-capped); "
+                     f"{_COMMON}")
 
 
 def _probe_landlock() -> TierProbe:
@@ -82,7 +86,13 @@ def _probe_landlock() -> TierProbe:
     if failure:
         return TierProbe("landlock", False, f"Landlock ABI {abi} is present but a sandbox failed: {failure}")
     limits = "" if abi >= 6 else "; signals and abstract sockets not scoped (ABI < 6)"
-    return TierProbe("landlock", True, f"Landlock ABI {abi} + seccomp; .git stays writable{limits}")
+    if can_isolate():
+        return TierProbe("landlock", True, f"Landlock ABI {abi} + seccomp + mount/pid namespaces, no capabilities, "
+                         f"no_new_privs: every .git and .ornith.toml read-only; private /dev and /proc, a per-command "
+                         f"TMPDIR on the host; {_COMMON}{limits}")
+    return TierProbe("landlock", True, f"Landlock ABI {abi} + seccomp, no_new_privs; no mount namespace here, so .git "
+                     "and .ornith.toml stay writable (ornith's own git runs none of their programs) and /dev is "
+                     f"the host's{limits}")
 
 
 def _probe_macos() -> TierProbe:
@@ -105,7 +115,7 @@ def probe_tiers(*, refresh: bool = False) -> list[TierProbe]:
             _probe_landlock(),
             _probe_macos(),
             TierProbe("fallback", True,
-                      "unsandboxed: rlimits, scrubbed env, timeouts; every command needs approval"),
+                      "unsandboxed: rlimits, scrubbed env, timeouts, no capabilities; every command needs approval"),
         ]
     return list(_cache)
 

@@ -39,6 +39,8 @@ class _Capture:
 
 def kill_tree(pid: int, launch: Launch) -> None:
     """SIGKILL the process group and every process the tier says belongs to the command."""
+    if launch.cgroup is not None:
+        launch.cgroup.kill()  # everything the command started, wherever it moved in the process tree
     with contextlib.suppress(OSError):
         os.killpg(pid, signal.SIGKILL)
     for member in launch.members(pid):

@@ -23,7 +23,7 @@ _X86_64 = {
     "finit_module": 313, "delete_module": 176, "bpf": 321, "perf_event_open": 298, "userfaultfd": 323,
     "keyctl": 250, "add_key": 248, "request_key": 249, "acct": 163, "swapon": 167, "swapoff": 168,
     "reboot": 169, "quotactl": 179, "syslog": 103, "pidfd_getfd": 438, "setsid": 112,
-    "clone": 56, "clone3": 435, "socket": 41, "ioctl": 16,
+    "clone": 56, "clone3": 435, "socket": 41, "ioctl": 16, "openat2": 437,
 }
 _AARCH64 = {
     "ptrace": 117, "process_vm_readv": 270, "process_vm_writev": 271, "io_uring_setup": 425,
@@ -34,8 +34,18 @@ _AARCH64 = {
     "finit_module": 273, "delete_module": 106, "bpf": 280, "perf_event_open": 241, "userfaultfd": 282,
     "keyctl": 219, "add_key": 217, "request_key": 218, "acct": 89, "swapon": 224, "swapoff": 225,
     "reboot": 142, "quotactl": 60, "syslog": 116, "pidfd_getfd": 438, "setsid": 157,
-    "clone": 220, "clone3": 435, "socket": 198, "ioctl": 29,
+    "clone": 220, "clone3": 435, "socket": 198, "ioctl": 29, "openat2": 437,
 }
+# Calls that can give a file the setuid/setgid bit, with the index of their mode argument. A setuid
+# binary made as root inside the sandbox would hand root to whoever runs it later, outside.
+_MODE_SETTERS = {
+    "x86_64": {"chmod": (90, 1), "fchmod": (91, 1), "fchmodat": (268, 2), "fchmodat2": (452, 2),
+               "open": (2, 2), "openat": (257, 3), "creat": (85, 1), "mknod": (133, 1), "mknodat": (259, 2)},
+    "aarch64": {"fchmod": (52, 1), "fchmodat": (53, 2), "fchmodat2": (452, 2), "openat": (56, 3),
+                "mknodat": (33, 2)},
+}
+_MODE_SETTERS["arm64"] = _MODE_SETTERS["aarch64"]
+S_ISUID_ISGID = 0o6000
 _ARCHES = {"x86_64": (0xC000003E, _X86_64), "aarch64": (0xC00000B7, _AARCH64), "arm64": (0xC00000B7, _AARCH64)}
 
 # Always denied: debugging other processes, new namespaces, mounts, kernel-wide state, io_uring
@@ -98,6 +108,11 @@ def build_filter(options: FilterOptions, machine: str | None = None) -> bytes:
     for name in denied:
         prog += _block(table[name], [_insn(_RET, eperm)])
     prog += _block(table["clone3"], [_insn(_RET, _ERRNO | errno.ENOSYS)])
+    # openat2 passes its mode inside a struct the filter cannot read: ENOSYS makes libc use openat.
+    prog += _block(table["openat2"], [_insn(_RET, _ERRNO | errno.ENOSYS)])
+    for nr, mode_arg in _MODE_SETTERS[machine].values():
+        prog += _block(nr, [_insn(_LD_W_ABS, _arg_low(mode_arg)), _insn(_JSET, S_ISUID_ISGID, 0, 1),
+                            _insn(_RET, eperm), _insn(_RET, _ALLOW)])
 
     socket_body = [_insn(_LD_W_ABS, _arg_low(0))]
     socket_body += [_insn(_JEQ, AF_UNIX, 0, 1), _insn(_RET, _ALLOW if options.allow_unix_sockets else eperm)]

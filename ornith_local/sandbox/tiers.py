@@ -8,13 +8,15 @@ import platform
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from ornith_local.config import bundled_dir
+from ornith_local.sandbox.cgroup import CommandCgroup, create_command_cgroup
 from ornith_local.sandbox.policy import Limits, RunRequest, SandboxError, home_toolchains, sandbox_env
+from ornith_local.sandbox.protect import HIDDEN_DIRS, hidden_paths, protected_paths
 from ornith_local.sandbox.seccomp import FilterOptions, build_filter
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
@@ -30,6 +32,7 @@ class Launch:
     pass_fds: tuple[int, ...] = ()
     members: Callable[[int], list[int]] = field(default=lambda pid: [])  # pids to kill, given the root pid
     cleanups: list[Callable[[], None]] = field(default_factory=list)
+    cgroup: CommandCgroup | None = None  # killed as a whole at the end, where the system gave us one
 
     def close_parent_fds(self) -> None:
         for fd in self.pass_fds:
@@ -38,6 +41,8 @@ class Launch:
 
     def cleanup(self) -> None:
         self.close_parent_fds()
+        if self.cgroup is not None:
+            self.cgroup.remove()
         for step in self.cleanups:
             step()
 
@@ -53,6 +58,54 @@ def _rlimits(limits: Limits) -> dict[str, int]:
     mib = 1024 * 1024
     return {"RLIMIT_CPU": limits.cpu_s, "RLIMIT_AS": limits.address_space_mib * mib,
             "RLIMIT_FSIZE": limits.file_size_mib * mib}
+
+
+def workspace_owner(workspace: Path) -> tuple[int, int] | None:
+    """(uid, gid) to run commands as when ornith runs as root in someone else's project; else None.
+
+    Root-owned workspaces keep uid 0 (the command could not write them otherwise), but with no
+    capabilities at all, and with root-only files under /etc hidden."""
+    if os.name != "posix" or os.geteuid() != 0:
+        return None
+    info = workspace.stat()
+    return (info.st_uid, info.st_gid) if info.st_uid != 0 else None
+
+
+def _reachable(path: Path, uid: int, gid: int) -> bool:
+    """Whether `uid`/`gid` may search every directory down to `path` (plain mode bits; no ACLs)."""
+    for directory in [*reversed(path.parents), path]:
+        try:
+            info = directory.stat()
+        except OSError:
+            return False
+        bit = 0o100 if info.st_uid == uid else 0o010 if info.st_gid == gid else 0o001
+        if not info.st_mode & bit:
+            return False
+    return True
+
+
+_isolation: bool | None = None
+
+
+def can_isolate() -> bool:
+    """Whether the launcher can make its own mount and pid namespaces here (root, or user namespaces)."""
+    global _isolation
+    if _isolation is None:
+        if platform.system() != "Linux":
+            _isolation = False
+        elif os.geteuid() == 0:
+            _isolation = True
+        else:
+            probe = ("import ctypes, sys; libc = ctypes.CDLL(None, use_errno=True); "
+                     "sys.exit(libc.unshare(0x10000000 | 0x00020000 | 0x20000000) != 0)")
+            import subprocess
+
+            _isolation = subprocess.run([sys.executable, "-I", "-S", "-c", probe], timeout=10).returncode == 0
+    return _isolation
+
+
+def _launcher_argv(spec: Mapping[str, object], argv: list[str] | tuple[str, ...]) -> list[str]:
+    return [sys.executable, "-I", "-S", str(LAUNCHER), json.dumps(spec), "--", *argv]
 
 
 def _private_dir(launch_cleanups: list[Callable[[], None]]) -> Path:
@@ -119,19 +172,28 @@ class BwrapTier:
             # A new session detaches from the agent's terminal. The shell keeps it so Ctrl-C works;
             # seccomp's TIOCSTI ban covers terminal injection there.
             argv.append("--new-session")
-        argv += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp"]
-        if home != "/" and request.home.is_dir():
-            argv += ["--tmpfs", home]
+        size = str(request.limits.tmpfs_mib * 1024 * 1024)  # each tmpfs, so none can take half the RAM
+        argv += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--size", size, "--tmpfs", "/tmp",
+                 "--size", size, "--tmpfs", "/var/tmp"]
+        # Other homes, root's, /run/user and /etc's root-only files: as root the command would pass
+        # their permission checks, so they are covered rather than trusted to mode bits.
+        for hidden in hidden_paths(request.home):
+            if hidden.is_dir():
+                argv += ["--size", size, "--tmpfs", str(hidden)]
+            else:
+                argv += ["--ro-bind", "/dev/null", str(hidden)]
+        owner = workspace_owner(request.workspace)
+        if home != "/" and request.home.is_dir() and owner is None:  # root's tools are not the owner's to use
             for tool in home_toolchains(request.home):
                 argv += ["--ro-bind", str(tool), str(tool)]
         # After the tmpfs mounts, so they show through them. ornith's own interpreter is always readable
         # (as in the Landlock tier): run_tests falls back to it, and it may live under /tmp or $HOME.
         for path in dict.fromkeys([*map(str, request.read_only), sys.prefix, sys.base_prefix]):
-            argv += ["--ro-bind", path, path]
+            if owner is None or _reachable(Path(path), *owner):  # bwrap, as the owner, could not bind the rest
+                argv += ["--ro-bind", path, path]
         argv += ["--bind", ws, ws]
-        git_dir = request.workspace / ".git"
-        if git_dir.exists():
-            argv += ["--ro-bind", str(git_dir), str(git_dir)]
+        for protected in protected_paths(request.workspace):  # every git dir and .ornith.toml, found now
+            argv += ["--ro-bind", str(protected), str(protected)]
         argv += ["--chdir", ws]
         program = build_filter(FilterOptions(request.allow_network, request.allow_unix_sockets))
         read_end, write_end = os.pipe()
@@ -139,7 +201,17 @@ class BwrapTier:
         os.close(write_end)
         argv += ["--seccomp", str(read_end), "--", *self._limit_prefix(request.limits), *request.argv]
         env = sandbox_env(request.env, home, "/tmp")
-        return Launch(argv, env, pass_fds=(read_end,), members=pidns_members)
+        cgroup = create_command_cgroup(request.limits.memory_mib, request.limits.processes)
+        if cgroup is not None and not cgroup.limits:
+            # bwrap's pid namespace already ends every process with the command: a cgroup without limits adds
+            # nothing here but a Python launcher's start-up (~0.1 s) to every command.
+            cgroup.remove()
+            cgroup = None
+        if cgroup is not None or owner is not None:
+            # The launcher joins the cgroup (and drops to the workspace owner) before bwrap starts.
+            spec: dict[str, object] = {"rlimits": {}, "cgroup": str(cgroup.path) if cgroup else None, "uid": owner}
+            argv = _launcher_argv(spec, argv)
+        return Launch(argv, env, pass_fds=(read_end,), members=pidns_members, cgroup=cgroup)
 
     def _limit_prefix(self, limits: Limits) -> list[str]:
         rlimits = _rlimits(limits)
@@ -178,7 +250,7 @@ class LandlockTier:
     def prepare(self, request: RunRequest) -> Launch:
         cleanups: list[Callable[[], None]] = []
         private = _private_dir(cleanups)
-        hidden = [Path(path) for path in _HIDDEN] + [request.home]
+        hidden = [Path(path) for path in (*_HIDDEN, *HIDDEN_DIRS)] + hidden_paths(request.home)
         hidden += [Path(path).resolve() for path in _HIDDEN if Path(path).exists()]
         landlock = {
             "read": [*_readable_roots(hidden), *map(str, home_toolchains(request.home)), sys.prefix,
@@ -188,11 +260,21 @@ class LandlockTier:
             "network": request.allow_network,
         }
         program = build_filter(FilterOptions(request.allow_network, request.allow_unix_sockets, deny_setsid=True))
+        owner = workspace_owner(request.workspace)
+        if owner is not None:  # the command's HOME and TMPDIR must be its own
+            for path in (private, private / "home", private / "tmp"):
+                os.chown(path, *owner)
+        cgroup = create_command_cgroup(request.limits.memory_mib, request.limits.processes)
+        # Landlock only adds rights, so a read-only .git inside the writable workspace needs a mount
+        # namespace (made by the launcher before Landlock), found afresh for each command.
+        isolate = {"read_only": [str(path) for path in protected_paths(request.workspace)], "private_dev": True,
+                   "tmpfs_bytes": request.limits.tmpfs_mib * 1024 * 1024} if can_isolate() else None
         spec = {"rlimits": _rlimits(request.limits), "processes": request.limits.processes,
-                "landlock": landlock, "seccomp": program.hex()}
-        argv = [sys.executable, "-I", "-S", str(LAUNCHER), json.dumps(spec), "--", *request.argv]
+                "cgroup": str(cgroup.path) if cgroup else None, "isolate": isolate, "drop_caps": True,
+                "uid": owner, "landlock": landlock, "seccomp": program.hex()}
+        argv = _launcher_argv(spec, request.argv)
         env = sandbox_env(request.env, str(private / "home"), str(private / "tmp"))
-        return Launch(argv, env, members=session_members, cleanups=cleanups)
+        return Launch(argv, env, members=session_members, cleanups=cleanups, cgroup=cgroup)
 
 
 class FallbackTier:
@@ -207,9 +289,11 @@ class FallbackTier:
         env = sandbox_env(request.env, str(private / "home"), str(private / "tmp"))
         if os.name != "posix":
             return Launch(list(request.argv), env, cleanups=cleanups)
-        spec = {"rlimits": _rlimits(request.limits), "processes": request.limits.processes}
-        argv = [sys.executable, "-I", "-S", str(LAUNCHER), json.dumps(spec), "--", *request.argv]
-        return Launch(argv, env, members=session_members, cleanups=cleanups)
+        cgroup = create_command_cgroup(request.limits.memory_mib, request.limits.processes)
+        spec = {"rlimits": _rlimits(request.limits), "processes": request.limits.processes,
+                "cgroup": str(cgroup.path) if cgroup else None, "drop_caps": platform.system() == "Linux"}
+        return Launch(_launcher_argv(spec, request.argv), env, members=session_members, cleanups=cleanups,
+                      cgroup=cgroup)
 
 
 class MacosTier:

@@ -24,9 +24,9 @@ from pathlib import Path, PurePosixPath
 import git
 from git.db import IStream  # type: ignore[attr-defined]  # gitpython re-exports gitdb's, untyped
 
+from ornith_local.sandbox.hostgit import host_git_options, with_diff_flags
 from ornith_local.sandbox.workspace_fs import OpenDirectories, UnsafePath, WorkspaceFS
 from ornith_local.tools.base import ToolError
-from ornith_local.tools.listing import GIT_SAFE
 
 REF_PREFIX = "refs/ornith/checkpoints/"
 SKIPPED_TRAILER = "ornith-skipped: "
@@ -83,12 +83,13 @@ def init_repo(path: Path) -> git.Repo:
 
 
 def _git(repo: git.Repo, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None) -> bytes:
-    """Plumbing through gitpython with hooks and fsmonitor off: ornith's own git never runs repo code."""
+    """Plumbing through gitpython with hooks, fsmonitor and filters off: ornith's git never runs repo code."""
     with tempfile.TemporaryFile() as handle:
         if stdin is not None:
             handle.write(stdin)
             handle.seek(0)
-        out = repo.git.execute(["git", *GIT_SAFE, *args], istream=handle if stdin is not None else None,
+        argv = ["git", *host_git_options(_worktree(repo)), *with_diff_flags(args)]
+        out = repo.git.execute(argv, istream=handle if stdin is not None else None,
                                env=env, stdout_as_string=False, strip_newline_in_stdout=False)
     assert isinstance(out, bytes)
     return out

@@ -13,14 +13,14 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from ornith_local.sandbox.paths import HOST_GIT_OPTIONS
+from ornith_local.sandbox.hostgit import HOST_GIT_OPTIONS, host_git_env, host_git_options, with_diff_flags
 from ornith_local.sandbox.workspace_fs import WorkspaceFS
 
 # Never worth listing, ignored or not: version control and tool caches.
 ALWAYS_SKIPPED = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache",
                             ".tox", ".venv", "node_modules"})
 
-GIT_SAFE = list(HOST_GIT_OPTIONS)
+GIT_SAFE = list(HOST_GIT_OPTIONS)  # the static part; host_git adds the repo's filter drivers
 GITIGNORE_LIMIT = 1024 * 1024
 
 
@@ -28,8 +28,8 @@ def host_git(root: Path, *args: str, input_bytes: bytes | None = None, env: dict
              check: bool = True) -> bytes:
     """A git command run by ornith itself (not the model): hooks and fsmonitor off, so no repo code runs."""
     result = subprocess.run(
-        ["git", *GIT_SAFE, *args], cwd=root, input=input_bytes, capture_output=True,
-        env={**os.environ, **(env or {})},
+        ["git", *host_git_options(root), *with_diff_flags(args)], cwd=root, input=input_bytes, capture_output=True,
+        env=host_git_env(env),
     )
     if check and result.returncode != 0:
         message = result.stderr.decode(errors="replace").strip().splitlines()
@@ -78,7 +78,8 @@ def git_files(root: Path) -> list[str] | None:
 
 
 def _is_ignored(root: Path) -> bool:
-    result = subprocess.run(["git", *GIT_SAFE, "check-ignore", "-q", "."], cwd=root, capture_output=True)
+    result = subprocess.run(["git", *GIT_SAFE, "check-ignore", "-q", "."], cwd=root, capture_output=True,
+                            env=host_git_env())
     return result.returncode == 0
 
 

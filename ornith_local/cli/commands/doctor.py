@@ -23,6 +23,7 @@ from ornith_local.models.local import LocalModel, find_local_models, resolve_mod
 from ornith_local.models.plan import DoesNotFit, plan_offload
 from ornith_local.models.tiny import TINY_MODEL_NAME, TinyModelUnavailable
 from ornith_local.sandbox import TierProbe, active_tier, probe_tiers
+from ornith_local.sandbox.cgroup import cgroup_support
 
 NAME = "doctor"
 HELP = "report hardware, llama.cpp build, models, sandbox tiers and what to fix"
@@ -150,7 +151,8 @@ def collect(repo: Path) -> dict[str, Any]:
             for m in models
         ],
         "offload_plan": offload,
-        "sandbox": {"active": active_tier(tiers).name, "tiers": [asdict(tier) for tier in tiers]},
+        "sandbox": {"active": active_tier(tiers).name, "tiers": [asdict(tier) for tier in tiers],
+                    "limits": cgroup_support()},
         "tests": tests,
         "problems": [asdict(problem) for problem in problems],
     }
@@ -225,6 +227,7 @@ def render(report: dict[str, Any]) -> None:
         active = " [bold](active)[/]" if tier["name"] == report["sandbox"]["active"] else ""
         tiers.add_row(tier["name"] + active, _mark(tier["works"]), tier["detail"])
     stdout.print(tiers)
+    stdout.print(f"limits: {report['sandbox']['limits']}")
 
     if report["problems"]:
         stdout.print("\n[bold]What to do[/]")

@@ -17,6 +17,7 @@ from rich.tree import Tree
 from ornith_local.agent import events
 from ornith_local.agent.loop import RunResult
 from ornith_local.agent.sessions import ResumeState
+from ornith_local.cli.commands.trust import ask_to_trust
 from ornith_local.cli.output import CliError, stderr, stdout
 from ornith_local.config import load_config
 from ornith_local.sandbox.terminal import strip_controls_deep, strip_terminal_controls
@@ -163,6 +164,7 @@ def _ask(tool: str, preview: CallPreview, tier: str) -> str:
 
 def execute(*, task: str, repo: Path, args: argparse.Namespace, resume: ResumeState | None = None,
             session_id: str | None = None) -> int:
+    ask_to_trust(repo)
     config = load_config(repo)
     mode = getattr(args, "mode", None) or (resume.options.get("mode") if resume else None) or config.agent.mode
     if mode == "ask" and not sys.stdin.isatty():

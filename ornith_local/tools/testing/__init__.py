@@ -8,6 +8,7 @@ by exit code and output only: their reporters differ per project.
 from __future__ import annotations
 
 import secrets
+import shutil
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from ornith_local.config import load_config
 from ornith_local.sandbox import Sandbox, open_sandbox, with_read_only
 from ornith_local.sandbox.workspace_fs import WorkspaceFS
 from ornith_local.tools.base import CallPreview, Effect, ToolError, ToolResult, schema
+from ornith_local.tools.testing import integrity
 from ornith_local.tools.testing.detect import TestCommand, detect_test_command
 from ornith_local.tools.testing.model import Frame, TestCase, TestReport
 from ornith_local.tools.testing.parsers import (
@@ -66,7 +68,9 @@ def run_tests(root: Path, sandbox: Sandbox | None = None, *, command: TestComman
               select: Sequence[str] = (), timeout_s: float | None = None) -> TestReport:
     """Run the project's tests (or `select`ed ones) in the sandbox; never raises for a failing suite."""
     config = load_config(root)
-    command = command or detect_test_command(root)
+    # The command (interpreter included) is the one found at the start: never a .venv made mid-run. A project
+    # with no suite at the start has nothing to protect: its first suite is detected when it appears.
+    command = command or integrity.freeze(root).command or detect_test_command(root)
     if command is None:
         return TestReport("none", "", exit_code=-1, duration_s=0.0,
                           error="no test suite detected (set [tests] command in .ornith.toml)")
@@ -87,10 +91,14 @@ def run_tests(root: Path, sandbox: Sandbox | None = None, *, command: TestComman
         # runner did not say where the test is): what names no file runs the whole suite.
         select = [path for path in dict.fromkeys(item.split("::")[0] for item in select) if (root / path).exists()]
     argv += list(select)
+    changed = integrity.changes_since_start(root)
+    no_bytecode, pycache = integrity.bytecode_env()
     try:
-        result = sandbox.run(argv, workspace=root, timeout_s=timeout, env={**env_for_tests(root), **dict(command.env)})
+        result = sandbox.run(argv, workspace=root, timeout_s=timeout,
+                             env={**env_for_tests(root), **dict(command.env), **no_bytecode})
         junit_text, junit_problem = _read_report(root, junit)
     finally:
+        shutil.rmtree(pycache, ignore_errors=True)
         if junit is not None:
             junit.unlink(missing_ok=True)
     output = result.stdout + ("\n" + result.stderr if result.stderr else "")
@@ -110,6 +118,8 @@ def run_tests(root: Path, sandbox: Sandbox | None = None, *, command: TestComman
     elif command.runner in (*JS_RUNNERS, "custom") and looks_like_tap(result.stdout):
         report.cases = parse_tap(result.stdout, root)
     report.error = junit_problem or _problem(report, command, timeout)
+    if changed:  # the result cannot be trusted, whatever it says
+        report.error = "the test setup changed since the run started: " + ", ".join(changed)
     return report
 
 

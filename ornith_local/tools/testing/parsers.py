@@ -45,10 +45,15 @@ def parse_junit(xml_text: str) -> list[TestCase]:
             node_id = "::".join(part for part in (file, *klass.split("."), name) if part)
         elif classname:
             node_id = f"{classname}::{name}"
+        frames = parse_frames(details)
+        # Where the test failed, in its own file; else where it is defined. pytest's `line` attribute is the
+        # definition's, and came out one higher here when bytecode was written than with PYTHONPYCACHEPREFIX set.
+        own = [frame.line for frame in frames if frame.path == file]
+        line = own[-1] if own else int(line_attr) + 1 if line_attr else None
         cases.append(TestCase(
-            id=node_id, outcome=outcome, file=file, line=int(line_attr) + 1 if line_attr else None,
+            id=node_id, outcome=outcome, file=file, line=line,
             duration_s=float(element.get("time", "0") or 0), message=message.strip()[:500], details=details,
-            frames=parse_frames(details),
+            frames=frames,
         ))
     return cases
 
