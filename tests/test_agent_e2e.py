@@ -70,7 +70,8 @@ def test_run_with_the_real_tiny_model_is_well_formed(tiny_model_path: Path, exam
     assert {"propose", "scaffold", "checks"} <= set(recorded)
 
     # The tree is restorable: undo brings back exactly the state before the run.
-    undo = subprocess.run([str(ORNITH), "undo", "--yes"], capture_output=True, text=True, timeout=120)
+    undo = subprocess.run([str(ORNITH), "undo", "--yes"], capture_output=True, text=True, timeout=120,
+                          cwd=example_repo)  # undo acts on the current repo's latest run
     assert undo.returncode in (0, 1), undo.stderr
     assert git_state(example_repo) == before
     assert (example_repo / "invoicing" / "notes.txt").read_text() == "a user's uncommitted file\n"

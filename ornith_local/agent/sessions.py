@@ -32,6 +32,20 @@ class SessionSummary:
     repo: str | None = None
 
 
+def repo_root(path: Path) -> Path:
+    """The top of the git work tree `path` is in (itself when it is in none): the key sessions are filed under."""
+    path = path.expanduser().resolve()
+    for candidate in (path, *path.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return path
+
+
+def same_repo(recorded: str | Path, repo: Path) -> bool:
+    """Whether a session recorded in `recorded` (any folder of its repo) belongs to `repo`."""
+    return repo_root(Path(recorded)) == repo_root(repo)
+
+
 def find_session(session_id: str | None) -> Path:
     """A session's trajectory by id (a unique prefix is enough), or the newest one for None."""
     paths = list_sessions()

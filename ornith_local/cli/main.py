@@ -7,12 +7,14 @@ Each module in `ornith_local.cli.commands` exposes NAME, HELP, `add_arguments(pa
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
 from ornith_local import __version__
+from ornith_local.cli.argtypes import context_size, endpoint_url
 from ornith_local.cli.commands import (
     doctor,
     generate,
@@ -30,10 +32,10 @@ from ornith_local.cli.commands import (
 )
 from ornith_local.cli.output import CliError, fail, stderr
 from ornith_local.config import ConfigError
+from ornith_local.config.settings import check_env_names
 
 BUILT: list[ModuleType] = [doctor, generate, parse, models, sandbox, map, run, sessions, undo, triage, precommit, hook,
                           trust]
-
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,12 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     tui = parser.add_argument_group("TUI options (when no COMMAND is given)")
     tui.add_argument("--repo", dest="tui_repo", type=Path, metavar="DIR", help="the repository to work in (default: .)")
     tui.add_argument("--model", dest="tui_model", metavar="NAME", help="catalog name or path to a .gguf")
-    tui.add_argument("--endpoint", dest="tui_endpoint", metavar="URL", help="OpenAI-compatible server instead")
+    tui.add_argument("--endpoint", dest="tui_endpoint", metavar="URL", type=endpoint_url,
+                     help="OpenAI-compatible server instead")
     tui.add_argument("--mode", dest="tui_mode", choices=["read-only", "ask", "auto"],
                      help="what may change without asking")
     tui.add_argument("--scaffold", dest="tui_scaffold", choices=["self", "fixed"], help="who writes the plan")
     tui.add_argument("--max-turns", dest="tui_max_turns", type=int, metavar="N", help="hard cap on model turns per run")
-    tui.add_argument("--n-ctx", dest="tui_n_ctx", type=int, metavar="N", help="context window in tokens")
+    tui.add_argument("--n-ctx", dest="tui_n_ctx", type=context_size, metavar="N", help="context window in tokens")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module in sorted(BUILT, key=lambda module: str(module.NAME)):
         sub = subparsers.add_parser(module.NAME, help=module.HELP, description=module.HELP)
@@ -91,6 +94,7 @@ def open_tui(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
+        check_env_names(os.environ)  # every command, also those that never read the config
         args = parser.parse_args(argv)
         if args.command is None:
             return open_tui(args)

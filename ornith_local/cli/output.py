@@ -1,8 +1,14 @@
-"""Shared terminal output for the CLI: one rich console for results, one for messages and errors."""
+"""Shared terminal output for the CLI: one rich console for results, one for messages and errors.
+
+Rich reads `[...]` as markup, so any text that comes from the user or from data (paths, tasks, config
+keys, model output) goes through `plain()` before it is printed with markup: otherwise `[agent]` vanishes
+from a message and a path containing `[/]` raises instead of being shown.
+"""
 
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 
 stdout = Console(highlight=False)
 stderr = Console(stderr=True, highlight=False)
@@ -16,5 +22,10 @@ class CliError(Exception):
         self.exit_code = exit_code
 
 
+def plain(text: object) -> str:
+    """`text` shown exactly as written inside a markup string."""
+    return escape(str(text))
+
+
 def fail(message: str) -> None:
-    stderr.print(f"[bold red]ornith: error:[/] {message}", soft_wrap=True, markup=True)
+    stderr.print(f"[bold red]ornith: error:[/] {plain(message)}", soft_wrap=True, markup=True)

@@ -10,10 +10,11 @@ changes nothing), and its security-relevant keys count only when the user trusts
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
@@ -24,6 +25,14 @@ from ornith_local.config.trust import content_digest, is_trusted, security_keys_
 REPO_CONFIG_NAME = ".ornith.toml"
 PROJECT_INSTRUCTIONS_NAME = "AGENTS.md"
 ENV_PREFIX = "ORNITH_"
+
+# ORNITH_* variables that are not settings: the directory overrides (config/paths.py) and the ones ornith sets
+# for its own child processes (sandbox/policy.py, triage/run.py), which may run ornith again.
+OTHER_ENV_NAMES = frozenset({
+    "ORNITH_CONFIG_DIR", "ORNITH_CACHE_DIR", "ORNITH_DATA_DIR", "ORNITH_SANDBOX",
+    "ORNITH_TRIAGE_DIR", "ORNITH_TRIAGE_COVERAGE", "ORNITH_TRIAGE_DUMP_EVERY",
+})
+MIN_N_CTX = 256  # below this not even the system prompt fits; llama.cpp's own error would be the user's only clue
 
 Mode = Literal["read-only", "ask", "auto"]
 ScaffoldMode = Literal["self", "fixed"]
@@ -79,7 +88,7 @@ class PrecommitSettings:
     checks: list[str] = field(default_factory=list)
     time_budget_s: float = 60.0  # for a fix suggestion: model load, generation and re-running the checks
     warn_only: bool = False  # failing checks print a warning and let the commit through
-    model: str | None = None  # model for suggestions; None: [model] name, else the smallest installed
+    model: str | None = None  # model for suggestions; None: [model] name, else the most capable installed
 
 
 @dataclass(frozen=True)
@@ -102,11 +111,28 @@ def _assignments(value: list[str]) -> str | None:
     return f"expected NAME=value entries, got {bad[0]!r}" if bad else None
 
 
+def endpoint_problem(url: str) -> str | None:
+    """Why `url` cannot be an OpenAI-compatible server's address, or None when it can."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as error:
+        return f"not a URL ({error})"
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return f"expected an http:// or https:// URL such as http://localhost:8080/v1, got {url!r}"
+    return None
+
+
 # Checks beyond the type, for values that would otherwise fail much later and far from the file that set them.
 VALUE_CHECKS: dict[tuple[str, str], Callable[[Any], str | None]] = {
     ("agent", "max_turns"): _at_least(1),
     ("agent", "max_tokens_per_turn"): _at_least(64),  # room for one tool call
     ("tests", "env"): _assignments,
+    ("model", "endpoint"): endpoint_problem,
+    ("model", "n_ctx"): _at_least(MIN_N_CTX),
+    ("model", "threads"): _at_least(1),
 }
 
 
@@ -256,12 +282,29 @@ def _read_repo_layer(repo: Path) -> RepoLayer | None:
     return RepoLayer(path, without_security_keys(data), digest, tuple(risky))
 
 
+def setting_env_names() -> list[str]:
+    """Every ORNITH_<SECTION>_<KEY> name that sets something."""
+    return [f"{ENV_PREFIX}{section}_{key}".upper() for section, section_type in _section_types().items()
+            for key in get_type_hints(section_type)]
+
+
+def check_env_names(environ: Mapping[str, str]) -> None:
+    """A misspelt ORNITH_ variable is an error naming it and the closest known name, never silently ignored."""
+    known = setting_env_names()
+    for name in sorted(environ):
+        if name.startswith(ENV_PREFIX) and name.upper() not in known and name not in OTHER_ENV_NAMES:
+            close = difflib.get_close_matches(name.upper(), [*known, *OTHER_ENV_NAMES], n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}?" if close else "see README: Configuration"
+            raise ConfigError(f"unknown environment variable {name} ({hint})")
+
+
 def _env_layer(environ: dict[str, str]) -> dict[str, dict[str, Any]]:
     """ORNITH_<SECTION>_<KEY>=value, e.g. ORNITH_AGENT_MODE=auto or ORNITH_MODEL_NAME=gemma3-270m."""
+    check_env_names(environ)
     layer: dict[str, dict[str, Any]] = {}
     sections = _section_types()
     for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX):
+        if not name.startswith(ENV_PREFIX) or name in OTHER_ENV_NAMES:
             continue
         rest = name[len(ENV_PREFIX) :].lower()
         for section_name, section_type in sections.items():

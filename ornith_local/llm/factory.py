@@ -7,6 +7,7 @@ from ornith_local.llm.backend import Backend
 from ornith_local.llm.http_backend import HttpBackend
 from ornith_local.llm.llama_cpp_backend import LlamaCppBackend
 from ornith_local.models.catalog import CatalogEntry, load_catalog
+from ornith_local.models.choice import choose_model
 from ornith_local.models.gguf import read_gguf
 from ornith_local.models.hardware import Hardware, detect_hardware
 from ornith_local.models.local import resolve_model_path
@@ -27,7 +28,7 @@ def open_backend(settings: ModelSettings, *, model: str | None = None, hardware:
         served = model or settings.name or "default"
         entry = load_catalog().get(served)
         return HttpBackend(settings.endpoint, model=served, sampling=entry.sampling if entry else None)
-    name = model or settings.name or TINY_MODEL_NAME
+    name = choose_model(settings, model).name or TINY_MODEL_NAME
     path = resolve_model_path(name)
     info = read_gguf(path)
     entry = catalog_entry_for(name, path.name)

@@ -5,8 +5,9 @@ A chat inside llama.cpp cannot be interrupted, so the real model runs in a child
 deadline comes, so a slow model costs at most the budget and leaves nothing running. `InProcessModel`
 wraps a backend already open (tests, an HTTP server) and only checks the deadline between calls.
 
-Which model: `[precommit] model`, then `[model]` (name or endpoint), then the smallest installed model
-of the catalog. The tiny demo model proves the engine works but cannot fix code: only when named.
+Which model: `[precommit] model`, then `[model]` (name or endpoint), then the most capable installed model
+(models/choice.py, the rule every command shares). The tiny demo model proves the engine works but cannot
+fix code: only when named.
 """
 
 from __future__ import annotations
@@ -61,16 +62,12 @@ class ModelChoice:
 def choose_model(config: Config, requested: str | None, no_model: bool) -> ModelChoice:
     if no_model:
         return ModelChoice(None, "", "model skipped (--no-model)")
-    name = requested or config.precommit.model or config.model.name
-    if name or config.model.endpoint:
-        return ModelChoice(CatalogModel(config.model, name), name or str(config.model.endpoint))
-    from ornith_local.models.local import find_local_models
-    from ornith_local.models.tiny import TINY_MODEL_NAME
+    from ornith_local.models.choice import choose_model as pick_model
 
-    ready = [m for m in find_local_models() if m.status.startswith("ready") and m.name != TINY_MODEL_NAME]
-    if ready:
-        smallest = min(ready, key=lambda m: m.size_bytes)
-        return ModelChoice(CatalogModel(config.model, smallest.name), smallest.name)
+    # The same rule as `ornith run`, minus the tiny test model: it cannot fix code.
+    pick = pick_model(config.model, requested or config.precommit.model, allow_test_model=False)
+    if pick.name or config.model.endpoint:
+        return ModelChoice(CatalogModel(config.model, pick.name), pick.name or str(config.model.endpoint))
     return ModelChoice(None, "", f"no model installed: checks only (for fix suggestions: {PULL_HINT})")
 
 

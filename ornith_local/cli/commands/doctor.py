@@ -14,13 +14,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from ornith_local import __version__
-from ornith_local.cli.output import stdout
+from ornith_local.cli.output import plain, stdout
 from ornith_local.config import ConfigError, app_dirs, load_config
+from ornith_local.config.settings import ModelSettings
 from ornith_local.models.catalog import CatalogError
+from ornith_local.models.choice import ModelPick, choose_model
 from ornith_local.models.gguf import ModelFileError, read_gguf
 from ornith_local.models.hardware import Hardware, detect_hardware
 from ornith_local.models.local import LocalModel, find_local_models, resolve_model_path
 from ornith_local.models.plan import DoesNotFit, plan_offload
+from ornith_local.models.threads import BUSY_HINT, thread_plan
 from ornith_local.models.tiny import TINY_MODEL_NAME, TinyModelUnavailable
 from ornith_local.sandbox import TierProbe, active_tier, probe_tiers
 from ornith_local.sandbox.cgroup import cgroup_support
@@ -121,10 +124,16 @@ def collect(repo: Path) -> dict[str, Any]:
     except CatalogError as error:
         models, catalog_error = [], str(error)
     tiers = probe_tiers()
-    model_name = (load_config(repo).model.name if config_error is None else None) or TINY_MODEL_NAME
+    settings = load_config(repo).model if config_error is None else ModelSettings()
+    pick = choose_model(settings) if catalog_error is None else ModelPick(TINY_MODEL_NAME, "the catalog is broken")
+    model_name = pick.name or TINY_MODEL_NAME
     offload = _offload_plan(model_name, hardware)
     offload["driven_with"] = _driven_with(model_name)
+    threads = thread_plan(settings.threads)
     problems = _problems(hardware, models, tiers, config_error or catalog_error)
+    if threads.busy:
+        problems.append(Problem(threads.busy.split(";")[0], BUSY_HINT + " (and compare: ornith generate "
+                                "'hello' with each)"))
     tests = _tests(repo) if config_error is None else None
     if tests and tests["missing"]:
         problems.append(Problem(f"{repo}: the tests cannot run: {tests['missing']}",
@@ -150,6 +159,8 @@ def collect(repo: Path) -> dict[str, Any]:
             {"name": m.name, "path": str(m.path) if m.path else None, "size_bytes": m.size_bytes, "status": m.status}
             for m in models
         ],
+        "default_model": {"name": pick.name, "reason": pick.reason},
+        "threads": {"count": threads.count, "reason": threads.reason, "busy": threads.busy},
         "offload_plan": offload,
         "sandbox": {"active": active_tier(tiers).name, "tiers": [asdict(tier) for tier in tiers],
                     "limits": cgroup_support()},
@@ -180,6 +191,9 @@ def render(report: dict[str, Any]) -> None:
     system = Table(title="System", show_header=False, title_justify="left", box=None, padding=(0, 2))
     system.add_row("Python", f"{report['python']['version']} ({report['python']['executable']})")
     system.add_row("OS", f"{hw['os']} {hw['machine']}, {hw['cpu_count']} cores")
+    threads = report["threads"]
+    system.add_row("Threads", f"{threads['count']} for llama.cpp ({plain(threads['reason'])}); "
+                              "[dim]on a busy machine fewer threads can be faster[/]")
     system.add_row("RAM", f"{hw['ram_available_mib'] / 1024:.1f} GiB free of {hw['ram_total_mib'] / 1024:.1f} GiB")
     build = f"{llama['version']} — offload: {llama['backend'].upper() if llama['gpu_offload'] else 'none (CPU build)'}"
     build_text = build if llama["installed"] else llama["error"]
@@ -213,7 +227,10 @@ def render(report: dict[str, Any]) -> None:
     stdout.print(models)
 
     plan = report["offload_plan"]
-    stdout.print(f"\n[bold]Offload plan[/] for {plan['model']}: {plan['explain']}", soft_wrap=True)
+    choice = report["default_model"]
+    stdout.print(f"\n[bold]Default model[/]: {plain(choice['name'] or 'the endpoint default')} "
+                 f"({plain(choice['reason'])})", soft_wrap=True)
+    stdout.print(f"[bold]Offload plan[/] for {plain(plan['model'])}: {plain(plan['explain'])}", soft_wrap=True)
     driven = plan.get("driven_with") or {}
     if driven:
         stdout.print(f"[bold]Driven with[/]: template {driven['chat_template']}; tool calls "
@@ -232,7 +249,8 @@ def render(report: dict[str, Any]) -> None:
     if report["problems"]:
         stdout.print("\n[bold]What to do[/]")
         for problem in report["problems"]:
-            stdout.print(f"  [yellow]•[/] {problem['problem']}\n    [dim]→[/] {problem['fix']}", soft_wrap=True)
+            stdout.print(f"  [yellow]•[/] {plain(problem['problem'])}\n    [dim]→[/] {plain(problem['fix'])}",
+                         soft_wrap=True)
     else:
         stdout.print("\n[green]No problems found.[/]")
 

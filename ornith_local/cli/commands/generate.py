@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from ornith_local.cli.argtypes import context_size
 from ornith_local.cli.output import CliError, stderr
 from ornith_local.config import load_config
 from ornith_local.llm.backend import BackendError, GenerateOptions
@@ -28,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-tokens", type=int, default=96)
     parser.add_argument("--temperature", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n-ctx", type=int, default=4096)
+    parser.add_argument("--n-ctx", type=context_size, default=4096)
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of streaming")
 
 

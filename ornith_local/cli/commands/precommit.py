@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model = parser.add_mutually_exclusive_group()
     model.add_argument("--no-model", action="store_true", help="checks only, no fix suggestion")
     model.add_argument("--model", help="suggest with this model (catalog name or .gguf path; default: "
-                       "[precommit] model, [model] name, or the smallest installed)")
+                       "[precommit] model, [model] name, or the most capable installed)")
     parser.add_argument("--budget", type=float, metavar="SECONDS",
                         help="time for a suggestion, model loading and re-checking included "
                         "(default: [precommit] time_budget_s, 60)")

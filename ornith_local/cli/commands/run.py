@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,15 @@ from rich.tree import Tree
 from ornith_local.agent import events
 from ornith_local.agent.loop import RunResult
 from ornith_local.agent.sessions import ResumeState
+from ornith_local.cli.argtypes import context_size, endpoint_url
 from ornith_local.cli.commands.trust import ask_to_trust
-from ornith_local.cli.output import CliError, stderr, stdout
+from ornith_local.cli.output import CliError, plain, stderr, stdout
 from ornith_local.config import load_config
+from ornith_local.models.choice import choose_model
+from ornith_local.models.gguf import ModelFileError
+from ornith_local.models.local import resolve_model_path
+from ornith_local.models.threads import thread_plan
+from ornith_local.models.tiny import TinyModelUnavailable
 from ornith_local.sandbox.terminal import strip_controls_deep, strip_terminal_controls
 from ornith_local.session import RunRequest, SetupError, open_run
 from ornith_local.tools.base import CallPreview
@@ -33,8 +40,10 @@ STATUS_STYLE = {"done": "green", "replan": "yellow", "failed": "red", "abort": "
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("task", help="what to do, as you would tell a colleague")
     parser.add_argument("--repo", type=Path, default=Path.cwd(), help="the repository to work in (default: .)")
-    parser.add_argument("--model", help="catalog name or path to a .gguf (default: config)")
-    parser.add_argument("--endpoint", help="OpenAI-compatible server URL instead of in-process llama.cpp")
+    parser.add_argument("--model", help="catalog name or path to a .gguf (default: config, else the most "
+                        "capable installed)")
+    parser.add_argument("--endpoint", type=endpoint_url,
+                        help="OpenAI-compatible server URL instead of in-process llama.cpp")
     parser.add_argument("--mode", choices=["read-only", "ask", "auto"], help="what may change without asking")
     parser.add_argument("--scaffold", choices=["self", "fixed"], help="self-written scaffold or the fixed baseline")
     parser.add_argument("--max-turns", type=int, help="hard cap on model turns for the whole run")
@@ -44,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-network", action="store_true", help="let commands in the sandbox use the network")
     parser.add_argument("--no-library", action="store_true", help="do not show past scaffolds to the model")
     parser.add_argument("--no-judge", action="store_true", help="skip the model's review of the final diff")
-    parser.add_argument("--n-ctx", type=int, help="context window in tokens (default: planned from hardware)")
+    parser.add_argument("--n-ctx", type=context_size, help="context window in tokens (default: planned from hardware)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
 
@@ -162,13 +171,31 @@ def _ask(tool: str, preview: CallPreview, tier: str) -> str:
     return {"y": "yes", "n": "no", "a": "always"}[answer]
 
 
+def check_model_exists(name: str | None, endpoint: str | None) -> None:
+    """A model that is not there, named before anything else can go wrong (the mode, the sandbox, git)."""
+    if name is None or endpoint:
+        return
+    try:
+        resolve_model_path(name)
+    except (LookupError, FileNotFoundError, ModelFileError, TinyModelUnavailable) as error:
+        raise CliError(str(error).strip("'\"")) from None
+
+
 def execute(*, task: str, repo: Path, args: argparse.Namespace, resume: ResumeState | None = None,
             session_id: str | None = None) -> int:
     ask_to_trust(repo)
     config = load_config(repo)
+    endpoint = getattr(args, "endpoint", None)
+    pick = choose_model(replace(config.model, endpoint=endpoint or config.model.endpoint), getattr(args, "model", None))
+    check_model_exists(pick.name, endpoint or config.model.endpoint)  # the real error before any about the mode
     mode = getattr(args, "mode", None) or (resume.options.get("mode") if resume else None) or config.agent.mode
     if mode == "ask" and not sys.stdin.isatty():
         raise CliError("ask mode needs a terminal to approve edits; use --mode auto or --mode read-only", 2)
+    header = pick.describe()
+    threads = None if endpoint or config.model.endpoint else thread_plan(config.model.threads)
+    stderr.print(plain(header + (f" · {threads.describe()}" if threads else "")), soft_wrap=True)
+    if threads and threads.busy:
+        stderr.print(f"[yellow]note:[/] {plain(threads.busy)}", soft_wrap=True)
     as_json = bool(getattr(args, "json", False))
 
     def emit_json(event: events.Event) -> None:
@@ -185,7 +212,7 @@ def execute(*, task: str, repo: Path, args: argparse.Namespace, resume: ResumeSt
     request = RunRequest(
         task=task, repo=repo, config=config, mode=mode,
         scaffold_mode=getattr(args, "scaffold", None) or (resume.options.get("scaffold_mode") if resume else None),
-        model=getattr(args, "model", None), endpoint=getattr(args, "endpoint", None),
+        model=pick.name, endpoint=endpoint,
         max_turns=getattr(args, "max_turns", None), checks=tuple(getattr(args, "check", []) or ()),
         allow_test_edits=bool(getattr(args, "allow_test_edits", False)),
         allow_network=bool(getattr(args, "allow_network", False)),

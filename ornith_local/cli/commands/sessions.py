@@ -13,11 +13,13 @@ from ornith_local.agent.sessions import (
     SessionNotFound,
     export_training_data,
     find_session,
+    repo_root,
     resume_state,
+    same_repo,
     summarize,
 )
 from ornith_local.agent.trajectory import list_sessions, read_events
-from ornith_local.cli.output import CliError, stdout
+from ornith_local.cli.output import CliError, plain, stdout
 
 NAME = "sessions"
 HELP = "list, show, resume and export past runs"
@@ -31,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     listing = actions.add_parser("list", help="past runs, newest first")
     listing.add_argument("--json", action="store_true")
     listing.add_argument("--limit", type=int, default=30)
+    listing.add_argument("--all", action="store_true", help="every repo's runs (default: this repo's)")
+    listing.add_argument("--repo", type=Path, help="the repository whose runs to list (default: the current one)")
     show = actions.add_parser("show", help="replay one run's trajectory")
     show.add_argument("session", nargs="?", help="session id or unique prefix (default: newest)")
     show.add_argument("--json", action="store_true", help="print the raw events")
@@ -56,21 +60,25 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    summaries = [summarize(path) for path in list_sessions()[: args.limit]]
+    repo = repo_root(args.repo or Path.cwd())
+    summaries = [summary for summary in map(summarize, list_sessions())
+                 if args.all or (summary.repo is not None and same_repo(summary.repo, repo))][: args.limit]
     if args.json:
         print(json.dumps([{"session_id": s.session_id, "task": s.task, "outcome": s.outcome, "turns": s.turns,
                            "started": s.started, "tokens": s.tokens, "repo": s.repo} for s in summaries]))
         return 0
     if not summaries:
-        stdout.print("No sessions yet. Start one with: ornith run \"TASK\"")
+        where = "" if args.all else f" in {plain(repo)} (ornith sessions list --all for every repo)"
+        stdout.print(f"No sessions yet{where}. Start one with: ornith run \"TASK\"")
         return 0
-    table = Table(title="Sessions", title_justify="left")
-    for column in ("id", "started", "outcome", "turns", "task"):
-        table.add_column(column, overflow="fold" if column == "task" else "ellipsis")
+    table = Table(title="Sessions" + ("" if args.all else f" in {plain(repo)}"), title_justify="left")
+    for column in ("id", "started", "outcome", "turns", "repo", "task"):
+        table.add_column(column, overflow="fold" if column in ("task", "repo") else "ellipsis")
     for s in summaries:
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.started)) if s.started else "?"
         style = OUTCOME_STYLE.get(s.outcome, "")
-        table.add_row(s.session_id, started, f"[{style}]{s.outcome}[/]", str(s.turns), s.task[:80])
+        table.add_row(s.session_id, started, f"[{style}]{plain(s.outcome)}[/]", str(s.turns), plain(s.repo or "?"),
+                      plain(s.task[:80]))
     stdout.print(table)
     return 0
 

@@ -49,17 +49,12 @@ def _model_choice(args: argparse.Namespace, config: Config) -> tuple[bool, str |
     """Whether to explain with a model, which one (None: the configured endpoint's), and if not, why."""
     if args.no_model:
         return False, None, "model skipped (--no-model)"
-    if args.model:
-        return True, args.model, ""
-    if config.model.endpoint or config.model.name:
-        return True, config.model.name, ""
-    from ornith_local.models.local import find_local_models
-    from ornith_local.models.tiny import TINY_MODEL_NAME
+    from ornith_local.models.choice import choose_model
 
-    # The tiny demo model proves the engine works but cannot explain bugs: only used when asked for.
-    ready = [m for m in find_local_models() if m.status.startswith("ready") and m.name != TINY_MODEL_NAME]
-    if ready:
-        return True, ready[0].name, ""
+    # The same rule as `ornith run`, minus the tiny test model: it cannot explain bugs.
+    pick = choose_model(config.model, args.model, allow_test_model=False)
+    if pick.name or config.model.endpoint:
+        return True, pick.name, ""
     return False, None, "no model installed: ranking only (ornith models pull ... for explanations)"
 
 
