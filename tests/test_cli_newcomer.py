@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from ornith_local.agent.events import Checkpointed, RunEnded, RunStarted
 from ornith_local.agent.trajectory import Trajectory
 from ornith_local.models.catalog import load_catalog
 from ornith_local.tools.checkpoint import create_checkpoint
@@ -113,11 +114,11 @@ def committed_repo(path: Path) -> Path:
 def record_run(repo: Path, session_id: str, task: str) -> None:
     """What a run that edits records: its start (with the repo) and the checkpoint before its first edit."""
     with Trajectory(session_id) as trajectory:
-        trajectory.record("start", task=task, repo=str(repo))
+        trajectory.record(RunStarted(task=task, repo=str(repo)))
         checkpoint = create_checkpoint(repo, f"session {session_id}")
-        trajectory.record("checkpoint", id=checkpoint.id, repo=str(repo))
+        trajectory.record(Checkpointed(id=checkpoint.id, repo=str(repo)))
         (repo / "app.py").write_text(f"edited by {session_id}\n")
-        trajectory.record("end", outcome="failed", turns=1)
+        trajectory.record(RunEnded(outcome="failed", turns=1))
 
 
 @pytest.fixture
