@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ornith_local.llm.parsing import formats, gemma4, qwen_xml
+from ornith_local.llm.parsing import formats, gemma4, hermes, qwen_xml
 from ornith_local.llm.parsing.gemma4 import GemmaScanner
 from ornith_local.llm.parsing.qwen_xml import XmlScanner
 from ornith_local.llm.parsing.scanning import CallScanner, ScanOutcome, held_suffix
@@ -53,6 +53,9 @@ class StreamParser:
         self._opening = ""
         self._fenced = False
         self._finished = False
+        self._ended = False  # Gemma 4's `<turn|>` was seen: the rest is not part of this turn
+        self._after_turn = ""
+        self._drafted_from = ""  # "pending" or "reasoning": a call opener waiting for the end of the output
 
     # --- public --------------------------------------------------------------------------------
 
@@ -66,6 +69,9 @@ class StreamParser:
         if self._finished:
             return []
         events = self._pump(at_end=True)
+        if self._after_turn.strip():
+            self._add_problem(Problem("text_after_turn_end", f"text after the end of your turn (`{formats.TURN_END}`) "
+                                      "was ignored.", "warning"), events)
         if self._mode == "pending":
             self._emit_content("".join(self._held), events)
             self._held = []
@@ -91,6 +97,10 @@ class StreamParser:
     def _pump(self, at_end: bool) -> list[Event]:
         events: list[Event] = []
         while True:
+            if self._ended:
+                self._after_turn = (self._after_turn + self._buf)[:200]
+                self._buf = ""
+                return events
             if self._mode == "call":
                 assert self._scanner is not None
                 outcome = self._scanner.advance(self._buf, at_end)
@@ -99,6 +109,11 @@ class StreamParser:
                 self._settle(outcome, events)
                 self._buf = self._buf[outcome.consumed:]
                 self._mode = "content"
+                continue
+            if self._mode == "drafted":
+                if not at_end:
+                    return events
+                self._decide_drafted(events)
                 continue
             markers = self._watched()
             found = _find(self._buf, markers)
@@ -109,17 +124,39 @@ class StreamParser:
                 self._buf = self._buf[stop:]
                 return events
             at, marker = found
+            if self._mode == "reasoning" and marker == hermes.OPEN:
+                genuine = _opens_a_function(self._buf, at + len(marker), at_end)
+                if genuine is None:  # `<tool_call>` at the end of the text so far: wait for what follows
+                    self._text(self._buf[:at], events)
+                    self._buf = self._buf[at:]
+                    return events
+                if not genuine:  # a mention of the tag in the reasoning
+                    self._text(self._buf[:at + len(marker)], events)
+                    self._buf = self._buf[at + len(marker):]
+                    continue
             self._text(self._buf[:at], events)
             self._buf = self._buf[at + len(marker):]
             self._on_marker(marker, events)
 
     def _watched(self) -> tuple[str, ...]:
-        opens = formats.reasoning_opens(self._format) + formats.call_opens(self._format)
+        fmt = self._format
+        opens = formats.reasoning_opens(fmt) + formats.call_opens(fmt)
+        ends = formats.turn_ends(fmt)
         if self._mode == "reasoning":
-            return self._closes
-        return opens + self._closes if self._mode == "pending" else opens
+            return self._closes + formats.calls_ending_reasoning(self._closes) + ends
+        if self._mode == "pending":
+            return opens + self._closes + ends
+        return opens + formats.stray_closes(fmt) + ends
 
     def _on_marker(self, marker: str, events: list[Event]) -> None:
+        if marker == formats.TURN_END:
+            self._flush_held(events)
+            self._ended = True
+            return
+        if marker in formats.stray_closes(self._format) and self._mode == "content":
+            self._add_problem(Problem("stray_tag", f"a stray `{marker}` outside any reasoning was left out of your "
+                                      "answer.", "warning"), events)
+            return
         if marker in self._closes:
             if self._mode == "pending":
                 self._reasoning_seen = True
@@ -127,6 +164,14 @@ class StreamParser:
                 self._held = []
             self._mode = "content"
             return
+        if self._mode in ("pending", "reasoning") and marker in (hermes.OPEN, qwen_xml.FUNC):
+            # Written before any reasoning closer: a draft inside the reasoning if a closer comes after the call,
+            # otherwise (Qwen3.5) the call ends the reasoning. Only the whole output tells.
+            self._drafted_from, self._mode = self._mode, "drafted"
+            self._buf = marker + self._buf
+            return
+        if self._mode == "reasoning":  # Gemma 4's `<|tool_call>` ends the thought channel
+            self._mode = "content"
         self._flush_held(events)
         if marker in formats.REASONING_CLOSE:
             self._mode, self._reasoning_seen, self._block_started = "reasoning", True, False
@@ -134,18 +179,46 @@ class StreamParser:
             return
         self._start_call(marker, events)
 
+    def _decide_drafted(self, events: list[Event]) -> None:
+        """At the end of the output: was the call opener inside the reasoning, or did it end the reasoning?"""
+        marker = hermes.OPEN if self._buf.startswith(hermes.OPEN) else qwen_xml.FUNC
+        skip = len(marker) if marker == hermes.OPEN else 0
+        outcome = self._scanner_for(marker).advance(self._buf[skip:], True)
+        assert outcome is not None  # at the end of the output every scanner decides
+        after = len(marker) if outcome.dropped else skip + outcome.consumed
+        closes = self._closes if self._drafted_from == "reasoning" else formats.reasoning_closes(self._format)
+        found = _find(self._buf[after:], closes)
+        if found is not None:
+            end = after + found[0]
+            if self._drafted_from == "pending":
+                self._reasoning_seen = True
+                self._emit_reasoning("".join(self._held), events)
+                self._held = []
+            self._emit_reasoning(self._buf[:end], events)
+            self._buf = self._buf[end + len(found[1]):]
+            self._mode = "content"
+            return
+        self._mode = "pending" if self._drafted_from == "pending" else "content"
+        self._flush_held(events)
+        self._buf = self._buf[len(marker):]
+        self._start_call(marker, events)
+
+    def _scanner_for(self, marker: str) -> CallScanner:
+        if marker == gemma4.OPEN:
+            return GemmaScanner()
+        if marker == qwen_xml.FUNC:
+            return XmlScanner(bare=True, tools=self._tools)
+        return SniffingScanner(prefer_xml=self._format == "qwen3_xml", tools=self._tools)
+
     def _start_call(self, marker: str, events: list[Event]) -> None:
         content = "".join(self._content)
         # An odd number of ``` fence lines so far: the call sits inside a Markdown code block.
         self._fenced = sum(1 for line in content.splitlines() if line.lstrip().startswith("```")) % 2 == 1
         self._opening = marker
-        if marker == gemma4.OPEN:
-            self._scanner = GemmaScanner()
-        elif marker == qwen_xml.FUNC:  # a bare `<function=...>` with no `<tool_call>` around it
-            self._scanner, self._opening = XmlScanner(bare=True), ""
+        self._scanner = self._scanner_for(marker)
+        if marker == qwen_xml.FUNC:  # a bare `<function=...>` with no `<tool_call>` around it
+            self._opening = ""
             self._buf = marker + self._buf
-        else:
-            self._scanner = SniffingScanner(prefer_xml=self._format == "qwen3_xml")
         self._mode = "call"
         events.append(ToolCallStarted(marker))
 
@@ -221,6 +294,17 @@ def _may_grow(buf: str, found: tuple[int, str], markers: tuple[str, ...]) -> boo
     at, marker = found
     rest = buf[at:]
     return any(len(m) > len(marker) and m.startswith(rest) for m in markers)
+
+
+def _opens_a_function(buf: str, pos: int, at_end: bool) -> bool | None:
+    """After `<tool_call>` in the reasoning: is a `<function=` next (vLLM's qwen3 reasoning parser: only then does
+    the tag end the reasoning)? None while the text so far cannot tell."""
+    rest = buf[pos:].lstrip()
+    if rest.startswith("<function") and len(rest) > len("<function"):
+        return rest[len("<function")] == "=" or rest[len("<function")].isspace()
+    if not at_end and "<function".startswith(rest):
+        return None
+    return False
 
 
 def _tool_specs(tools: object) -> Mapping[str, ToolSpec] | None:
