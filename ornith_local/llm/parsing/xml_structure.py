@@ -33,12 +33,14 @@ FUNC_OPEN = re.compile(r"<function=" + NAME + ">")
 PARAM_OPEN = re.compile(r"<parameter=" + NAME + ">")
 _PARAM_TAG = re.compile(r"<parameter=" + NAME + ">|</parameter>")
 _END_PARAM = re.compile(re.escape(END_PARAM))
+_QUOTED_CALL_TAG = re.compile(r"<tool_call>\s*<function=" + NAME + ">|</function>")
 # What can end a function, and a full call opener quoted inside a value (it nests).
 _FUNC_TAG = re.compile(r"<tool_call>\s*<function=" + NAME + ">|</function>|</tool_call>")
 # After a call ends: the next closer (inconsistent) or the next call opener (fine), whichever comes first.
 _NEXT_STRUCTURE = re.compile(r"</parameter>|</function>|</tool_call>|<tool_call>|<\|tool_call>|<function=")
 _WELL_FORMED_OPENER = re.compile(
     r"<tool_call>\s*(<function=" + NAME + r">|\{)|<\|tool_call>call:|<function=" + NAME + ">")
+_NEXT_IS_CALL_OR_END = re.compile(r"\s*(<tool_call>|<\|tool_call>|<function=|\Z)")
 _OPENERS = ("<tool_call>", "<|tool_call>", "<function=")
 _WORK_BUDGET = 64  # parameter readings per function before falling back to the first fitting closers
 
@@ -68,7 +70,9 @@ def find_function_end(text: str, start: int, bare: bool) -> FunctionEnd | None:
         if word == CLOSE:  # a `</tool_call>` with no `</function>` before it
             if depth == 0:
                 end = FunctionEnd(tag.start(), tag.end(), missing=END_FUNC)
-                if _fits(text, end.resume):
+                # It stands in for `</function>` only after a closed parameter (or none); else it is a last resort.
+                closed = text[start:tag.start()].rstrip().endswith(END_PARAM) or not text[start:tag.start()].strip()
+                if closed and _fits(text, end.resume):
                     return end
                 last = end
             continue
@@ -80,7 +84,11 @@ def find_function_end(text: str, start: int, bare: bool) -> FunctionEnd | None:
             if fallback is None and _fits(text, end.resume):
                 fallback = end
             continue
-        if end.next_function or _fits(text, end.resume):
+        # A `</function>` with no `</tool_call>` after it ends the call only after a closed parameter (or none), and
+        # before the next call or the end of the output (bare calls need no `</tool_call>`).
+        closed = not end.missing or (_NEXT_IS_CALL_OR_END.match(text, end.resume) is not None and (
+            text[start:tag.start()].rstrip().endswith(END_PARAM) or not text[start:tag.start()].strip()))
+        if closed and (end.next_function or _fits(text, end.resume)):
             return end
         last = end
     if fallback is not None:
@@ -134,7 +142,8 @@ class ParamReader:
         self._text, self._end, self._function, self._spec = text, end, function, spec
         self._work = 0
         self._level = "strict"
-        self._memo: dict[tuple[int, frozenset[str]], list[_Piece] | None] = {}
+        self._memo: dict[tuple[int, frozenset[str], bool], list[_Piece] | None] = {}
+        self._rigid = 0  # > 0 while reading after a repair: every closer that fits must be taken
 
     def read(self, start: int) -> tuple[list[tuple[str, object]], list[Problem]]:
         for level in ("strict", "names", "loose"):
@@ -150,7 +159,7 @@ class ParamReader:
                             "read; it was not run.")]  # unreachable: the loose level always reads something
 
     def _read(self, pos: int, given: tuple[str, ...]) -> list[_Piece] | None:
-        key = (pos, frozenset(given))
+        key = (pos, frozenset(given), self._rigid > 0)
         if key not in self._memo:
             self._work += 1
             if self._work > _WORK_BUDGET and self._level != "loose":
@@ -178,13 +187,17 @@ class ParamReader:
             elif depth > 0:
                 depth -= 1
             elif self._follows_well(tag.end()):
+                if self._opens_expected(start, tag.start(), inner, self._quoted_calls(start, tag.start())):
+                    continue  # a value holding a parameter still to come: only ever a repair
                 tried.add(tag.start())
                 found = self._close(name, start, tag.start(), tag.end(), inner, None)
                 if found is not None:
                     return found
-                if not self._may_hold_markup(name) or self._must_split(tag.end(), inner):
-                    return None  # the closer is real, and what follows it does not fit
-        return self._repair(name, start, inner, tried)
+                if self._rigid or not self._may_hold_markup(name):
+                    return None
+                if self._must_split(tag.end(), inner):  # a real closer, and what follows it does not fit:
+                    return self._repair(name, start, inner, tried, tag.start())  # only a tag left open before it
+        return self._repair(name, start, inner, tried, end)
 
     def _must_split(self, pos: int, inner: tuple[str, ...]) -> bool:
         """A closer followed by the end of the function, or by a parameter the tool takes and has not been
@@ -204,25 +217,57 @@ class ParamReader:
         types = declared if isinstance(declared, list) else [declared]
         return declared is None or "string" in types
 
-    def _repair(self, name: str, start: int, inner: tuple[str, ...], tried: set[int]) -> list[_Piece] | None:
-        """No balanced closer fitted: the next known parameter, then the last plausible closer, then the end."""
+    def _repair(self, name: str, start: int, inner: tuple[str, ...], tried: set[int],
+                limit: int) -> list[_Piece] | None:
+        """No balanced closer fitted (a tag inside the value is left open, or the closer is missing). In order: a
+        closer whose value opens no parameter the tool still expects; the next such parameter's `<parameter=`
+        (the closer is missing); any other closer, the last first; the end of the function."""
         text, end = self._text, self._end
-        missing = Problem("missing_close_tag", f"your call to {self._function} did not close parameter `{name}` "
-                          f"with `{END_PARAM}`; it was read anyway.", "warning")
-        for opener in PARAM_OPEN.finditer(text, start, end):
-            if self._fresh(opener.group(1), inner):
-                found = self._close(name, start, opener.start(), opener.start(), inner, missing, typed=True)
-                if found is not None:
-                    return found
-                break
-        # Closers that an unbalanced tag inside the value hid from the balanced scan, the last one first.
-        hidden = [m for m in _END_PARAM.finditer(text, start, end)
-                  if m.start() not in tried and self._follows_well(m.end())] if self._may_hold_markup(name) else []
-        for tag in reversed(hidden):
+        hidden: list[re.Match[str]] = []  # closers the open tag hid from the balanced scan
+        if not self._rigid and self._may_hold_markup(name):
+            hidden = [m for m in _END_PARAM.finditer(text, start, limit)
+                      if m.start() not in tried and self._follows_well(m.end())]
+        quoted = self._quoted_calls(start, limit)
+        plain = [m for m in hidden if not self._opens_expected(start, m.start(), inner, quoted)]
+        for tag in reversed(plain):
             found = self._close(name, start, tag.start(), tag.end(), inner, None)
             if found is not None:
                 return found
-        return self._close(name, start, end, end, inner, missing)
+        missing = Problem("missing_close_tag", f"your call to {self._function} did not close parameter `{name}` "
+                          f"with `{END_PARAM}`; it was read anyway.", "warning")
+        for opener in PARAM_OPEN.finditer(text, start, limit):
+            if self._fresh(opener.group(1), inner) and not _within(opener.start(), quoted):
+                # A repair only stands if everything after it reads plainly (no closer taken as text).
+                self._rigid += 1
+                try:
+                    found = self._close(name, start, opener.start(), opener.start(), inner, missing, typed=True)
+                finally:
+                    self._rigid -= 1
+                if found is not None:
+                    return found
+                break
+        for tag in reversed([m for m in hidden if m not in plain]):
+            found = self._close(name, start, tag.start(), tag.end(), inner, None)
+            if found is not None:
+                return found
+        return self._close(name, start, end, end, inner, missing) if limit == end else None
+
+    def _opens_expected(self, start: int, stop: int, inner: tuple[str, ...], quoted: list[tuple[int, int]]) -> bool:
+        return any(self._fresh(m.group(1), inner) and not _within(m.start(), quoted)
+                   for m in PARAM_OPEN.finditer(self._text, start, stop))
+
+    def _quoted_calls(self, start: int, stop: int) -> list[tuple[int, int]]:
+        """Spans of whole calls quoted inside a value (`<tool_call><function=...>...</function>`)."""
+        spans: list[tuple[int, int]] = []
+        depth, opened = 0, start
+        for tag in _QUOTED_CALL_TAG.finditer(self._text, start, stop):
+            if tag.group() != END_FUNC:
+                depth, opened = depth + 1, (tag.start() if depth == 0 else opened)
+            elif depth:
+                depth -= 1
+                if depth == 0:
+                    spans.append((opened, tag.end()))
+        return spans
 
     def _close(self, name: str, start: int, value_end: int, resume: int, inner: tuple[str, ...],
                note: Problem | None, typed: bool = False) -> list[_Piece] | None:
@@ -262,6 +307,10 @@ class ParamReader:
             return True
         schema = self._spec.properties.get(name)
         return not isinstance(schema, dict) or coerce(value, schema, from_text=True)[1] is None
+
+
+def _within(pos: int, spans: list[tuple[int, int]]) -> bool:
+    return any(a <= pos < b for a, b in spans)
 
 
 def _trim(value: str) -> str:
