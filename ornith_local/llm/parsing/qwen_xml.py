@@ -41,10 +41,14 @@ class XmlScanner:
     def __init__(self, bare: bool = False, tools: Mapping[str, ToolSpec] | None = None) -> None:
         self._bare = bare
         self._tools = tools
+        self.holds_to_end = not bare  # the stream may keep what follows unread until the end of the output
 
     def advance(self, body: str, at_end: bool) -> ScanOutcome | None:
-        if self._bare and not FUNC_OPEN.match(body) and not (_NAME_SO_FAR.match(body) and not at_end):
-            return ScanOutcome(consumed=len(FUNC), dropped=True)  # `<function=` in prose: not a call
+        if self._bare and not self.holds_to_end:
+            if FUNC_OPEN.match(body):
+                self.holds_to_end = True
+            elif not (_NAME_SO_FAR.match(body) and not at_end):
+                return ScanOutcome(consumed=len(FUNC), dropped=True)  # `<function=` in prose: not a call
         if not at_end:
             return None
         return self._read(body)

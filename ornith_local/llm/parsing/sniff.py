@@ -17,6 +17,10 @@ class SniffingScanner:
         self._tools = tools
         self._inner: CallScanner | None = None
 
+    @property
+    def holds_to_end(self) -> bool:
+        return bool(getattr(self._inner, "holds_to_end", False))
+
     def advance(self, body: str, at_end: bool) -> ScanOutcome | None:
         if self._inner is None:
             first = skip_ws(body, 0)

@@ -7,6 +7,8 @@ and every decision depends on the text alone, never on how it was split into chu
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Mapping
 
 from ornith_local.llm.parsing import formats, gemma4, hermes, qwen_xml
@@ -43,6 +45,7 @@ class StreamParser:
         self._reasoning_seen = bool(starts_in_reasoning)
         self._closes = formats.reasoning_closes(self._format)
         self._buf = ""
+        self._tail: list[str] = []  # pieces received while a call waits for the end of the output
         self._held: list[str] = []
         self._content: list[str] = []
         self._reasoning: list[str] = []
@@ -52,6 +55,8 @@ class StreamParser:
         self._scanner: CallScanner | None = None
         self._opening = ""
         self._fenced = False
+        self._fences = 0  # ``` lines among the complete lines of the content so far
+        self._partial_line = ""  # the content's last line, not ended yet
         self._finished = False
         self._ended = False  # Gemma 4's `<turn|>` was seen: the rest is not part of this turn
         self._after_turn = ""
@@ -62,12 +67,22 @@ class StreamParser:
     def feed(self, chunk: str) -> list[Event]:
         if self._finished:
             raise RuntimeError("StreamParser.feed() after finish()")
+        if self._mode == "drafted" or (self._mode == "call" and getattr(self._scanner, "holds_to_end", False)):
+            self._tail.append(chunk)  # nothing is decided before the end: keep the pieces, join them once
+            return []
+        self._join_tail()
         self._buf += chunk
         return self._pump(at_end=False)
+
+    def _join_tail(self) -> None:
+        if self._tail:
+            self._buf += "".join(self._tail)
+            self._tail = []
 
     def finish(self) -> list[Event]:
         if self._finished:
             return []
+        self._join_tail()
         events = self._pump(at_end=True)
         if self._after_turn.strip():
             self._add_problem(Problem("text_after_turn_end", f"text after the end of your turn (`{formats.TURN_END}`) "
@@ -211,9 +226,8 @@ class StreamParser:
         return SniffingScanner(prefer_xml=self._format == "qwen3_xml", tools=self._tools)
 
     def _start_call(self, marker: str, events: list[Event]) -> None:
-        content = "".join(self._content)
         # An odd number of ``` fence lines so far: the call sits inside a Markdown code block.
-        self._fenced = sum(1 for line in content.splitlines() if line.lstrip().startswith("```")) % 2 == 1
+        self._fenced = (self._fences + self._partial_line.lstrip().startswith("```")) % 2 == 1
         self._opening = marker
         self._scanner = self._scanner_for(marker)
         if marker == qwen_xml.FUNC:  # a bare `<function=...>` with no `<tool_call>` around it
@@ -262,6 +276,10 @@ class StreamParser:
         if text:
             self._content.append(text)
             events.append(ContentDelta(text))
+            # Fence lines counted as the content grows (counting them again at every call was quadratic).
+            lines = (self._partial_line + text).splitlines(keepends=True)
+            self._partial_line = lines.pop() if lines and lines[-1].splitlines()[0] == lines[-1] else ""
+            self._fences += sum(1 for line in lines if line.lstrip().startswith("```"))
 
     def _emit_reasoning(self, text: str, events: list[Event]) -> None:
         if not self._block_started:
@@ -280,13 +298,17 @@ class StreamParser:
 
 
 def _find(buf: str, markers: tuple[str, ...]) -> tuple[int, str] | None:
-    """The earliest marker in buf; at the same place, the longest."""
-    best: tuple[int, str] | None = None
-    for marker in markers:
-        at = buf.find(marker)
-        if at >= 0 and (best is None or at < best[0] or (at == best[0] and len(marker) > len(best[1]))):
-            best = (at, marker)
-    return best
+    """The earliest marker in buf; at the same place, the longest. One pass that stops there (searching for each
+    marker apart would read the whole rest of the output once per call: quadratic)."""
+    if not markers:
+        return None
+    found = _alternation(markers).search(buf)
+    return None if found is None else (found.start(), found.group())
+
+
+@functools.lru_cache(maxsize=64)
+def _alternation(markers: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(m) for m in sorted(set(markers), key=len, reverse=True)))
 
 
 def _may_grow(buf: str, found: tuple[int, str], markers: tuple[str, ...]) -> bool:
@@ -321,8 +343,14 @@ def parse_output(
 ) -> ParsedOutput:
     """Parse a whole model output: reasoning, content, typed tool calls and the problems found."""
     parser = StreamParser(format, tools, starts_in_reasoning)
-    parser.feed(text)
+    # Fed in pieces (the result does not depend on the split): the parser's buffer then stays near one piece
+    # long, so moving past each call costs a piece, not the rest of a long output.
+    for start in range(0, len(text), _PIECE):
+        parser.feed(text[start:start + _PIECE])
     parser.finish()
     return parser.result()
+
+
+_PIECE = 1 << 16
 
 

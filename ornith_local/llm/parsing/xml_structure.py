@@ -71,7 +71,7 @@ def find_function_end(text: str, start: int, bare: bool) -> FunctionEnd | None:
             if depth == 0:
                 end = FunctionEnd(tag.start(), tag.end(), missing=END_FUNC)
                 # It stands in for `</function>` only after a closed parameter (or none); else it is a last resort.
-                closed = text[start:tag.start()].rstrip().endswith(END_PARAM) or not text[start:tag.start()].strip()
+                closed = _after_closed_parameter(text, start, tag.start())
                 if closed and _fits(text, end.resume):
                     return end
                 last = end
@@ -86,8 +86,8 @@ def find_function_end(text: str, start: int, bare: bool) -> FunctionEnd | None:
             continue
         # A `</function>` with no `</tool_call>` after it ends the call only after a closed parameter (or none), and
         # before the next call or the end of the output (bare calls need no `</tool_call>`).
-        closed = not end.missing or (_NEXT_IS_CALL_OR_END.match(text, end.resume) is not None and (
-            text[start:tag.start()].rstrip().endswith(END_PARAM) or not text[start:tag.start()].strip()))
+        closed = not end.missing or (_NEXT_IS_CALL_OR_END.match(text, end.resume) is not None
+                                     and _after_closed_parameter(text, start, tag.start()))
         if closed and (end.next_function or _fits(text, end.resume)):
             return end
         last = end
@@ -105,6 +105,14 @@ def _after_function_close(text: str, after: int, bare: bool, at: int) -> Functio
     if not bare and text.startswith("<function=", pos):  # another function, well written or not
         return FunctionEnd(at, pos, next_function=True)
     return FunctionEnd(at, after, missing="" if bare else CLOSE)
+
+
+def _after_closed_parameter(text: str, start: int, pos: int) -> bool:
+    """Whether only whitespace separates `pos` from a `</parameter>` (or from `start`, no parameter at all)."""
+    back = pos
+    while back > start and text[back - 1].isspace():
+        back -= 1
+    return back == start or text.endswith(END_PARAM, start, back)
 
 
 def _fits(text: str, pos: int) -> bool:
