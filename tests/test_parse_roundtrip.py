@@ -35,7 +35,7 @@ TAGS = [
 ]
 text_values = st.lists(st.one_of(st.sampled_from(TAGS), st.text(st.characters(exclude_categories=["Cs"]), max_size=8)),
                        max_size=14).map("".join)
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _quoted_call(format: str, value: str) -> str:
