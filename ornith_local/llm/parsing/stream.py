@@ -1,11 +1,11 @@
 """The incremental parser: feed text as the model writes it, get events, and at the end the result.
 
-It holds back what could still turn into a tag (so no half-written tag ever reaches the user), and what only
-the rest of the output can decide: a Qwen3-XML call (its values are raw text, so where it ends depends on what
-follows) and a call opened before any reasoning closer (a draft inside the reasoning if a `</think>` comes after
-it, a real call that ends the reasoning if none does). Both are settled at `finish()` (an XML call is announced
-with ToolCallStarted as soon as it opens). Every decision depends on the text alone, never on how it was split into chunks: the result after
-`finish()` equals `parse_output` on the whole text.
+It holds back what could still turn into a tag (so no half-written tag ever reaches the user), and what only the
+rest of the output can decide: a Qwen3-XML call (its values are raw text, so where it ends depends on what follows)
+and a call opened before any reasoning closer (a draft inside the reasoning if a `</think>` comes after it, a real
+call that ends the reasoning if none does). Both are settled at `finish()` (an XML call is announced with
+ToolCallStarted as soon as it opens). Every decision depends on the text alone, never on how it was split into
+chunks: the result after `finish()` equals `parse_output` on the whole text.
 """
 
 from __future__ import annotations
