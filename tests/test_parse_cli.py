@@ -73,3 +73,16 @@ def test_bad_options_are_one_line_errors(monkeypatch: pytest.MonkeyPatch, capsys
     code, out, err = _run(monkeypatch, capsys, "text", *args)
     assert code != 0 and out == ""
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_repairs_are_listed_as_warnings_and_values_typed(monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    tools = tmp_path / "tools.json"
+    tools.write_text(json.dumps(TOOLS))
+    text = ("<think>\nRead it first.\n<tool_call>\n<function=configure>\n<parameter=n>\n3\n<parameter=maybe>\nnull\n"
+            "</parameter>\n</function>\n</tool_call>")
+    code, out, _ = _run(monkeypatch, capsys, text, "--tools", str(tools), "--events", "--chunk-size", "5")
+    result = json.loads(out.splitlines()[-1])
+    assert code == 0 and result["reasoning"] == "Read it first."
+    assert result["tool_calls"][0]["arguments"] == {"n": 3, "maybe": None}
+    assert [(p["code"], p["severity"]) for p in result["problems"]] == [("missing_close_tag", "warning")]

@@ -15,6 +15,10 @@ CHANNEL_OPEN, CHANNEL_CLOSE = "<|channel>", "<channel|>"
 # Gemma 4 names the channel; "thought" is a label, not part of the reasoning.
 CHANNEL_THOUGHT = "<|channel>thought"
 
+# Gemma 4 ends a turn with `<turn|>`; an engine that renders special tokens passes it on. Nothing after it is
+# part of the answer. A `<channel|>` outside any thought channel is a stray closer (vLLM's Gemma 4 parser drops it).
+TURN_END = "<turn|>"
+
 REASONING_CLOSE = {THINK_OPEN: THINK_CLOSE, CHANNEL_OPEN: CHANNEL_CLOSE, CHANNEL_THOUGHT: CHANNEL_CLOSE}
 
 _REASONING_OPENS = {
@@ -51,6 +55,28 @@ def reasoning_closes(name: str) -> tuple[str, ...]:
 
 def call_opens(name: str) -> tuple[str, ...]:
     return _CALL_OPENS[name]
+
+
+def turn_ends(name: str) -> tuple[str, ...]:
+    return (TURN_END,) if name in ("gemma4", "auto") else ()
+
+
+def stray_closes(name: str) -> tuple[str, ...]:
+    return (CHANNEL_CLOSE,) if name in ("gemma4", "auto") else ()
+
+
+def calls_ending_reasoning(closes: tuple[str, ...]) -> tuple[str, ...]:
+    """Call openers that end an unclosed reasoning block, by the block's closer.
+
+    Qwen3.5 may open `<tool_call>` inside `<think>` without `</think>` (vLLM's qwen3 reasoning parser: the tag ends
+    the reasoning when `<function` follows); Gemma 4's `<|tool_call>` ends the thought channel (vLLM's gemma4 parser).
+    """
+    found: tuple[str, ...] = ()
+    if THINK_CLOSE in closes:
+        found += (hermes.OPEN,)
+    if CHANNEL_CLOSE in closes:
+        found += (gemma4.OPEN,)
+    return found
 
 
 def detect_format(text: str) -> str | None:

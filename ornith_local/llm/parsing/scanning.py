@@ -64,7 +64,7 @@ def held_suffix(text: str, markers: tuple[str, ...]) -> int:
 
 _NAME_HINTS = (
     re.compile(r'"name"\s*:\s*"([^"\\]{1,100})"'),
-    re.compile(r"<function=([^>\s]{1,100})"),
+    re.compile(r"<function=([\w.\-]{1,100})>"),
     re.compile(r"call:([\w.\-]{1,100})"),
 )
 

@@ -112,7 +112,12 @@ def _type_argument(raw: RawCall, spec: ToolSpec | None, key: str, value: object,
 
 
 def coerce(value: object, schema: Mapping[str, Any], from_text: bool = False) -> tuple[JSONValue, str | None]:
-    """(typed value, None) or (best-effort value, "an integer"-style description of what was expected)."""
+    """(typed value, None) or (best-effort value, "an integer"-style description of what was expected).
+
+    from_text: the value is raw text (Qwen3-XML). `null` there is how the template writes None (the Qwen3-Coder one
+    writes `None`), so a parameter that may be null reads it as None even when it may also be text."""
+    if from_text and isinstance(value, str) and value.strip() in ("null", "None") and allows_null(schema):
+        return None, None
     branches = schema.get("anyOf") or schema.get("oneOf")
     if isinstance(branches, list) and branches:
         first_error = None
@@ -142,6 +147,14 @@ def coerce(value: object, schema: Mapping[str, Any], from_text: bool = False) ->
     if isinstance(enum, list) and enum and typed not in enum:
         return typed, "one of " + ", ".join(json.dumps(e) for e in enum)
     return typed, None
+
+
+def allows_null(schema: Mapping[str, Any]) -> bool:
+    declared = schema.get("type")
+    if declared == "null" or (isinstance(declared, list) and "null" in declared) or schema.get("nullable") is True:
+        return True
+    branches = schema.get("anyOf") or schema.get("oneOf")
+    return isinstance(branches, list) and any(isinstance(b, Mapping) and allows_null(b) for b in branches)
 
 
 _FAIL = object()

@@ -1,15 +1,20 @@
 """The incremental parser: feed text as the model writes it, get events, and at the end the result.
 
-It holds back only what could still turn into a tag (so no half-written tag ever reaches the user),
-and every decision depends on the text alone, never on how it was split into chunks: the result after
-`finish()` equals `parse_output` on the whole text.
+It holds back what could still turn into a tag (so no half-written tag ever reaches the user), and what only the
+rest of the output can decide: a Qwen3-XML call (its values are raw text, so where it ends depends on what follows)
+and a call opened before any reasoning closer (a draft inside the reasoning if a `</think>` comes after it, a real
+call that ends the reasoning if none does). Both are settled at `finish()` (an XML call is announced with
+ToolCallStarted as soon as it opens). Every decision depends on the text alone, never on how it was split into
+chunks: the result after `finish()` equals `parse_output` on the whole text.
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Mapping
 
-from ornith_local.llm.parsing import formats, gemma4, qwen_xml
+from ornith_local.llm.parsing import formats, gemma4, hermes, qwen_xml
 from ornith_local.llm.parsing.gemma4 import GemmaScanner
 from ornith_local.llm.parsing.qwen_xml import XmlScanner
 from ornith_local.llm.parsing.scanning import CallScanner, ScanOutcome, held_suffix
@@ -43,6 +48,7 @@ class StreamParser:
         self._reasoning_seen = bool(starts_in_reasoning)
         self._closes = formats.reasoning_closes(self._format)
         self._buf = ""
+        self._tail: list[str] = []  # pieces received while a call waits for the end of the output
         self._held: list[str] = []
         self._content: list[str] = []
         self._reasoning: list[str] = []
@@ -52,20 +58,38 @@ class StreamParser:
         self._scanner: CallScanner | None = None
         self._opening = ""
         self._fenced = False
+        self._fences = 0  # ``` lines among the complete lines of the content so far
+        self._partial_line = ""  # the content's last line, not ended yet
         self._finished = False
+        self._ended = False  # Gemma 4's `<turn|>` was seen: the rest is not part of this turn
+        self._after_turn = ""
+        self._drafted_from = ""  # "pending" or "reasoning": a call opener waiting for the end of the output
 
     # --- public --------------------------------------------------------------------------------
 
     def feed(self, chunk: str) -> list[Event]:
         if self._finished:
             raise RuntimeError("StreamParser.feed() after finish()")
+        if self._mode == "drafted" or (self._mode == "call" and getattr(self._scanner, "holds_to_end", False)):
+            self._tail.append(chunk)  # nothing is decided before the end: keep the pieces, join them once
+            return []
+        self._join_tail()
         self._buf += chunk
         return self._pump(at_end=False)
+
+    def _join_tail(self) -> None:
+        if self._tail:
+            self._buf += "".join(self._tail)
+            self._tail = []
 
     def finish(self) -> list[Event]:
         if self._finished:
             return []
+        self._join_tail()
         events = self._pump(at_end=True)
+        if self._after_turn.strip():
+            self._add_problem(Problem("text_after_turn_end", f"text after the end of your turn (`{formats.TURN_END}`) "
+                                      "was ignored.", "warning"), events)
         if self._mode == "pending":
             self._emit_content("".join(self._held), events)
             self._held = []
@@ -91,6 +115,10 @@ class StreamParser:
     def _pump(self, at_end: bool) -> list[Event]:
         events: list[Event] = []
         while True:
+            if self._ended:
+                self._after_turn = (self._after_turn + self._buf)[:200]
+                self._buf = ""
+                return events
             if self._mode == "call":
                 assert self._scanner is not None
                 outcome = self._scanner.advance(self._buf, at_end)
@@ -99,6 +127,11 @@ class StreamParser:
                 self._settle(outcome, events)
                 self._buf = self._buf[outcome.consumed:]
                 self._mode = "content"
+                continue
+            if self._mode == "drafted":
+                if not at_end:
+                    return events
+                self._decide_drafted(events)
                 continue
             markers = self._watched()
             found = _find(self._buf, markers)
@@ -109,17 +142,39 @@ class StreamParser:
                 self._buf = self._buf[stop:]
                 return events
             at, marker = found
+            if self._mode == "reasoning" and marker == hermes.OPEN:
+                genuine = _opens_a_function(self._buf, at + len(marker), at_end)
+                if genuine is None:  # `<tool_call>` at the end of the text so far: wait for what follows
+                    self._text(self._buf[:at], events)
+                    self._buf = self._buf[at:]
+                    return events
+                if not genuine:  # a mention of the tag in the reasoning
+                    self._text(self._buf[:at + len(marker)], events)
+                    self._buf = self._buf[at + len(marker):]
+                    continue
             self._text(self._buf[:at], events)
             self._buf = self._buf[at + len(marker):]
             self._on_marker(marker, events)
 
     def _watched(self) -> tuple[str, ...]:
-        opens = formats.reasoning_opens(self._format) + formats.call_opens(self._format)
+        fmt = self._format
+        opens = formats.reasoning_opens(fmt) + formats.call_opens(fmt)
+        ends = formats.turn_ends(fmt)
         if self._mode == "reasoning":
-            return self._closes
-        return opens + self._closes if self._mode == "pending" else opens
+            return self._closes + formats.calls_ending_reasoning(self._closes) + ends
+        if self._mode == "pending":
+            return opens + self._closes + ends
+        return opens + formats.stray_closes(fmt) + ends
 
     def _on_marker(self, marker: str, events: list[Event]) -> None:
+        if marker == formats.TURN_END:
+            self._flush_held(events)
+            self._ended = True
+            return
+        if marker in formats.stray_closes(self._format) and self._mode == "content":
+            self._add_problem(Problem("stray_tag", f"a stray `{marker}` outside any reasoning was left out of your "
+                                      "answer.", "warning"), events)
+            return
         if marker in self._closes:
             if self._mode == "pending":
                 self._reasoning_seen = True
@@ -127,6 +182,14 @@ class StreamParser:
                 self._held = []
             self._mode = "content"
             return
+        if self._mode in ("pending", "reasoning") and marker in (hermes.OPEN, qwen_xml.FUNC):
+            # Written before any reasoning closer: a draft inside the reasoning if a closer comes after the call,
+            # otherwise (Qwen3.5) the call ends the reasoning. Only the whole output tells.
+            self._drafted_from, self._mode = self._mode, "drafted"
+            self._buf = marker + self._buf
+            return
+        if self._mode == "reasoning":  # Gemma 4's `<|tool_call>` ends the thought channel
+            self._mode = "content"
         self._flush_held(events)
         if marker in formats.REASONING_CLOSE:
             self._mode, self._reasoning_seen, self._block_started = "reasoning", True, False
@@ -134,18 +197,45 @@ class StreamParser:
             return
         self._start_call(marker, events)
 
-    def _start_call(self, marker: str, events: list[Event]) -> None:
-        content = "".join(self._content)
-        # An odd number of ``` fence lines so far: the call sits inside a Markdown code block.
-        self._fenced = sum(1 for line in content.splitlines() if line.lstrip().startswith("```")) % 2 == 1
-        self._opening = marker
+    def _decide_drafted(self, events: list[Event]) -> None:
+        """At the end of the output: was the call opener inside the reasoning, or did it end the reasoning?"""
+        marker = hermes.OPEN if self._buf.startswith(hermes.OPEN) else qwen_xml.FUNC
+        skip = len(marker) if marker == hermes.OPEN else 0
+        outcome = self._scanner_for(marker).advance(self._buf[skip:], True)
+        assert outcome is not None  # at the end of the output every scanner decides
+        after = len(marker) if outcome.dropped else skip + outcome.consumed
+        closes = self._closes if self._drafted_from == "reasoning" else formats.reasoning_closes(self._format)
+        found = _find(self._buf[after:], closes)
+        if found is not None:
+            end = after + found[0]
+            if self._drafted_from == "pending":
+                self._reasoning_seen = True
+                self._emit_reasoning("".join(self._held), events)
+                self._held = []
+            self._emit_reasoning(self._buf[:end], events)
+            self._buf = self._buf[end + len(found[1]):]
+            self._mode = "content"
+            return
+        self._mode = "pending" if self._drafted_from == "pending" else "content"
+        self._flush_held(events)
+        self._buf = self._buf[len(marker):]
+        self._start_call(marker, events)
+
+    def _scanner_for(self, marker: str) -> CallScanner:
         if marker == gemma4.OPEN:
-            self._scanner = GemmaScanner()
-        elif marker == qwen_xml.FUNC:  # a bare `<function=...>` with no `<tool_call>` around it
-            self._scanner, self._opening = XmlScanner(bare=True), ""
+            return GemmaScanner()
+        if marker == qwen_xml.FUNC:
+            return XmlScanner(bare=True, tools=self._tools)
+        return SniffingScanner(prefer_xml=self._format == "qwen3_xml", tools=self._tools)
+
+    def _start_call(self, marker: str, events: list[Event]) -> None:
+        # An odd number of ``` fence lines so far: the call sits inside a Markdown code block.
+        self._fenced = (self._fences + self._partial_line.lstrip().startswith("```")) % 2 == 1
+        self._opening = marker
+        self._scanner = self._scanner_for(marker)
+        if marker == qwen_xml.FUNC:  # a bare `<function=...>` with no `<tool_call>` around it
+            self._opening = ""
             self._buf = marker + self._buf
-        else:
-            self._scanner = SniffingScanner(prefer_xml=self._format == "qwen3_xml")
         self._mode = "call"
         events.append(ToolCallStarted(marker))
 
@@ -189,6 +279,10 @@ class StreamParser:
         if text:
             self._content.append(text)
             events.append(ContentDelta(text))
+            # Fence lines counted as the content grows (counting them again at every call was quadratic).
+            lines = (self._partial_line + text).splitlines(keepends=True)
+            self._partial_line = lines.pop() if lines and lines[-1].splitlines()[0] == lines[-1] else ""
+            self._fences += sum(1 for line in lines if line.lstrip().startswith("```"))
 
     def _emit_reasoning(self, text: str, events: list[Event]) -> None:
         if not self._block_started:
@@ -207,13 +301,17 @@ class StreamParser:
 
 
 def _find(buf: str, markers: tuple[str, ...]) -> tuple[int, str] | None:
-    """The earliest marker in buf; at the same place, the longest."""
-    best: tuple[int, str] | None = None
-    for marker in markers:
-        at = buf.find(marker)
-        if at >= 0 and (best is None or at < best[0] or (at == best[0] and len(marker) > len(best[1]))):
-            best = (at, marker)
-    return best
+    """The earliest marker in buf; at the same place, the longest. One pass that stops there (searching for each
+    marker apart would read the whole rest of the output once per call: quadratic)."""
+    if not markers:
+        return None
+    found = _alternation(markers).search(buf)
+    return None if found is None else (found.start(), found.group())
+
+
+@functools.lru_cache(maxsize=64)
+def _alternation(markers: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(m) for m in sorted(set(markers), key=len, reverse=True)))
 
 
 def _may_grow(buf: str, found: tuple[int, str], markers: tuple[str, ...]) -> bool:
@@ -221,6 +319,17 @@ def _may_grow(buf: str, found: tuple[int, str], markers: tuple[str, ...]) -> boo
     at, marker = found
     rest = buf[at:]
     return any(len(m) > len(marker) and m.startswith(rest) for m in markers)
+
+
+def _opens_a_function(buf: str, pos: int, at_end: bool) -> bool | None:
+    """After `<tool_call>` in the reasoning: is a `<function=` next (vLLM's qwen3 reasoning parser: only then does
+    the tag end the reasoning)? None while the text so far cannot tell."""
+    rest = buf[pos:].lstrip()
+    if rest.startswith("<function") and len(rest) > len("<function"):
+        return rest[len("<function")] == "=" or rest[len("<function")].isspace()
+    if not at_end and "<function".startswith(rest):
+        return None
+    return False
 
 
 def _tool_specs(tools: object) -> Mapping[str, ToolSpec] | None:
@@ -237,8 +346,14 @@ def parse_output(
 ) -> ParsedOutput:
     """Parse a whole model output: reasoning, content, typed tool calls and the problems found."""
     parser = StreamParser(format, tools, starts_in_reasoning)
-    parser.feed(text)
+    # Fed in pieces (the result does not depend on the split): the parser's buffer then stays near one piece
+    # long, so moving past each call costs a piece, not the rest of a long output.
+    for start in range(0, len(text), _PIECE):
+        parser.feed(text[start:start + _PIECE])
     parser.finish()
     return parser.result()
+
+
+_PIECE = 1 << 16
 
 
