@@ -204,7 +204,7 @@ def collect_package(package: Package, cache: Path, *, bugs: int, attempts: int, 
     sites = sample_sites(run.root, random.Random(f"{seed}:{package.name}"))
     # Import-time sites are few and often break every test at once: at most one bug in eight.
     import_quota = max(1, bugs // 8)
-    timeout = max(20.0, 6 * run.coverage_s)
+    timeout = max(15.0, 3 * run.coverage_s)  # a hanging mutant is dropped: do not wait long for it
     started = time.monotonic()
     runs = 0
     for index, site in enumerate(sites):

@@ -114,7 +114,8 @@ def test_ranker_decides_the_order(project: Path) -> None:
     failure = _failure(project, (Frame("tests/test_mod.py", 3, "test"),))
     likes_module = Ranker(tuple(5.0 if name == "module" else 0.0 for name in FEATURES))
     likes_coverage = Ranker(tuple(5.0 if name == "ochiai" else 0.0 for name in FEATURES))
-    assert localize([failure], _evidence(project, likes_module), Weights())[0].symbol == MODULE
+    module = localize([failure], _evidence(project, likes_module), Weights())[0]
+    assert module.symbol == MODULE and module.why.startswith("import-time code of a module 1/1 failing")
     top = localize([failure], _evidence(project, likes_coverage), Weights())[0]
     assert top.symbol == "clamp" and 0 < top.signals["learned"] < 1
     # The fixed weights ignore the ranker and never list import-time code without a traceback into it.

@@ -119,7 +119,10 @@ def _traceback_scores(failures: list[Failure], candidates: dict[tuple[str, str, 
 
 def _why(candidate: _Candidate, total_failed: int, tests: int) -> str:
     parts = []
-    if candidate.sbfl is not None:
+    if candidate.sbfl is not None and candidate.symbol == "<module>":
+        s = candidate.sbfl
+        parts.append(f"import-time code of a module {s.failed}/{total_failed} failing and {s.passed} passing tests use")
+    elif candidate.sbfl is not None:
         s = candidate.sbfl
         parts.append(f"line {s.line} run by {s.failed}/{total_failed} failing and {s.passed} passing tests")
     if candidate.traceback > 0:
