@@ -3,8 +3,9 @@
 With per-test coverage, the ranking is learned (ranker.py over features.py): a small linear model fitted on
 the benchmark's development packages. On packages held out of fitting it beats plain Ochiai at top 5 but
 not at top 1, where wrong-value bugs lose to it (figures in benchmarks/README.md). Its score is the
-"learned" signal; git recency, when the history is informative, is mixed in with its weight. Without coverage, or with `Weights(learned=False)`, the fixed-weight
-combination below ranks, the one ornith used before the learned ranking. Signals, each 0..1:
+"learned" signal; git recency, when the history is informative, is mixed in with its weight. Without
+coverage, or with `Weights(learned=False)`, the fixed-weight combination below ranks, the one ornith used
+before the learned ranking. Signals, each 0..1:
 
 - sbfl: Ochiai of the function's most suspicious line over per-test coverage (see sbfl.py). The one
   signal that finds a function that only returned a wrong value: its traceback points at the test.
