@@ -1,4 +1,11 @@
-"""Rank suspect functions for a set of failing tests by combining three signals, each 0..1:
+"""Rank suspect functions for a set of failing tests.
+
+With per-test coverage, the ranking is learned (ranker.py over features.py): a small linear model fitted on
+the benchmark's development packages. On packages held out of fitting it beats plain Ochiai at top 5 but
+not at top 1, where wrong-value bugs lose to it (figures in benchmarks/README.md). Its score is the
+"learned" signal; git recency, when the history is informative, is mixed in with its weight. Without
+coverage, or with `Weights(learned=False)`, the fixed-weight combination below ranks, the one ornith used
+before the learned ranking. Signals, each 0..1:
 
 - sbfl: Ochiai of the function's most suspicious line over per-test coverage (see sbfl.py). The one
   signal that finds a function that only returned a wrong value: its traceback points at the test.
@@ -18,13 +25,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ornith_local.triage.failures import Failure, is_test_path
+from ornith_local.triage.features import Observation, features
 from ornith_local.triage.functions import Function, FunctionIndex
 from ornith_local.triage.gitsignal import GitRecency, recently_changed_files
 from ornith_local.triage.model import Suspect
-from ornith_local.triage.sbfl import FunctionScore, score_functions
+from ornith_local.triage.ranker import Ranker, shipped
+from ornith_local.triage.sbfl import FunctionScore, dstar, ochiai, score_functions
 from ornith_local.triage.spectra import Spectra
 
 TRACEBACK_DECAY = 0.5
+MODULE_LINE = 1  # where a module's import-time code "starts", for its key and snippet
 NONE_VALUE_FACTOR = 0.5
 
 
@@ -37,10 +47,12 @@ class Weights:
     sbfl: float = 1.0
     traceback: float = 0.25
     git: float = 0.3
+    learned: bool = True  # rank with the learned model where there is coverage (sbfl / traceback then unused)
 
     def only(self, *names: str) -> Weights:
-        """These weights with every signal not named switched off."""
-        return Weights(**{name: getattr(self, name) if name in names else 0.0 for name in ("sbfl", "traceback", "git")})
+        """These weights with every signal not named switched off (and the fixed-weight ranking)."""
+        return Weights(**{name: getattr(self, name) if name in names else 0.0 for name in ("sbfl", "traceback", "git")},
+                       learned=False)
 
 
 @dataclass
@@ -52,6 +64,7 @@ class Evidence:
     git: GitRecency
     spectra: Spectra | None  # None: no per-test coverage (not pytest, or coverage.py unavailable)
     passing: int = 0  # bitset over spectra.tests of the tests that passed
+    ranker: Ranker | None = field(default_factory=shipped)  # the learned ranking; None: fixed weights only
     _changed: list[Function] | None = field(default=None, repr=False)
 
     def failing_mask(self, failures: Iterable[Failure]) -> int:
@@ -86,14 +99,15 @@ class _Candidate:
         return self.function.symbol if self.function else "<module>"
 
 
-def _traceback_scores(failures: list[Failure], candidates: dict[tuple[str, str, int], _Candidate]) -> None:
+def _traceback_scores(failures: list[Failure], candidates: dict[tuple[str, str, int], _Candidate],
+                      modules: bool = False) -> None:
     for failure in failures:
         # "'NoneType' object has no attribute ...": the frame that raised used a value made elsewhere
         # (often a function that forgot to return), so where it raised is weaker evidence.
         victim = NONE_VALUE_FACTOR if "NoneType" in failure.message else 1.0
         seen: set[tuple[str, str, int]] = set()
         for depth, frame in enumerate(failure.frames):
-            start = frame.function.line if frame.function else frame.line
+            start = frame.function.line if frame.function else MODULE_LINE if modules else frame.line
             key = (frame.path, frame.symbol, start)
             if key in seen:
                 continue  # recursion: count a function once per test, at its innermost frame
@@ -106,7 +120,10 @@ def _traceback_scores(failures: list[Failure], candidates: dict[tuple[str, str, 
 
 def _why(candidate: _Candidate, total_failed: int, tests: int) -> str:
     parts = []
-    if candidate.sbfl is not None:
+    if candidate.sbfl is not None and candidate.symbol == "<module>":
+        s = candidate.sbfl
+        parts.append(f"import-time code of a module {s.failed}/{total_failed} failing and {s.passed} passing tests use")
+    elif candidate.sbfl is not None:
         s = candidate.sbfl
         parts.append(f"line {s.line} run by {s.failed}/{total_failed} failing and {s.passed} passing tests")
     if candidate.traceback > 0:
@@ -117,39 +134,87 @@ def _why(candidate: _Candidate, total_failed: int, tests: int) -> str:
     return "; ".join(parts)
 
 
-def localize(failures: list[Failure], evidence: Evidence, weights: Weights, limit: int = 10) -> list[Suspect]:
-    """The suspects for `failures`, best first."""
+def _module_scores(spectra: Spectra, failing: int, passing: int) -> list[FunctionScore]:
+    """Import-time code as a candidate per module, "run" by every test that ran any of the module's lines.
+
+    Module-level lines run while pytest collects, outside any test, so coverage gives them to no test; the
+    tests that use a module are the ones that depend on what its import set up."""
+    total_failed = failing.bit_count()
+    scores = []
+    for path, lines in spectra.lines.items():
+        users = 0
+        for tests in lines.values():
+            users |= tests
+        ef, ep = (users & failing).bit_count(), (users & passing).bit_count()
+        if ef:
+            module = Function(path, "<module>", MODULE_LINE, MODULE_LINE)
+            scores.append(FunctionScore(module, ochiai(ef, ep, total_failed), MODULE_LINE, ef, ep,
+                                        dstar(ef, ep, total_failed), ef, ep, 0))
+    return scores
+
+
+def _gather(failures: list[Failure], evidence: Evidence, modules: bool = False,
+            ) -> tuple[dict[tuple[str, str, int], _Candidate], int]:
+    """Every candidate with its raw evidence, and the number of failing tests coverage knows about.
+    `modules`: also each module's import-time code, as one candidate per module (the learned ranking)."""
     candidates: dict[tuple[str, str, int], _Candidate] = {}
     total_failed = 0
     # The candidates come from coverage and tracebacks whatever the weights; weights only rank them.
     if evidence.spectra is not None:
         failing = evidence.failing_mask(failures)
         total_failed = failing.bit_count()
-        for scored in score_functions(evidence.spectra, evidence.functions, failing, evidence.passing):
+        scores = score_functions(evidence.spectra, evidence.functions, failing, evidence.passing)
+        if modules:
+            scores += _module_scores(evidence.spectra, failing, evidence.passing)
+        for scored in scores:
             f = scored.function
             candidates[(f.path, f.symbol, f.line)] = _Candidate(f, f.path, scored.line, sbfl=scored)
-    _traceback_scores(failures, candidates)
+    _traceback_scores(failures, candidates, modules)
     if evidence.git.informative:
         if evidence.spectra is None:
             for f in evidence.changed_functions():
                 candidates.setdefault((f.path, f.symbol, f.line), _Candidate(f, f.path, f.line))
         for candidate in candidates.values():
-            if candidate.function is not None:
+            if candidate.function is not None and candidate.function.symbol != "<module>":
                 candidate.git = evidence.git.function_score(candidate.function)
             else:
                 candidate.git = evidence.git.line_score(candidate.path, candidate.line)
-    active = weights.traceback + (weights.sbfl if evidence.spectra is not None else 0.0) \
-        + (weights.git if evidence.git.informative else 0.0)
+    return candidates, total_failed
+
+
+Key = tuple[str, str, int]
+
+
+def feature_rows(failures: list[Failure], evidence: Evidence) -> tuple[list[Key], list[tuple[float, ...]]]:
+    """The candidates' keys (path, symbol, first line) and feature rows, as the learned ranking sees them
+    (what the benchmark fits the ranker on)."""
+    candidates, total_failed = _gather(failures, evidence, modules=True)
+    observations = [Observation(key, c.sbfl, c.traceback) for key, c in candidates.items()]
+    return list(candidates), features(observations, failures, total_failed, evidence.passing.bit_count())
+
+
+def localize(failures: list[Failure], evidence: Evidence, weights: Weights, limit: int = 10) -> list[Suspect]:
+    """The suspects for `failures`, best first."""
+    use_learned = learned_ranking(evidence, weights)
+    candidates, total_failed = _gather(failures, evidence, modules=use_learned)
+    learned = _learned_scores(candidates, failures, evidence, total_failed) if use_learned else None
+    git_weight = weights.git if evidence.git.informative else 0.0
+    active = (1.0 if learned is not None else weights.traceback + (weights.sbfl if evidence.spectra is not None
+                                                                   else 0.0)) + git_weight
     suspects = []
     tests_with_frames = sum(1 for f in failures if f.frames)
-    for candidate in candidates.values():
+    for key, candidate in candidates.items():
         sbfl = candidate.sbfl.score if candidate.sbfl else 0.0
-        combined = weights.sbfl * sbfl + weights.traceback * candidate.traceback + weights.git * candidate.git
+        evidence_score = learned[key] if learned is not None else \
+            weights.sbfl * sbfl + weights.traceback * candidate.traceback
+        combined = evidence_score + weights.git * candidate.git
         if combined <= 0:
             continue
         line = candidate.sbfl.line if candidate.sbfl else candidate.traceback_line or candidate.line
         function = candidate.function
         signals = {"sbfl": sbfl, "traceback": min(candidate.traceback, 1.0), "git": candidate.git}
+        if learned is not None:
+            signals["learned"] = learned[key]
         suspects.append(Suspect(
             path=candidate.path, symbol=candidate.symbol, line=line, score=combined / active if active else 0.0,
             start_line=function.line if function else candidate.line,
@@ -161,6 +226,19 @@ def localize(failures: list[Failure], evidence: Evidence, weights: Weights, limi
     suspects.sort(key=lambda s: (-s.score, -s.signals["traceback"], -s.signals["git"], -s.failed, s.passed,
                                  s.path, s.start_line))
     return suspects[:limit]
+
+
+def learned_ranking(evidence: Evidence, weights: Weights) -> bool:
+    """Whether `localize` ranks with the learned model here (it needs per-test coverage)."""
+    return weights.learned and evidence.ranker is not None and evidence.spectra is not None
+
+
+def _learned_scores(candidates: dict[tuple[str, str, int], _Candidate], failures: list[Failure], evidence: Evidence,
+                    total_failed: int) -> dict[tuple[str, str, int], float]:
+    assert evidence.ranker is not None
+    observations = [Observation(key, c.sbfl, c.traceback) for key, c in candidates.items()]
+    rows = features(observations, failures, total_failed, evidence.passing.bit_count())
+    return {o.key: evidence.ranker.score(row) for o, row in zip(observations, rows, strict=True)}
 
 
 def merge_rankings(rankings: Iterable[list[Suspect]], limit: int) -> list[Suspect]:
