@@ -15,7 +15,7 @@ from typing import Literal
 
 from ornith_local.agent.control import control_tools
 from ornith_local.agent.deps import AgentDeps, AgentOptions
-from ornith_local.agent.events import Checkpointed, Event
+from ornith_local.agent.events import Checkpointed, Event, Prefilling
 from ornith_local.agent.library import ScaffoldLibrary
 from ornith_local.agent.loop import Loop
 from ornith_local.agent.planners import FixedPlanner, Planner, SelfPlanner
@@ -28,7 +28,7 @@ from ornith_local.config import Config, project_instructions
 from ornith_local.guard.approvals import Approvals, Ask
 from ornith_local.guard.judge import make_judge
 from ornith_local.guard.monitor import GuardPolicy, is_test_path, literals_in
-from ornith_local.llm.backend import Backend, BackendError, OnText
+from ornith_local.llm.backend import Backend, BackendError, OnText, PrefillProgress, ReportsPrefill
 from ornith_local.llm.factory import open_backend
 from ornith_local.models.catalog import CatalogError, load_catalog
 from ornith_local.models.gguf import ModelFileError
@@ -161,6 +161,29 @@ def quirks_for(model: str | None, only: Iterable[str] | None = None) -> Quirks:
         raise SetupError(str(error)) from None
 
 
+PREFILL_SHOWN_AFTER_S = 1.0  # a prompt read faster than this needs no progress
+PREFILL_EVERY_S = 0.5
+
+
+def prefill_reporter(emit: Callable[[Event], None]) -> Callable[[PrefillProgress], None]:
+    """`Prefilling` events for a slow prompt read: from its first second, twice a second, and its end."""
+    shown_at = -1.0  # when this prompt's progress was last shown; negative: not shown yet
+
+    def report(progress: PrefillProgress) -> None:
+        nonlocal shown_at
+        event = Prefilling(evaluated=progress.evaluated, total=progress.total, elapsed_s=progress.elapsed_s)
+        if progress.evaluated >= progress.total:  # the end of this prompt: closes the line if one was shown
+            if shown_at >= 0:
+                emit(event)
+            shown_at = -1.0
+        elif progress.elapsed_s >= PREFILL_SHOWN_AFTER_S and (
+                shown_at < 0 or progress.elapsed_s - shown_at >= PREFILL_EVERY_S):
+            shown_at = progress.elapsed_s
+            emit(event)
+
+    return report
+
+
 def open_run(
     request: RunRequest, *, emit: Callable[[Event], None], on_text: OnText | None = None,
     ask: Ask | None = None, backend: Backend | None = None,
@@ -209,6 +232,9 @@ def open_run(
     def record(event: Event) -> None:
         trajectory.record(event)
         emit(event)
+
+    if isinstance(backend, ReportsPrefill):  # a long prompt shows progress, not a silent minute
+        backend.on_prefill = prefill_reporter(emit)
 
     def record_checkpoint(checkpoint: Checkpoint) -> None:
         record(Checkpointed(id=checkpoint.id, repo=str(repo)))

@@ -70,6 +70,9 @@ class FakeWorkspace:
 class FakeVerifier:
     passed: bool = True
 
+    def describe(self) -> str:
+        return "scripted checks"
+
     def baseline(self) -> list[str] | None:
         return None
 

@@ -42,6 +42,7 @@ def test_run_with_the_real_tiny_model_is_well_formed(tiny_model_path: Path, exam
     kinds = [event["event"] for event in events]
     assert kinds[0] == "start" and kinds[-1] == "summary"
     assert events[0]["sandbox"] in {"bwrap", "landlock", "macos", "fallback"}
+    assert "pytest" in events[0]["tests"]  # the header says what will decide success
 
     # Stage 1 produced a scaffold under the grammar (no fallback), clamped to what the user allowed.
     chosen = next(event for event in events if event["event"] == "scaffold")

@@ -3,10 +3,20 @@ state before the run, so failures the task never asked about do not fail it."""
 
 from __future__ import annotations
 
+import io
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+from rich.console import Console
+from rich.text import Text
+
+from ornith_local.agent.events import RunStarted
 from ornith_local.agent.verifier import SandboxVerifier
+from ornith_local.cli.commands import run as run_command
 from ornith_local.sandbox import open_sandbox
+from ornith_local.tools.testing import CANNOT_RUN, NO_SUITE
 
 GUARDED_AVERAGE = ("        if not self.lines:\n            return Decimal(\"0\")\n"
                    "        return round_cents(self.subtotal / len(self.lines))")
@@ -45,3 +55,34 @@ def test_without_a_baseline_the_whole_suite_must_pass(example_repo: Path) -> Non
     fix_the_empty_average(example_repo)
     [tests] = verifier.verify(())
     assert not tests.passed and "2 failed" in tests.summary
+
+
+def test_the_run_header_says_what_decides_success_or_why_tests_cannot_run(example_repo: Path, tmp_path: Path) -> None:
+    sandbox = open_sandbox()
+    described = SandboxVerifier(example_repo, sandbox, (), timeout_s=60).describe()
+    assert "-m pytest" in described and "(" in described  # the command, and why this one
+    assert SandboxVerifier(example_repo, sandbox, ("make check",), timeout_s=60).describe() == "checks: make check"
+
+    project = tmp_path / "project"
+    (project / "tests").mkdir(parents=True)
+    (project / "tests" / "test_app.py").write_text("def test_ok():\n    assert True\n")
+    (project / "pyproject.toml").write_text("[tool.pytest.ini_options]\ntestpaths = ['tests']\n")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(project / ".venv")], check=True)
+    described = SandboxVerifier(project, sandbox, (), timeout_s=60).describe()
+    assert described.startswith(f"{CANNOT_RUN}: pytest is not installed for ") and ".venv" in described
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "README.md").write_text("notes\n")
+    assert SandboxVerifier(empty, sandbox, (), timeout_s=60).describe() == NO_SUITE
+
+
+def test_ornith_run_prints_a_suite_that_cannot_run_in_red(monkeypatch: pytest.MonkeyPatch) -> None:
+    buffer = io.StringIO()
+    monkeypatch.setattr(run_command, "stdout", Console(file=buffer, force_terminal=True, color_system="standard",
+                                                       width=200))
+    missing = f"{CANNOT_RUN}: pytest is not installed for /p/.venv/bin/python (.venv): pip install pytest"
+    run_command.EventPrinter()(RunStarted(task="fix it", tests=missing))
+    shown = buffer.getvalue()
+    assert "tests: cannot run the tests: pytest is not installed" in Text.from_ansi(shown).plain
+    assert "\x1b[31m" in shown  # red: the run cannot be verified

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -22,6 +25,7 @@ from tui_support import (
 
 from ornith_local.agent.sessions import summarize
 from ornith_local.agent.trajectory import list_sessions
+from ornith_local.llm.backend import Completion, GenerateOptions, Message, OnText, PrefillProgress
 from ornith_local.tui.screens.approval import ApprovalScreen
 from ornith_local.tui.screens.sessions import ReplayScreen, SessionsScreen
 from ornith_local.tui.widgets.transcript import ModelTurn
@@ -218,3 +222,49 @@ async def test_pulling_a_model_shows_download_progress_then_loads_it(example_rep
         await wait_until(pilot, lambda: "qwen2.5-coder-1.5b" in loaded and app.status.model is not None, "load")
         assert "pulled qwen2.5-coder-1.5b" in texts(app.transcript)
         assert not bar.display
+
+
+class SlowReader(GatedBackend):
+    """A model whose first prompt takes seconds to read: it reports progress and waits halfway until released."""
+
+    def __init__(self, replies: list[object]) -> None:
+        super().__init__(replies)  # type: ignore[arg-type]
+        self.on_prefill: Callable[[PrefillProgress], None] | None = None
+        self.halfway = threading.Event()
+
+    def chat(self, messages: Sequence[Message], options: GenerateOptions, on_text: OnText | None = None) -> Completion:
+        if not self.calls and self.on_prefill is not None:
+            started = time.monotonic() - 1.5
+            self.on_prefill(PrefillProgress(1024, 4096, time.monotonic() - started))
+            self.halfway.set()
+            while not self.release.wait(0.05):  # the run's callback is where an interrupt lands
+                self.on_prefill(PrefillProgress(2048, 4096, time.monotonic() - started))
+            self.on_prefill(PrefillProgress(4096, 4096, time.monotonic() - started))
+        return super().chat(messages, options, on_text)
+
+
+def activity(app: object) -> str:
+    return str(app.query_one("#activity", Static).render())  # type: ignore[attr-defined]
+
+
+async def test_a_long_prompt_being_read_shows_in_the_activity_line(example_repo: Path) -> None:
+    backend = SlowReader(fix_replies())
+    app = make_app(example_repo, backend=backend, mode="auto")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "fix the bulk discount")
+        await wait_until(pilot, backend.halfway.is_set, "the prompt to be half read")
+        await wait_until(pilot, lambda: "reading the prompt: 1,024/4,096 tokens" in activity(app), "the progress")
+        backend.release.set()
+        await wait_until(pilot, lambda: not app.running, "the run to finish")
+        assert app.last_outcome == "verified"
+
+
+async def test_ctrl_c_while_a_long_prompt_is_read_stops_the_run(example_repo: Path) -> None:
+    backend = SlowReader(fix_replies())
+    app = make_app(example_repo, backend=backend, mode="auto")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "fix the bulk discount")
+        await wait_until(pilot, backend.halfway.is_set, "the prompt to be half read")
+        await pilot.press("ctrl+c")
+        await wait_until(pilot, lambda: not app.running, "the run to stop")
+        assert app.last_outcome == "interrupted" and len(backend.calls) == 0  # stopped before a token

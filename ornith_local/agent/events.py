@@ -35,6 +35,7 @@ class RunStarted(Event):
     repo: str | None = None
     sandbox: str = "?"
     quirks: list[str] = field(default_factory=list)
+    tests: str = ""  # what decides success: the test command and why, or why the tests cannot run
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -192,6 +193,16 @@ class RunEnded(Event):
     findings: list[dict[str, Any]] = field(default_factory=list)
     files_changed: list[str] = field(default_factory=list)
     error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Prefilling(Event):
+    """The model is still reading a long prompt (no token yet): shown live, never written to the trajectory."""
+
+    kind: ClassVar[str] = "prefill"
+    evaluated: int
+    total: int
+    elapsed_s: float = 0.0
 
 
 EVENT_TYPES: dict[str, type[Event]] = {cls.kind: cls for cls in (

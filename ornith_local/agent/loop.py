@@ -344,7 +344,8 @@ class Loop:
         self._emit(events.RunStarted(
             task=task, mode=self.options.mode, scaffold_mode=self.options.scaffold_mode,
             backend=self.deps.backend.name, n_ctx=self.deps.backend.n_ctx, tools=self.specs, repo=self.options.repo,
-            sandbox=self.deps.sandbox_tier, quirks=self.deps.quirks.names))
+            sandbox=self.deps.sandbox_tier, quirks=self.deps.quirks.names,
+            tests=self.deps.verifier.describe()))
         if already_failing := self.deps.verifier.baseline():
             self._emit(events.Baseline(failing=already_failing))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ornith_local.sandbox import Sandbox
-from ornith_local.tools.testing import env_for_tests, format_report, run_tests
+from ornith_local.tools.testing import CANNOT_RUN, NO_SUITE, env_for_tests, format_report, run_tests
 from ornith_local.tools.testing.integrity import freeze as freeze_test_setup
 
 
@@ -38,6 +38,10 @@ class Verifier(Protocol):
 
     def verify(self, extra_checks: Sequence[str]) -> list[CheckResult]: ...
 
+    def describe(self) -> str:
+        """What will decide success, one line: the checks, the test command and why, or why tests cannot run."""
+        ...
+
 
 class SandboxVerifier:
     """The checks the runtime owns: the user's --check commands, else the detected test suite."""
@@ -60,6 +64,16 @@ class SandboxVerifier:
             return None
         self.already_failing = frozenset(case.id for case in report.failures)
         return sorted(self.already_failing)
+
+    def describe(self) -> str:
+        if self.checks:
+            return "checks: " + "; ".join(self.checks)
+        command = freeze_test_setup(self.root).command
+        if command is None:
+            return NO_SUITE
+        if command.missing:
+            return f"{CANNOT_RUN}: {command.missing}"
+        return f"{command.display} ({command.source})"
 
     def verify(self, extra_checks: Sequence[str]) -> list[CheckResult]:
         results = [self._command(check, "check") for check in self.checks] if self.checks else [self._tests()]

@@ -25,6 +25,13 @@ class PrefillProgress:
     elapsed_s: float
 
 
+@runtime_checkable
+class ReportsPrefill(Protocol):
+    """A backend that can say how far it has read a long prompt: `on_prefill` is called between chunks."""
+
+    on_prefill: Callable[[PrefillProgress], None] | None
+
+
 class BackendError(RuntimeError):
     """A model call that failed for a reason the user can act on, worded as one line."""
 

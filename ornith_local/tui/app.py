@@ -246,7 +246,9 @@ class OrnithApp(App[int]):
         spin = SPINNER[int(elapsed * 10) % len(SPINNER)]
         detail = ""
         pieces = bridge.turn_pieces
-        if renderer.phase == "generating" and pieces:
+        if (prefill := renderer.prefill) is not None:
+            detail = f" · reading the prompt: {prefill.evaluated:,}/{prefill.total:,} tokens"
+        elif renderer.phase == "generating" and pieces:
             seconds = time.monotonic() - bridge.turn_started
             rate = f" · {pieces / seconds:.1f} tok/s" if seconds > 0.5 else ""
             detail = f" · {pieces} tokens{rate}"

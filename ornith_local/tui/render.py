@@ -9,6 +9,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from ornith_local.agent import events
+from ornith_local.tools.testing import CANNOT_RUN, NO_SUITE
 from ornith_local.tui.widgets.scaffold_panel import ScaffoldPanel
 from ornith_local.tui.widgets.status_bar import StatusBar
 from ornith_local.tui.widgets.transcript import ModelTurn, Notice, ToolCard, Transcript, UserEntry, markup
@@ -32,10 +33,12 @@ class EventRenderer:
         self.phase = ""
         self.outcome = ""
         self.tools: list[dict[str, Any]] | None = None
+        self.prefill: events.Prefilling | None = None  # a long prompt still being read: the activity line says so
 
     # --- streamed text ---------------------------------------------------------------------------
 
     def text(self, piece: str) -> None:
+        self.prefill = None
         if self.turn is None or self.turn.finished:
             self.turn = ModelTurn(self.tools)
             self.transcript.add(self.turn)
@@ -46,6 +49,8 @@ class EventRenderer:
 
     def event(self, event: events.Event) -> None:
         match event:
+            case events.Prefilling():
+                self.prefill = event if event.evaluated < event.total else None
             case events.RunStarted():
                 self.started(event)
             case events.Resumed():
@@ -109,6 +114,9 @@ class EventRenderer:
         self.transcript.add(Notice(Content(
             f"model {event.backend} · n_ctx {event.n_ctx} · mode {event.mode} · "
             f"scaffold {event.scaffold_mode} · sandbox {event.sandbox}{quirks}"), "dim"))
+        if event.tests:
+            cannot = event.tests.startswith((CANNOT_RUN, NO_SUITE))
+            self.transcript.add(Notice(Content(f"tests: {event.tests}"), "error" if cannot else "dim"))
         if self.panel is not None:
             self.panel.reset()
         if self.status is not None:

@@ -14,7 +14,16 @@ from typing import Literal
 
 from ornith_local.agent.sessions import ResumeState
 from ornith_local.config import Config
-from ornith_local.llm.backend import Backend, BackendError, Completion, GenerateOptions, Message, OnText
+from ornith_local.llm.backend import (
+    Backend,
+    BackendError,
+    Completion,
+    GenerateOptions,
+    Message,
+    OnText,
+    PrefillProgress,
+    ReportsPrefill,
+)
 from ornith_local.llm.factory import open_backend
 from ornith_local.models.gguf import ModelFileError
 from ornith_local.models.plan import DoesNotFit
@@ -111,6 +120,16 @@ class GuardedBackend:
     @property
     def n_ctx(self) -> int:
         return self.inner.n_ctx
+
+    @property
+    def on_prefill(self) -> Callable[[PrefillProgress], None] | None:
+        return self.inner.on_prefill if isinstance(self.inner, ReportsPrefill) else None
+
+    @on_prefill.setter
+    def on_prefill(self, callback: Callable[[PrefillProgress], None] | None) -> None:
+        # The run's emit goes through the bridge, which checks for an interrupt: Esc stops a long read too.
+        if isinstance(self.inner, ReportsPrefill):
+            self.inner.on_prefill = callback
 
     def _callback(self, on_text: OnText | None) -> OnText:
         return on_text if on_text is not None else self.bridge.hidden_text

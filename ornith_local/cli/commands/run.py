@@ -30,6 +30,7 @@ from ornith_local.models.tiny import TinyModelUnavailable
 from ornith_local.sandbox.terminal import strip_controls_deep, strip_terminal_controls
 from ornith_local.session import RunRequest, SetupError, open_run
 from ornith_local.tools.base import CallPreview
+from ornith_local.tools.testing import CANNOT_RUN, NO_SUITE
 
 NAME = "run"
 HELP = "run a task headless: propose a scaffold, work inside it, verify"
@@ -58,22 +59,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
 
 
+PREFILL_LOG_EVERY_S = 10.0
+
+
 class EventPrinter:
     """Renders the loop's events for a person; `sessions show` replays a trajectory through it too."""
 
     def __init__(self, replay: bool = False, stream_text: bool = False) -> None:
         self.replay = replay
         self.stream_text = stream_text
+        self.prefill_logged_at: float | None = None  # into a log: when the last progress line was written
 
     def __call__(self, event: events.Event) -> None:
         # Tool output and model text (live or replayed) lose their escape sequences: no OSC 52, no cursor moves.
         event = strip_controls_deep(event)
         match event:
+            case events.Prefilling():
+                self.prefilling(event)
             case events.RunStarted():
                 stdout.print(f"[bold]Task:[/] {escape(event.task)}")
                 stdout.print(f"[dim]model {event.backend} · n_ctx {event.n_ctx} · mode {event.mode} · "
                              f"scaffold {event.scaffold_mode} · sandbox {event.sandbox}"
                              + (f" · quirks {', '.join(event.quirks)}" if event.quirks else "") + "[/]")
+                if event.tests:
+                    style = "red" if event.tests.startswith((CANNOT_RUN, NO_SUITE)) else "dim"
+                    stdout.print(f"[{style}]tests: {escape(event.tests)}[/]", soft_wrap=True)
             case events.ScaffoldChosen():
                 self.scaffold(event)
             case events.StepStarted():
@@ -121,6 +131,19 @@ class EventPrinter:
         stdout.print(tree)
         for note in event.clamp_notes:
             stdout.print(f"  [yellow]clamped:[/] {escape(note)}")
+
+    def prefilling(self, event: events.Prefilling) -> None:
+        """A long prompt being read: one line rewritten in place on a terminal; a line every few seconds in a log."""
+        done = event.evaluated >= event.total
+        line = f"  reading the prompt: {event.evaluated:,}/{event.total:,} tokens ({event.elapsed_s:.0f} s)"
+        if stderr.is_terminal:
+            stderr.file.write("\r\x1b[K" if done else f"\r{line}\x1b[K")
+            stderr.file.flush()
+            return
+        last = self.prefill_logged_at
+        if done or last is None or event.elapsed_s - last >= PREFILL_LOG_EVERY_S or event.elapsed_s < last:
+            stderr.print(line, markup=False, highlight=False)
+            self.prefill_logged_at = None if done else event.elapsed_s
 
     def model_turn(self, event: events.ModelTurn) -> None:
         stats = event.stats

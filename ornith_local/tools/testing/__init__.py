@@ -42,6 +42,8 @@ TEST_ENV = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
 JUNIT_MAX_BYTES = 64 * 1024 * 1024
 
 __all__ = [
+    "CANNOT_RUN",
+    "NO_SUITE",
     "Frame",
     "RunTests",
     "TestCase",
@@ -52,6 +54,9 @@ __all__ = [
     "format_report",
     "run_tests",
 ]
+
+NO_SUITE = "no test suite detected (set [tests] command in .ornith.toml)"
+CANNOT_RUN = "cannot run the tests"  # followed by ": what is missing, and how to fix it"
 
 
 def _tail(text: str, limit: int = OUTPUT_TAIL_CHARS) -> str:
@@ -73,10 +78,10 @@ def run_tests(root: Path, sandbox: Sandbox | None = None, *, command: TestComman
     command = command or integrity.freeze(root).command or detect_test_command(root)
     if command is None:
         return TestReport("none", "", exit_code=-1, duration_s=0.0,
-                          error="no test suite detected (set [tests] command in .ornith.toml)")
+                          error=NO_SUITE)
     if command.missing:
         return TestReport(command.runner, command.display, exit_code=-1, duration_s=0.0,
-                          error=f"cannot run the tests: {command.missing}")
+                          error=f"{CANNOT_RUN}: {command.missing}")
     sandbox = sandbox or open_sandbox(config.sandbox)
     if command.read_only:
         sandbox = with_read_only(sandbox, command.read_only)

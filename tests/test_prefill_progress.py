@@ -1,0 +1,52 @@
+"""A long prompt read shows progress: the session's throttle and how `ornith run` prints it into a log."""
+
+from __future__ import annotations
+
+import io
+import itertools
+
+import pytest
+from rich.console import Console
+
+from ornith_local.agent.events import Event, Prefilling
+from ornith_local.cli.commands import run as run_command
+from ornith_local.llm.backend import PrefillProgress
+from ornith_local.session import prefill_reporter
+
+
+def reported(steps: list[tuple[int, int, float]]) -> list[tuple[int, float]]:
+    seen: list[Event] = []
+    report = prefill_reporter(seen.append)
+    for evaluated, total, elapsed in steps:
+        report(PrefillProgress(evaluated, total, elapsed))
+    return [(event.evaluated, event.elapsed_s) for event in seen if isinstance(event, Prefilling)]
+
+
+def test_a_slow_read_is_shown_from_its_first_second_twice_a_second_and_at_its_end() -> None:
+    slow = [(256 * i, 4096, 0.3 * i) for i in range(1, 16)] + [(4096, 4096, 4.9)]
+    shown = reported(slow)
+    assert shown[0] == (256 * 4, pytest.approx(1.2))  # nothing in the first second
+    assert all(b[1] - a[1] >= 0.5 for a, b in itertools.pairwise(shown[:-1]))
+    assert shown[-1] == (4096, 4.9)  # the end closes the progress line
+
+
+def test_a_fast_read_shows_nothing_and_each_prompt_starts_afresh() -> None:
+    assert reported([(256, 512, 0.2), (512, 512, 0.4)]) == []
+    two = reported([(256, 1024, 1.5), (1024, 1024, 2.0), (256, 1024, 1.2), (1024, 1024, 1.4)])
+    assert two == [(256, 1.5), (1024, 2.0), (256, 1.2), (1024, 1.4)]
+
+
+def test_into_a_log_ornith_run_writes_a_progress_line_every_few_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    buffer = io.StringIO()
+    monkeypatch.setattr(run_command, "stderr", Console(file=buffer, force_terminal=False, width=200))
+    printer = run_command.EventPrinter()
+    for tenth in range(10, 250, 5):  # from 1 s to 24.5 s, twice a second
+        printer(Prefilling(evaluated=tenth * 100, total=30_000, elapsed_s=tenth / 10))
+    printer(Prefilling(evaluated=30_000, total=30_000, elapsed_s=25.0))
+    lines = buffer.getvalue().splitlines()
+    assert lines == [
+        "  reading the prompt: 1,000/30,000 tokens (1 s)",
+        "  reading the prompt: 11,000/30,000 tokens (11 s)",
+        "  reading the prompt: 21,000/30,000 tokens (21 s)",
+        "  reading the prompt: 30,000/30,000 tokens (25 s)",
+    ]
