@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from textual.command import CommandPalette
 from textual.widgets import DataTable, Markdown
+from textual.widgets._markdown import MarkdownTableContent
 from tui_support import fix_replies, make_app, send, texts, type_text, wait_until
 
 from ornith_local.tui.screens.info import ConfirmScreen, ViewScreen
@@ -121,6 +122,10 @@ async def test_help_and_clear(example_repo: Path) -> None:
         assert isinstance(app.screen, ViewScreen)
         markdown = app.screen.query_one(Markdown)
         assert "/undo" in markdown.source and "Ctrl+C" in markdown.source
+        await pilot.pause()
+        rows = [[cell.plain for cell in row] for table in app.screen.query(MarkdownTableContent) for row in table.rows]
+        # A `|` in a usage string stays in its cell instead of splitting the row.
+        assert ["/mode [read-only|ask|auto]", "what may change without asking (no argument: next mode)"] in rows
         await pilot.press("escape")
         await pilot.press("f1")
         assert isinstance(app.screen, ViewScreen)

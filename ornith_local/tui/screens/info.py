@@ -89,8 +89,13 @@ KEYS = (
 )
 
 
+def cell(text: str) -> str:
+    """Text for a Markdown table cell: a `|` (as in `/mode [read-only|ask|auto]`) would split the row."""
+    return text.replace("|", "\\|")
+
+
 def help_markdown() -> str:
-    commands = "\n".join(f"| `{command.usage}` | {command.help} |" for command in SLASH_COMMANDS)
+    commands = "\n".join(f"| `{cell(command.usage)}` | {cell(command.help)} |" for command in SLASH_COMMANDS)
     keys = "\n".join(f"| {key} | {what} |" for key, what in KEYS)
     return (
         "# ornith\n\nType a task in plain words; ornith plans a scaffold, works inside it, and the runtime "
