@@ -220,3 +220,16 @@ async def test_a_folder_without_git_is_offered_git_init(tmp_path: Path) -> None:
         await pilot.press("y")
         await wait_until(pilot, lambda: (folder / ".git").is_dir(), "git init")
         assert "initialised a git repository" in texts(app.transcript)
+
+
+async def test_a_fast_typed_command_is_sent_as_typed_not_as_a_stale_suggestion(
+        example_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = make_app(example_repo, [], load_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_text(pilot, "/mo")
+        task_input = app.query_one(TaskInput)
+        assert task_input.completion is not None and task_input.completion.display  # /model and /mode offered
+        # The rest arrives faster than the list refreshes, as when keys outrun the Changed messages.
+        monkeypatch.setattr(task_input, "refresh_suggestions", lambda: None)
+        await send(pilot, "de auto")
+        assert app.options.mode == "auto" and task_input.text == ""

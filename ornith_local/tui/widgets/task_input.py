@@ -102,10 +102,17 @@ class TaskInput(TextArea):
             completion.action_cursor_down()
             return True
         if key in ("tab", "enter"):
-            chosen = completion.chosen
-            typed = [s for s in completion.suggestions if self._already_typed(s)]
+            # Keys typed fast run ahead of the Changed messages that refresh the list: decide on what the text
+            # offers now, never on a stale list (a fast `/mode auto` + Enter once became `/model `).
+            chosen, fresh = completion.chosen, self.current_suggestions()
+            typed = [s for s in fresh if self._already_typed(s)]
             completion.hide()
-            if chosen is None or (key == "enter" and typed):
+            if chosen is None or chosen not in fresh:
+                if key == "tab" and fresh:
+                    completion.show(fresh)
+                    return True
+                return False
+            if key == "enter" and typed:
                 return False  # Enter on a complete command (or path) sends it
             self.accept(chosen)
             return True
@@ -175,14 +182,14 @@ class TaskInput(TextArea):
         if self.completion is not None and self.completion.display:
             self.refresh_suggestions()
 
-    def refresh_suggestions(self) -> None:
-        if self.completion is None:
-            return
+    def current_suggestions(self) -> list[Suggestion]:
+        """What completes the token at the cursor, as the text is now (nothing after a space)."""
         before = self._before_cursor()
-        if not before or before[-1].isspace():
-            self.completion.hide()
-            return
-        self.completion.show(suggest(before, self.files()))
+        return suggest(before, self.files()) if before and not before[-1].isspace() else []
+
+    def refresh_suggestions(self) -> None:
+        if self.completion is not None:
+            self.completion.show(self.current_suggestions())
 
 
 class Composer(Vertical):
