@@ -9,6 +9,7 @@ from textual.widgets import Collapsible, ProgressBar
 from tui_support import EDIT, REFLECTION, TWO_STEPS, call, fix_replies, make_app, scaffold, send, texts, wait_until
 
 from ornith_local.agent.trajectory import list_sessions, read_events
+from ornith_local.llm.scripted import ScriptedBackend
 from ornith_local.tui.screens.approval import ApprovalScreen
 from ornith_local.tui.widgets.scaffold_panel import ScaffoldPanel
 from ornith_local.tui.widgets.transcript import ModelTurn, ToolCard
@@ -225,3 +226,23 @@ async def test_a_call_to_a_tool_that_does_not_exist_is_marked_in_the_turn(exampl
         turn = next(iter(app.transcript.query(ModelTurn)))
         assert str(turn.calls.content) == "→ ✗ test_discounts"  # what a base model writes: not a tool
         assert "parse:" in str(turn.footer.content)
+
+
+async def test_a_failed_model_switch_keeps_the_model_that_was_loaded(example_repo: Path) -> None:
+    working = ScriptedBackend(fix_replies())
+
+    def factory(name: str | None) -> object:
+        if name == "missing-model":
+            raise FileNotFoundError("missing-model: no such model file")
+        return working
+
+    app = make_app(example_repo, factory=factory, mode="auto")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.status.model is not None, "the first model")
+        await send(pilot, "/model missing-model")
+        await wait_until(pilot, lambda: "cannot load the model" in texts(app.transcript), "the error")
+        assert "still using scripted" in texts(app.transcript) and "no model loaded" not in str(app.status.render())
+        assert app.status.model is not None and app.options.model != "missing-model"
+        await send(pilot, "fix the bulk discount")  # the next task runs on the model still loaded
+        await wait_until(pilot, lambda: not app.running, "the run")
+        assert app.last_outcome == "verified"

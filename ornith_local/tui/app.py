@@ -173,6 +173,14 @@ class OrnithApp(App[int]):
 
     def _model_failed(self, error: str) -> None:
         self.hide_progress()
+        kept = self.slot.backend
+        if kept is not None:  # a failed switch: the model that was loaded is still the one in use
+            self.options.model = self.slot.name
+            self.status.model = describe(kept)
+            self.status.loading_label = ""
+            self.transcript.add(Notice(markup("[$error]cannot load the model:[/] $error — still using $kept",
+                                              error=error, kept=self.status.model.name), "error"))
+            return
         self.status.loading_label = "no model loaded (/model)"
         self.transcript.add(Notice(markup("[$error]cannot load the model:[/] $error — pick one with /model, or "
                                           "pull one: ornith models pull NAME", error=error), "error"))
