@@ -246,3 +246,20 @@ async def test_a_failed_model_switch_keeps_the_model_that_was_loaded(example_rep
         await send(pilot, "fix the bulk discount")  # the next task runs on the model still loaded
         await wait_until(pilot, lambda: not app.running, "the run")
         assert app.last_outcome == "verified"
+
+
+@pytest.mark.parametrize("columns", [80, 60])
+async def test_a_narrow_terminal_keeps_model_mode_sandbox_and_guard_on_the_status_bar(
+        example_repo: Path, columns: int) -> None:
+    app = make_app(example_repo, fix_replies(), mode="auto")
+    async with app.run_test(size=(columns, 24)) as pilot:
+        await wait_until(pilot, lambda: app.status.model is not None, "the model")
+        await pilot.pause()
+        shown = str(app.status.render())
+        assert all(part in shown for part in ("scripted", "sandbox ", "guard ", "mode auto")), shown
+        assert len(shown) <= columns
+    wide = make_app(example_repo, fix_replies(), mode="auto")
+    async with wide.run_test(size=(200, 24)) as pilot:
+        await wait_until(pilot, lambda: wide.status.model is not None, "the model")
+        await pilot.pause()
+        assert "tok/s" in str(wide.status.render()) and "ctx " in str(wide.status.render())

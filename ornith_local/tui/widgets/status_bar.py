@@ -33,25 +33,33 @@ class StatusBar(Widget):
     scaffold_mode = reactive("self")
 
     def render(self) -> Content:
+        # (field, rank): on a narrow terminal the lowest ranks go first; the model, mode, sandbox and guard stay.
         info = self.model
-        parts: list[Content] = []
+        fields: list[tuple[Content, int]] = []
         if info is None:
-            parts.append(markup("[$warning]$what[/]", what=self.loading_label or "no model loaded (/model)"))
+            fields.append((markup("[$warning]$what[/]", what=self.loading_label or "no model loaded (/model)"), 9))
         else:
             quant = f" {info.quantisation}" if info.quantisation else ""
-            parts.append(markup("[b]$name[/]$quant", name=info.name, quant=quant))
-            parts.append(Content(info.backend))
+            fields.append((markup("[b]$name[/]$quant", name=info.name, quant=quant), 9))
+            fields.append((Content(info.backend), 1))
             if info.gpu_layers:
-                parts.append(Content(f"GPU {info.gpu_layers}"))
-            parts.append(Content(f"ctx {compact(self.context_used)}/{compact(info.n_ctx)}"))
-        parts.append(Content(f"{self.tokens_per_s:.1f} tok/s" if self.tokens_per_s else "– tok/s"))
-        parts.append(Content(f"TTFT {self.ttft_s:.2f}s" if self.ttft_s else "TTFT –"))
-        parts.append(Content(f"sandbox {self.sandbox or '–'}"))
+                fields.append((Content(f"GPU {info.gpu_layers}"), 2))
+            fields.append((Content(f"ctx {compact(self.context_used)}/{compact(info.n_ctx)}"), 5))
+        fields.append((Content(f"{self.tokens_per_s:.1f} tok/s" if self.tokens_per_s else "– tok/s"), 4))
+        fields.append((Content(f"TTFT {self.ttft_s:.2f}s" if self.ttft_s else "TTFT –"), 3))
+        fields.append((Content(f"sandbox {self.sandbox or '–'}"), 9))
         guard = self.guard if self.guard != "refused" else f"{self.refused} refused"
-        parts.append(markup(f"guard [{GUARD_STYLE.get(self.guard, '')}]$guard[/]", guard=guard))
+        fields.append((markup(f"guard [{GUARD_STYLE.get(self.guard, '')}]$guard[/]", guard=guard), 9))
         fixed = " · fixed scaffold" if self.scaffold_mode == "fixed" else ""
-        parts.append(markup("mode [b]$mode[/]$fixed", mode=self.mode, fixed=fixed))
-        return Content(" · ").join(parts)
+        fields.append((markup("mode [b]$mode[/]$fixed", mode=self.mode, fixed=fixed), 9))
+        width = self.content_size.width or 10_000
+        line = Content(" · ").join(content for content, _ in fields)
+        for rank in range(1, 9):
+            if line.cell_length <= width:
+                break
+            fields = [(content, kept) for content, kept in fields if kept != rank]
+            line = Content(" · ").join(content for content, _ in fields)
+        return line
 
     def turn_stats(self, stats: dict[str, Any]) -> None:
         self.context_used = int(stats.get("prompt_tokens") or 0) + int(stats.get("generated_tokens") or 0)
