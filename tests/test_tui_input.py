@@ -220,6 +220,21 @@ async def test_a_folder_without_git_is_offered_git_init(tmp_path: Path) -> None:
         await pilot.press("y")
         await wait_until(pilot, lambda: (folder / ".git").is_dir(), "git init")
         assert "initialised a git repository" in texts(app.transcript)
+        await wait_until(pilot, lambda: "do something" in texts(app.transcript), "the task to start")
+
+
+async def test_declining_git_init_puts_the_task_back_in_the_input(tmp_path: Path) -> None:
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    app = make_app(folder, [], load_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "rename the helper and update its callers")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await pilot.pause()
+        assert input_of(app).text == "rename the helper and update its callers"
+        assert "your task is back in the input" in texts(app.transcript)
+        assert not (folder / ".git").exists() and not app.running
 
 
 async def test_a_fast_typed_command_is_sent_as_typed_not_as_a_stale_suggestion(

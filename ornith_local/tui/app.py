@@ -212,7 +212,7 @@ class OrnithApp(App[int]):
         if self.running:
             self.notify("a run is in progress: wait for it, or press Esc to interrupt it", severity="warning")
             return
-        if spec is None and not self.commands_router.ensure_git():
+        if spec is None and not self.commands_router.ensure_git(task):
             return
         spec = spec or RunSpec(task, self.options.repo, self.options.mode, self.options.scaffold_mode)
         self.transcript.add(UserEntry(task))

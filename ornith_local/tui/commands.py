@@ -29,6 +29,7 @@ from ornith_local.tui.screens.models import ModelsScreen
 from ornith_local.tui.screens.sessions import SessionsScreen
 from ornith_local.tui.session import Mode, RunSpec
 from ornith_local.tui.widgets.diffview import diff_content
+from ornith_local.tui.widgets.task_input import TaskInput
 from ornith_local.tui.widgets.transcript import Notice, markup
 
 if TYPE_CHECKING:
@@ -188,8 +189,9 @@ class CommandRouter:
         self.app.push_screen(ConfirmScreen(f"Undo session {found.session_id}? These changes will be reverted:",
                                            Content(stat)), confirmed)
 
-    def ensure_git(self) -> bool:
-        """Runs need git for checkpoints; offer `git init` instead of refusing."""
+    def ensure_git(self, task: str) -> bool:
+        """Runs need git for checkpoints; offer `git init` instead of refusing. Yes starts `task`; No puts it back
+        in the input, so nothing typed is lost."""
         repo = self.app.options.repo
         try:
             open_repo(repo)
@@ -200,7 +202,12 @@ class CommandRouter:
         def answered(answer: bool | None) -> None:
             if answer:
                 init_repo(repo)
-                self.say(markup("initialised a git repository in $repo; send the task again", repo=repo), "success")
+                self.say(markup("initialised a git repository in $repo", repo=repo), "success")
+                self.app.start_task(task)
+                return
+            self.app.query_one(TaskInput).load_text(task)
+            self.say(markup("not started: ornith needs git to undo its edits; your task is back in the input"),
+                     "warning")
 
         self.app.push_screen(ConfirmScreen(f"{repo} is not a git repository. ornith needs git to checkpoint and undo "
                                            "its edits. Run 'git init' here?"), answered)
