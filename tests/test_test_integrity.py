@@ -32,7 +32,8 @@ def project(tmp_path: Path) -> Path:
     git(tmp_path, "init", "-q", "-b", "main")
     git(tmp_path, "add", "-A")
     git(tmp_path, "commit", "-qm", "start")
-    report = run_tests(tmp_path)  # the run starts: command and test setup are frozen here
+    integrity.start_run(tmp_path)  # the run starts: command and test setup are frozen here
+    report = run_tests(tmp_path)
     assert report.counts["failed"] == 1 and report.error is None
     return tmp_path
 
@@ -113,8 +114,7 @@ def test_new_dot_pytest_ini(project: Path) -> None:
 
 def test_python_functions_in_pyproject(project: Path) -> None:
     (project / "pyproject.toml").write_text('[project]\nname = "calc"\n')
-    integrity.forget(project)
-    run_tests(project)  # a pyproject without pytest settings at the start
+    integrity.start_run(project)  # a pyproject without pytest settings at the start
     (project / "pyproject.toml").write_text('[project]\nname = "calc"\n\n[tool.pytest.ini_options]\n'
                                             'python_functions = "test_ok"\n')
     report = run_tests(project)
@@ -151,3 +151,12 @@ def test_the_runs_workspace_reports_an_ignored_conftest_to_the_loop(project: Pat
     (project / "conftest.py").write_text("collect_ignore = ['test_calc.py']\n")
     assert git(project, "status", "--porcelain") == ""  # ignored: the diff the monitor reads cannot show it
     assert any("conftest.py" in change for change in workspace.test_setup_changes())
+
+
+def test_each_run_holds_the_tests_to_the_setup_it_started_with(project: Path) -> None:
+    (project / "conftest.py").write_text("collect_ignore = ['test_calc.py']\n")
+    assert integrity.changes_since_start(project) == ["conftest.py (new)"]
+    integrity.start_run(project)  # the next run (a TUI session runs many) starts from the setup as it is now
+    assert integrity.changes_since_start(project) == []
+    integrity.forget(project)  # outside a run there is nothing to hold the tests to
+    assert integrity.changes_since_start(project) == []

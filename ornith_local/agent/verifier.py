@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ornith_local.sandbox import Sandbox
-from ornith_local.tools.testing import CANNOT_RUN, NO_SUITE, env_for_tests, format_report, run_tests
-from ornith_local.tools.testing.integrity import freeze as freeze_test_setup
+from ornith_local.tools.testing import CANNOT_RUN, NO_SUITE, env_for_tests, format_report, integrity, run_tests
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ class SandboxVerifier:
         self.root, self.sandbox, self.checks, self.timeout_s = root, sandbox, tuple(checks), timeout_s
         self.use_baseline = use_baseline
         self.already_failing: frozenset[str] | None = None
-        freeze_test_setup(root)  # the test command and configuration as they are now, before any edit
+        integrity.start_run(root)  # the test command and configuration as they are now, before any edit
 
     def baseline(self) -> list[str] | None:
         """The suite's failing tests before the run. A repo often has failures unrelated to the task: the run
@@ -68,7 +67,7 @@ class SandboxVerifier:
     def describe(self) -> str:
         if self.checks:
             return "checks: " + "; ".join(self.checks)
-        command = freeze_test_setup(self.root).command
+        command = integrity.freeze(self.root).command
         if command is None:
             return NO_SUITE
         if command.missing:

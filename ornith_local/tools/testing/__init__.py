@@ -75,7 +75,8 @@ def run_tests(root: Path, sandbox: Sandbox | None = None, *, command: TestComman
     config = load_config(root)
     # The command (interpreter included) is the one found at the start: never a .venv made mid-run. A project
     # with no suite at the start has nothing to protect: its first suite is detected when it appears.
-    command = command or integrity.freeze(root).command or detect_test_command(root)
+    baseline = integrity.frozen(root)
+    command = command or (baseline.command if baseline else None) or detect_test_command(root)
     if command is None:
         return TestReport("none", "", exit_code=-1, duration_s=0.0,
                           error=NO_SUITE)

@@ -108,13 +108,25 @@ def _interpreter(command: TestCommand | None) -> str | None:
 _BASELINES: dict[Path, TestBaseline] = {}
 
 
+def frozen(root: Path) -> TestBaseline | None:
+    """The baseline a run took of `root`, or None outside a run (nothing to hold the tests to)."""
+    return _BASELINES.get(root.resolve())
+
+
 def freeze(root: Path) -> TestBaseline:
-    """The baseline of `root`, taken now if this process has none yet (at the start of a run)."""
+    """The baseline of `root`, taken now if none is held (at the start of a run: see `start_run`)."""
     key = root.resolve()
     if key not in _BASELINES:
         command = detect_test_command(key)
         _BASELINES[key] = TestBaseline(key, command, _interpreter(command), config_fingerprints(key))
     return _BASELINES[key]
+
+
+def start_run(root: Path) -> TestBaseline:
+    """A fresh baseline for a new run: what an earlier run in this process froze (a TUI session runs many) is
+    dropped, so a `uv sync` or `pip install pytest` done between two runs counts."""
+    forget(root)
+    return freeze(root)
 
 
 def forget(root: Path | None = None) -> None:
@@ -126,8 +138,11 @@ def forget(root: Path | None = None) -> None:
 
 
 def changes_since_start(root: Path) -> list[str]:
-    """What changed in the test setup since `freeze`: "conftest.py (new)", "the interpreter", ..."""
-    baseline = freeze(root)
+    """What changed in the test setup since `freeze`: "conftest.py (new)", "the interpreter", ...; nothing
+    outside a run."""
+    baseline = frozen(root)
+    if baseline is None:
+        return []
     before, now = dict(baseline.config), dict(config_fingerprints(baseline.root))
     changes = [f"{path} ({'new' if path not in before else 'removed' if path not in now else 'changed'})"
                for path in sorted({*before, *now}) if before.get(path) != now.get(path)]
