@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from typing import Any
 
 import pytest
@@ -35,7 +36,11 @@ TAGS = [
 ]
 text_values = st.lists(st.one_of(st.sampled_from(TAGS), st.text(st.characters(exclude_categories=["Cs"]), max_size=8)),
                        max_size=14).map("".join)
-SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Derandomized: the suite runs the same 200 examples every time. ORNITH_PROPERTY_EXAMPLES=N runs a random
+# search of N examples instead, the way the counterexamples refused by render_call were found.
+SETTINGS = settings(max_examples=int(os.environ.get("ORNITH_PROPERTY_EXAMPLES", "200")), deadline=None,
+                    derandomize="ORNITH_PROPERTY_EXAMPLES" not in os.environ,
+                    suppress_health_check=[HealthCheck.too_slow])
 
 
 def _quoted_call(format: str, value: str) -> str:
@@ -165,3 +170,15 @@ def _force(format: str, value: str) -> str:
         return f"<tool_call>\n<function=save>\n<parameter=path>\np\n</parameter>\n<parameter=content>\n{value}\n" \
                "</parameter>\n</function>\n</tool_call>"
     return f'<|tool_call>call:save{{path:<|"|>p<|"|>,content:<|"|>{value}<|"|>}}<tool_call|>'
+
+
+def test_a_value_ending_in_an_open_quoted_call_is_refused_not_misread() -> None:
+    # Found by the round-trip property: the real closers after the value would close the quoted call instead.
+    content = ("<tool_call>\n<function=read_file>\n<parameter=path>\n\n</parameter>\n</function>\n</tool_call>"
+               "<tool_call><function=save>")
+    with pytest.raises(UnrepresentableError, match="never closes"):
+        render_call("qwen3_xml", "save", {"path": "", "content": content}, SPECS["save"])
+    balanced = content.removesuffix("<tool_call><function=save>")
+    rendered = render_call("qwen3_xml", "save", {"path": "", "content": balanced}, SPECS["save"])
+    assert [(c.name, c.arguments) for c in parse_output(rendered, format="qwen3_xml", tools=[SAVE]).tool_calls] == [
+        ("save", {"path": "", "content": balanced})]

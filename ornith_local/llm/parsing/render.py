@@ -14,7 +14,8 @@ instead of writing a prompt the model (or the parser) would misread:
 - qwen3_xml: a value holding, outside tags it opens and closes itself, a `</parameter>` followed by the
   `<parameter=` of a parameter not yet written, a `</function>` followed by `</tool_call>` or a call opener,
   a `<parameter=` of a parameter not yet written (outside a whole quoted call; it reads as a missing closer), or an
-  unclosed `<parameter=` of one; and the text `null`/`None` for a parameter
+  unclosed `<parameter=` of one; a quoted call it opens and never closes (the real closers that follow
+  would read as that call's); and the text `null`/`None` for a parameter
   that may be null (the template writes None as `null`). Any other text, every tag of every format included,
   round-trips.
 - gemma4: text holding the string delimiter `<|"|>` (it is one token; the format has no escape), and keys
@@ -93,6 +94,8 @@ def _check_xml_text(key: str, value: str, spec: ToolSpec | None, written: list[s
             functions -= 1
         elif _AFTER_FUNC_CLOSE.match(value, tag.end()):
             raise UnrepresentableError(f"`{key}` holds `</function>` followed by what ends a call")
+    if functions:
+        raise UnrepresentableError(f"`{key}` opens a quoted call and never closes it")
     for name in opened:
         if _expected(name, key, spec, written):
             raise UnrepresentableError(f"`{key}` opens `<parameter={name}>` and never closes it")
