@@ -36,10 +36,10 @@ TAGS = [
 ]
 text_values = st.lists(st.one_of(st.sampled_from(TAGS), st.text(st.characters(exclude_categories=["Cs"]), max_size=8)),
                        max_size=14).map("".join)
-# Derandomized: the suite runs the same 200 examples every time. ORNITH_PROPERTY_EXAMPLES=N runs a random
+# Derandomized: the suite runs the same 200 examples every time. PARSE_PROPERTY_EXAMPLES=N runs a random
 # search of N examples instead, the way the counterexamples refused by render_call were found.
-SETTINGS = settings(max_examples=int(os.environ.get("ORNITH_PROPERTY_EXAMPLES", "200")), deadline=None,
-                    derandomize="ORNITH_PROPERTY_EXAMPLES" not in os.environ,
+SETTINGS = settings(max_examples=int(os.environ.get("PARSE_PROPERTY_EXAMPLES", "200")), deadline=None,
+                    derandomize="PARSE_PROPERTY_EXAMPLES" not in os.environ,
                     suppress_health_check=[HealthCheck.too_slow])
 
 
