@@ -165,15 +165,17 @@ def test_unittest_suite_runs_under_unittest_and_zero_tests_never_pass(tmp_path: 
     assert not empty.ok and "ran no test" in (empty.error or "")
 
 
+JS_TESTS = ('const test = require("node:test");\nconst assert = require("node:assert");\n'
+            'test("adds", () => assert.strictEqual(1 + 2, 3));\ntest("breaks", () => assert.strictEqual(1, 2));\n')
+
+
 def test_pnpm_project_and_missing_node_modules(tmp_path: Path) -> None:
     pnpm = tool("pnpm")
     root = tmp_path / "jsproj"
     (root / "test").mkdir(parents=True)
     (root / "package.json").write_text('{"name": "shop", "scripts": {"test": "node --test"}}')
     (root / "pnpm-lock.yaml").write_text("lockfileVersion: '9.0'\n")
-    (root / "test" / "total.test.js").write_text(
-        'const test = require("node:test");\nconst assert = require("node:assert");\n'
-        'test("adds", () => assert.strictEqual(1 + 2, 3));\ntest("breaks", () => assert.strictEqual(1, 2));\n')
+    (root / "test" / "total.test.js").write_text(JS_TESTS)
     command = detect_test_command(root)
     assert command is not None and command.runner == "pnpm" and command.missing is None
     report = run_tests(root)
@@ -187,6 +189,19 @@ def test_pnpm_project_and_missing_node_modules(tmp_path: Path) -> None:
     (root / "package.json").write_text('{"packageManager": "bun@1.1.0", "scripts": {"test": "bun test"}}')
     assert detect_test_command(root).runner == "bun"  # type: ignore[union-attr]
     assert pnpm
+
+
+def test_npm_project_runs_its_test_script(tmp_path: Path) -> None:
+    tool("npm")
+    root = tmp_path / "npmproj"
+    (root / "test").mkdir(parents=True)
+    (root / "package.json").write_text('{"name": "shop", "version": "1.0.0", "scripts": {"test": "node --test"}}')
+    (root / "package-lock.json").write_text('{"name": "shop", "lockfileVersion": 3, "packages": {}}')
+    (root / "test" / "total.test.js").write_text(JS_TESTS)
+    command = detect_test_command(root)
+    assert command is not None and command.runner == "npm" and command.missing is None, command
+    report = run_tests(root)
+    assert report.counts["passed"] == 1 and len(report.failures) == 1, report.output
 
 
 def test_a_runner_that_is_not_installed_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
