@@ -169,17 +169,26 @@ JS_TESTS = ('const test = require("node:test");\nconst assert = require("node:as
             'test("adds", () => assert.strictEqual(1 + 2, 3));\ntest("breaks", () => assert.strictEqual(1, 2));\n')
 
 
-def test_pnpm_project_and_missing_node_modules(tmp_path: Path) -> None:
-    pnpm = tool("pnpm")
-    root = tmp_path / "jsproj"
+def js_project(root: Path, lock_file: str, lock_text: str) -> Path:
+    """A package whose `node --test` suite has one passing and one failing test, with the given lock file."""
     (root / "test").mkdir(parents=True)
-    (root / "package.json").write_text('{"name": "shop", "scripts": {"test": "node --test"}}')
-    (root / "pnpm-lock.yaml").write_text("lockfileVersion: '9.0'\n")
+    (root / "package.json").write_text('{"name": "shop", "version": "1.0.0", "scripts": {"test": "node --test"}}')
+    (root / lock_file).write_text(lock_text)
     (root / "test" / "total.test.js").write_text(JS_TESTS)
+    return root
+
+
+def assert_js_suite_runs(root: Path, runner: str) -> None:
     command = detect_test_command(root)
-    assert command is not None and command.runner == "pnpm" and command.missing is None
+    assert command is not None and command.runner == runner and command.missing is None, command
     report = run_tests(root)
     assert report.counts["passed"] == 1 and len(report.failures) == 1, report.output
+
+
+def test_pnpm_project_and_missing_node_modules(tmp_path: Path) -> None:
+    pnpm = tool("pnpm")
+    root = js_project(tmp_path / "jsproj", "pnpm-lock.yaml", "lockfileVersion: '9.0'\n")
+    assert_js_suite_runs(root, "pnpm")
     # A project with dependencies that were never installed says so instead of failing obscurely.
     (root / "package.json").write_text('{"name": "shop", "scripts": {"test": "node --test"}, '
                                        '"devDependencies": {"left-pad": "1.3.0"}}')
@@ -193,15 +202,9 @@ def test_pnpm_project_and_missing_node_modules(tmp_path: Path) -> None:
 
 def test_npm_project_runs_its_test_script(tmp_path: Path) -> None:
     tool("npm")
-    root = tmp_path / "npmproj"
-    (root / "test").mkdir(parents=True)
-    (root / "package.json").write_text('{"name": "shop", "version": "1.0.0", "scripts": {"test": "node --test"}}')
-    (root / "package-lock.json").write_text('{"name": "shop", "lockfileVersion": 3, "packages": {}}')
-    (root / "test" / "total.test.js").write_text(JS_TESTS)
-    command = detect_test_command(root)
-    assert command is not None and command.runner == "npm" and command.missing is None, command
-    report = run_tests(root)
-    assert report.counts["passed"] == 1 and len(report.failures) == 1, report.output
+    lock = '{"name": "shop", "lockfileVersion": 3, "packages": {}}'
+    root = js_project(tmp_path / "npmproj", "package-lock.json", lock)
+    assert_js_suite_runs(root, "npm")
 
 
 def test_a_runner_that_is_not_installed_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
