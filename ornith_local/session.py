@@ -8,6 +8,7 @@ planner, the model's quirks, the guard, git checkpoints, checks and records).
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Literal
 
 from ornith_local.agent.control import control_tools
 from ornith_local.agent.deps import AgentDeps, AgentOptions
-from ornith_local.agent.events import Checkpointed, Event, Prefilling
+from ornith_local.agent.events import Checkpointed, Event, Prefilling, Writing
 from ornith_local.agent.library import ScaffoldLibrary
 from ornith_local.agent.loop import Loop
 from ornith_local.agent.planners import FixedPlanner, Planner, SelfPlanner
@@ -184,6 +185,27 @@ def prefill_reporter(emit: Callable[[Event], None]) -> Callable[[PrefillProgress
     return report
 
 
+def writing_reporter(emit: Callable[[Event], None],
+                     clock: Callable[[], float] = time.monotonic) -> Callable[[str], OnText]:
+    """For each generation that is not streamed (the plan, the review): a text callback that counts its tokens and
+    emits `Writing` events on the prefill throttle, so a minute of planning is never a silent minute."""
+
+    def start(what: str) -> OnText:
+        started, tokens, shown_at = clock(), 0, -1.0
+
+        def on_text(piece: str) -> None:
+            nonlocal tokens, shown_at
+            tokens += bool(piece)  # an empty piece is a backend's heartbeat, not a token
+            elapsed = clock() - started
+            if elapsed >= PREFILL_SHOWN_AFTER_S and (shown_at < 0 or elapsed - shown_at >= PREFILL_EVERY_S):
+                shown_at = elapsed
+                emit(Writing(what=what, tokens=tokens, elapsed_s=elapsed))
+
+        return on_text
+
+    return start
+
+
 def open_run(
     request: RunRequest, *, emit: Callable[[Event], None], on_text: OnText | None = None,
     ask: Ask | None = None, backend: Backend | None = None,
@@ -235,6 +257,7 @@ def open_run(
 
     if isinstance(backend, ReportsPrefill):  # a long prompt shows progress, not a silent minute
         backend.on_prefill = prefill_reporter(emit)
+    writing = writing_reporter(emit)  # and so does the text the loop does not stream
 
     def record_checkpoint(checkpoint: Checkpoint) -> None:
         record(Checkpointed(id=checkpoint.id, repo=str(repo)))
@@ -245,7 +268,7 @@ def open_run(
         backend=backend, clamp=do_clamp, emit=record, tool_names=list(tools),
         edit_tools=tools.named("edit"), tool_specs=tools.with_tools(control_tools()).specs(), repo_map=repo_map,
         instructions=instructions, library=library if request.use_library and config.agent.use_library else None,
-        max_turns=max_turns, mode=request.mode, seed=request.seed, repo=str(repo))
+        max_turns=max_turns, mode=request.mode, seed=request.seed, repo=str(repo), writing=writing)
     planner: Planner = FixedPlanner(stage) if scaffold_mode == "fixed" else SelfPlanner(stage)
     deps = AgentDeps(
         backend=backend, tools=tools,
@@ -253,7 +276,7 @@ def open_run(
         verifier=SandboxVerifier(repo, sandbox, request.checks, config.tests.timeout_s,
                                  use_baseline=config.tests.baseline),
         trajectory=trajectory, planner=planner, clamp=do_clamp,
-        judge=make_judge(backend, request.seed) if request.use_judge else None,
+        judge=make_judge(backend, request.seed, writing) if request.use_judge else None,
         policy=GuardPolicy(protect_tests=not (request.allow_test_edits or config.agent.allow_test_edits),
                            withheld=request.withheld),
         approvals=approvals, quirks=quirks, library=library, repo_map=repo_map, instructions=instructions,

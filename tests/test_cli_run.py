@@ -7,9 +7,12 @@ whole real path: the HTTP backend, the loop, the tools' previews, the approval p
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,11 +31,15 @@ def call(name: str, **arguments: Any) -> str:
 
 
 class ScriptedServer(ThreadingHTTPServer):
-    """Answers each chat request with the next scripted reply, streamed as server-sent events."""
+    """Answers each chat request with the next scripted reply, streamed as server-sent events.
 
-    def __init__(self, replies: list[str]) -> None:
+    A reply given as a list of pieces is streamed one piece per event, `piece_delay_s` apart: a slow model.
+    """
+
+    def __init__(self, replies: list[str | list[str]], piece_delay_s: float = 0.0) -> None:
         super().__init__(("127.0.0.1", 0), ReplyHandler)
         self.replies = replies
+        self.piece_delay_s = piece_delay_s
 
     @property
     def url(self) -> str:
@@ -48,12 +55,17 @@ class ReplyHandler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
-        chunks = [{"choices": [{"index": 0, "delta": {"content": reply}}]},
-                  {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-                   "usage": {"prompt_tokens": 100, "completion_tokens": 20}}]
-        for chunk in chunks:
-            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        pieces = [reply] if isinstance(reply, str) else reply
+        for piece in pieces:
+            self.event({"choices": [{"index": 0, "delta": {"content": piece}}]})
+            time.sleep(self.server.piece_delay_s)
+        self.event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 100, "completion_tokens": len(pieces)}})
         self.wfile.write(b"data: [DONE]\n\n")
+
+    def event(self, chunk: dict[str, Any]) -> None:
+        self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        self.wfile.flush()
 
     def log_message(self, *args: Any) -> None:  # quiet
         pass
@@ -111,3 +123,43 @@ def test_ctrl_c_says_which_session_to_resume(example_repo: Path, server: Scripte
     child.close()
     assert first == second and child.exitstatus == 130
     assert "Traceback" not in child.before
+
+
+def scaffold_pieces() -> list[str]:
+    plan = json.dumps({
+        "task_kind": "fix_bug", "goal": "make 10 items get the bulk rate", "acceptance_checks": [],
+        "context": {"summarize_after_turns": 4}, "max_total_turns": 6,
+        "steps": [{"name": "change", "intent": "compare with >=", "tools": ["read_file", "edit_file"],
+                   "turn_budget": 3, "exit_condition": "the comparison is >=", "on_failure": "abort"}],
+    })
+    return [plan[start:start + 12] for start in range(0, len(plan), 12)]
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["log", "json"])
+def test_a_slowly_written_plan_shows_progress_headless(example_repo: Path, as_json: bool) -> None:
+    """The scaffold's JSON is not streamed to the screen; a slow model writing it still shows it is working."""
+    pieces = scaffold_pieces()
+    served = ScriptedServer([pieces, call("edit_file", **EDIT), call("step_done", summary="changed > to >=")],
+                            piece_delay_s=3.0 / len(pieces))  # ~3 s of writing: past the 1 s before progress shows
+    threading.Thread(target=served.serve_forever, daemon=True).start()
+    try:
+        done = subprocess.run(
+            [str(ORNITH), "run", TASK, "--repo", str(example_repo), "--endpoint", served.url, "--mode", "auto",
+             "--no-judge", *(["--json"] if as_json else [])],
+            capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
+    finally:
+        served.shutdown()
+    assert "Traceback" not in done.stderr
+    if as_json:
+        lines = [json.loads(line) for line in done.stdout.splitlines()]
+        writing = [line for line in lines if line["event"] == "writing"]
+        assert writing and all(line["what"] == "the plan" and line["elapsed_s"] >= 1.0 for line in writing)
+        counts = [line["tokens"] for line in writing]
+        assert counts == sorted(counts) and counts[-1] <= len(pieces)
+        assert lines[-1]["event"] == "summary" and lines[-1]["outcome"] == "verified"
+        trajectory = Path(os.environ["ORNITH_DATA_DIR"]) / "sessions" / f"{lines[-1]['session_id']}.jsonl"
+        assert '"type": "scaffold"' in trajectory.read_text() and '"writing"' not in trajectory.read_text()
+    else:
+        shown = re.findall(r"writing the plan: (\d+) tokens \((\d+) s\)", done.stderr)
+        assert shown and int(shown[0][1]) >= 1
+        assert "verified" in done.stdout

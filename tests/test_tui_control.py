@@ -259,6 +259,18 @@ async def test_a_long_prompt_being_read_shows_in_the_activity_line(example_repo:
         assert app.last_outcome == "verified"
 
 
+async def test_a_plan_being_written_counts_its_tokens_in_the_activity_line(example_repo: Path) -> None:
+    backend = GatedBackend(fix_replies(), hold_at_call=0)  # the scaffold's JSON: one token, then the model is slow
+    app = make_app(example_repo, backend=backend, mode="auto")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "fix the bulk discount")
+        await wait_until(pilot, backend.holding.is_set, "the plan's first token")
+        await wait_until(pilot, lambda: "writing the scaffold · 1 token ·" in activity(app), "the plan's progress")
+        backend.release.set()
+        await wait_until(pilot, lambda: not app.running, "the run to finish")
+        assert app.last_outcome == "verified"
+
+
 async def test_ctrl_c_while_a_long_prompt_is_read_stops_the_run(example_repo: Path) -> None:
     backend = SlowReader(fix_replies())
     app = make_app(example_repo, backend=backend, mode="auto")

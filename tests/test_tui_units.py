@@ -134,15 +134,21 @@ def test_interrupt_raises_in_the_runtime_and_declines_a_pending_question() -> No
     assert isinstance(bridge.drain()[-1], DoneItem)
 
 
-def test_guarded_backend_makes_unstreamed_generation_interruptible() -> None:
+def test_guarded_backend_lets_an_interrupt_stop_any_generation_at_its_next_token() -> None:
     bridge = RunBridge()
-    backend = GuardedBackend(ScriptedBackend(["one two three", "four"]), bridge)
+    backend = GuardedBackend(ScriptedBackend(["one two three", "four five six"]), bridge)
     completion = backend.chat([Message("user", "hi")], GenerateOptions())
-    assert completion.text == "one two three" and bridge.hidden_pieces == 3
+    assert completion.text == "one two three"
     assert bridge.drain() == []  # the scaffold's JSON never reaches the transcript
-    bridge.interrupt()
+    seen: list[str] = []
+
+    def progress(piece: str) -> None:  # the plan's progress counter: Esc pressed after its first token
+        seen.append(piece)
+        bridge.interrupt()
+
     with pytest.raises(RunInterrupted):
-        backend.chat([Message("user", "hi")], GenerateOptions())
+        backend.chat([Message("user", "hi")], GenerateOptions(), progress)
+    assert seen == ["four"]
 
 
 # --- previews, checkpoints, model info --------------------------------------------------------------

@@ -205,6 +205,17 @@ class Prefilling(Event):
     elapsed_s: float = 0.0
 
 
+
+@dataclass(frozen=True, kw_only=True)
+class Writing(Event):
+    """The model is writing text that is not streamed (the plan's JSON, the judge's verdict): shown live, never
+    written to the trajectory. `tokens` counts the pieces generated so far."""
+
+    kind: ClassVar[str] = "writing"
+    what: str  # "the plan", "the review"
+    tokens: int
+    elapsed_s: float = 0.0
+
 EVENT_TYPES: dict[str, type[Event]] = {cls.kind: cls for cls in (
     RunStarted, Baseline, Resumed, Proposed, ScaffoldChosen, StepStarted, ModelTurn, ToolCalled, Approval,
     ToolFinished, StepEnded, Replanned, QuirkApplied, MessageAdded, Compacted, Checkpointed, ChecksRan, Judged,

@@ -17,7 +17,7 @@ from ornith_local.agent.scaffold import (
     scaffold_from_json,
     scaffold_json_schema,
 )
-from ornith_local.llm.backend import Backend, GenerateOptions, GenerationStats, Message
+from ornith_local.llm.backend import Backend, GenerateOptions, GenerationStats, Message, OnText
 
 # Kinds of task that cannot succeed without changing a file.
 CHANGES_FILES = frozenset({"fix_bug", "feature", "refactor", "tests"})
@@ -42,6 +42,7 @@ class StageOne:
     seed: int = 0
     max_tokens: int = SCAFFOLD_MAX_TOKENS
     repo: str = ""  # the run's repository: the library offers this repo's scaffolds first
+    writing: Callable[[str], OnText] | None = None  # progress of the scaffold's (unstreamed) text
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ def propose_scaffold(stage: StageOne, task: str, history: str | None,
         [*opening, Message("user", prompt)],
         GenerateOptions(max_tokens=stage.max_tokens, json_schema=scaffold_json_schema(tool_names),
                         seed=stage.seed, temperature=0.0, tools=tuple(stage.tool_specs)),
+        stage.writing("the plan") if stage.writing else None,
     )
     stage.emit(Proposed(prompt=prompt, text=completion.text, examples=len(examples),
                         finish_reason=completion.finish_reason, in_conversation=bool(conversation),

@@ -260,8 +260,8 @@ class OrnithApp(App[int]):
             seconds = time.monotonic() - bridge.turn_started
             rate = f" · {pieces / seconds:.1f} tok/s" if seconds > 0.5 else ""
             detail = f" · {pieces} tokens{rate}"
-        elif bridge.hidden_pieces and renderer.phase.startswith(("writing", "reviewing")):
-            detail = f" · {bridge.hidden_pieces} tokens"
+        elif (writing := renderer.writing) is not None:
+            detail = f" · {writing.tokens:,} token{'s' * (writing.tokens != 1)}"
         stopping = " · interrupting…" if bridge.interrupted else " · Esc to interrupt"
         self.query_one("#activity", Static).update(
             Content(f"{spin} {renderer.phase or 'working'}{detail} · {elapsed:.0f} s{stopping}"))

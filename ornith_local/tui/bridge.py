@@ -85,7 +85,6 @@ class RunBridge:
         self._lock = threading.Lock()
         self._interrupted = threading.Event()
         self._pending: ApprovalRequest | None = None
-        self.hidden_pieces = 0  # text generated without streaming to the transcript (scaffold, judge)
         self.turn_pieces = 0  # pieces (about one token each) streamed in the current turn, and since when
         self.turn_started = 0.0
         self.session_id: str | None = None
@@ -106,11 +105,6 @@ class RunBridge:
                 self.turn_started = time.monotonic()
             self.turn_pieces += 1
             self._put(TextItem(strip_terminal_controls(piece)))
-
-    def hidden_text(self, piece: str) -> None:
-        """Text the runtime does not stream (the scaffold JSON, the judge's verdict): counted, interruptible."""
-        self.check()
-        self.hidden_pieces += 1
 
     def finish(self, *, outcome: str | None = None, error: str | None = None, interrupted: bool = False) -> None:
         self._put(DoneItem(outcome, error, interrupted, self.session_id))

@@ -34,6 +34,7 @@ class EventRenderer:
         self.outcome = ""
         self.tools: list[dict[str, Any]] | None = None
         self.prefill: events.Prefilling | None = None  # a long prompt still being read: the activity line says so
+        self.writing: events.Writing | None = None  # unstreamed text (the plan, the review) being written
 
     # --- streamed text ---------------------------------------------------------------------------
 
@@ -48,9 +49,13 @@ class EventRenderer:
     # --- events ---------------------------------------------------------------------------------
 
     def event(self, event: events.Event) -> None:
+        if not isinstance(event, (events.Prefilling, events.Writing)):
+            self.writing = None  # whatever was being written has been written
         match event:
             case events.Prefilling():
                 self.prefill = event if event.evaluated < event.total else None
+            case events.Writing():
+                self.writing = event
             case events.RunStarted():
                 self.started(event)
             case events.Resumed():

@@ -105,8 +105,8 @@ class ModelSlot:
 class GuardedBackend:
     """The loaded backend, with every generation interruptible.
 
-    The runtime streams only the turns of a step; the scaffold and the judge are generated without a
-    text callback. Giving those a counting callback lets an interrupt stop them mid-way too.
+    Every generation's text callback checks for an interrupt first, so Esc stops a scaffold or a review
+    mid-way as well as a step's turn.
     """
 
     def __init__(self, inner: Backend, bridge: RunBridge) -> None:
@@ -132,7 +132,12 @@ class GuardedBackend:
             self.inner.on_prefill = callback
 
     def _callback(self, on_text: OnText | None) -> OnText:
-        return on_text if on_text is not None else self.bridge.hidden_text
+        def checked(piece: str) -> None:  # every token is a point where an interrupt lands
+            self.bridge.check()
+            if on_text is not None:
+                on_text(piece)
+
+        return checked
 
     def chat(self, messages: Sequence[Message], options: GenerateOptions, on_text: OnText | None = None) -> Completion:
         self.bridge.check()

@@ -59,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
 
 
-PREFILL_LOG_EVERY_S = 10.0
+PROGRESS_LOG_EVERY_S = 10.0
 
 
 class EventPrinter:
@@ -68,14 +68,20 @@ class EventPrinter:
     def __init__(self, replay: bool = False, stream_text: bool = False) -> None:
         self.replay = replay
         self.stream_text = stream_text
-        self.prefill_logged_at: float | None = None  # into a log: when the last progress line was written
+        self.progress_logged_at: float | None = None  # into a log: when the last progress line was written
+        self.live_line = False  # on a terminal: a progress line is showing, to be cleared before the next output
 
     def __call__(self, event: events.Event) -> None:
         # Tool output and model text (live or replayed) lose their escape sequences: no OSC 52, no cursor moves.
         event = strip_controls_deep(event)
+        if not isinstance(event, (events.Prefilling, events.Writing)):
+            self.close_progress()
         match event:
             case events.Prefilling():
                 self.prefilling(event)
+            case events.Writing():
+                self.progress(f"  writing {event.what}: {event.tokens:,} tokens ({event.elapsed_s:.0f} s)",
+                              event.elapsed_s)
             case events.RunStarted():
                 stdout.print(f"[bold]Task:[/] {escape(event.task)}")
                 stdout.print(f"[dim]model {event.backend} · n_ctx {event.n_ctx} · mode {event.mode} · "
@@ -133,17 +139,27 @@ class EventPrinter:
             stdout.print(f"  [yellow]clamped:[/] {escape(note)}")
 
     def prefilling(self, event: events.Prefilling) -> None:
-        """A long prompt being read: one line rewritten in place on a terminal; a line every few seconds in a log."""
         done = event.evaluated >= event.total
-        line = f"  reading the prompt: {event.evaluated:,}/{event.total:,} tokens ({event.elapsed_s:.0f} s)"
+        self.progress(f"  reading the prompt: {event.evaluated:,}/{event.total:,} tokens ({event.elapsed_s:.0f} s)",
+                      event.elapsed_s, done)
+
+    def progress(self, line: str, elapsed_s: float, done: bool = False) -> None:
+        """Live progress (a prompt read, a plan written): one line rewritten in place on a terminal, closed by the
+        next event; into a log, a line every few seconds."""
         if stderr.is_terminal:
+            self.live_line = not done
             stderr.file.write("\r\x1b[K" if done else f"\r{line}\x1b[K")
             stderr.file.flush()
             return
-        last = self.prefill_logged_at
-        if done or last is None or event.elapsed_s - last >= PREFILL_LOG_EVERY_S or event.elapsed_s < last:
+        last = self.progress_logged_at
+        if done or last is None or elapsed_s - last >= PROGRESS_LOG_EVERY_S or elapsed_s < last:
             stderr.print(line, markup=False, highlight=False)
-            self.prefill_logged_at = None if done else event.elapsed_s
+            self.progress_logged_at = None if done else elapsed_s
+
+    def close_progress(self) -> None:
+        if self.live_line:
+            self.progress("", 0.0, done=True)
+        self.progress_logged_at = None
 
     def model_turn(self, event: events.ModelTurn) -> None:
         stats = event.stats

@@ -1,4 +1,5 @@
-"""A long prompt read shows progress: the session's throttle and how `ornith run` prints it into a log."""
+"""Long silent work shows progress (a prompt read, a plan written): the session's throttles and how `ornith run`
+prints them on a terminal and into a log."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import itertools
 import pytest
 from rich.console import Console
 
-from ornith_local.agent.events import Event, Prefilling
+from ornith_local.agent.events import Event, Prefilling, StepStarted, Writing
 from ornith_local.cli.commands import run as run_command
 from ornith_local.llm.backend import PrefillProgress
-from ornith_local.session import prefill_reporter
+from ornith_local.session import prefill_reporter, writing_reporter
 
 
 def reported(steps: list[tuple[int, int, float]]) -> list[tuple[int, float]]:
@@ -50,3 +51,34 @@ def test_into_a_log_ornith_run_writes_a_progress_line_every_few_seconds(monkeypa
         "  reading the prompt: 21,000/30,000 tokens (21 s)",
         "  reading the prompt: 30,000/30,000 tokens (25 s)",
     ]
+
+
+def test_a_plan_written_slowly_is_counted_from_its_first_second_and_heartbeats_are_not_tokens() -> None:
+    now = [0.0]
+    seen: list[Event] = []
+    on_text = writing_reporter(seen.append, clock=lambda: now[0])("the plan")
+    for tenth in range(1, 31):  # a token every 0.1 s for 3 s, each followed by an empty heartbeat
+        now[0] = tenth / 10
+        on_text("tok")
+        on_text("")
+    shown = [(event.tokens, event.elapsed_s) for event in seen if isinstance(event, Writing)]
+    assert shown[0] == (10, pytest.approx(1.0))
+    assert [tokens for tokens, _ in shown] == [10, 15, 20, 25, 30]
+    assert {event.what for event in seen if isinstance(event, Writing)} == {"the plan"}
+    quick = writing_reporter(seen.append, clock=lambda: now[0])("the review")
+    quick("verdict")  # a fresh generation starts its own clock: nothing shown in its first second
+    assert not any(isinstance(event, Writing) and event.what == "the review" for event in seen)
+
+
+def test_on_a_terminal_the_progress_line_is_rewritten_in_place_and_cleared_by_the_next_output(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    buffer = io.StringIO()
+    monkeypatch.setattr(run_command, "stderr", Console(file=buffer, force_terminal=True, width=200))
+    monkeypatch.setattr(run_command, "stdout", Console(file=buffer, force_terminal=True, width=200))
+    printer = run_command.EventPrinter()
+    printer(Writing(what="the plan", tokens=12, elapsed_s=1.2))
+    printer(Writing(what="the plan", tokens=40, elapsed_s=3.9))
+    printer(StepStarted(index=1, total=2, step="understand"))
+    shown = buffer.getvalue()
+    assert "\r  writing the plan: 12 tokens (1 s)\x1b[K\r  writing the plan: 40 tokens (4 s)\x1b[K\r\x1b[K" in shown
+    assert shown.index("\r\x1b[K") < shown.index("understand")  # the line is gone before the step is printed
