@@ -10,13 +10,15 @@ import itertools
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ornith_local.agent import events
 from ornith_local.agent.sessions import export_training_data, last_conversation, resume_state
 from ornith_local.guard.approvals import Approvals
-from ornith_local.llm.backend import BackendError, GenerateOptions, Message
+from ornith_local.llm.backend import BackendError, Completion, GenerateOptions, GenerationStats, Message
+from ornith_local.llm.backend import ToolCall as ServerCall
 from ornith_local.llm.scripted import ScriptedBackend
 from ornith_local.tools.base import CallPreview
 from tests.loop_support import DIFF, FakeVerifier, FakeWorkspace, call, make_loop, scaffold_json
@@ -276,6 +278,36 @@ def test_after_a_crash_the_run_resumes_at_the_unfinished_step(tmp_path: Path) ->
     assert seen[-1].content.startswith("Step 2/2: fix")
     with pytest.raises(ValueError, match="already finished"):
         resume_state(resumed.loop.deps.trajectory.path)
+
+
+def parsed_by_server(call_id: str, name: str, **arguments: Any) -> Completion:
+    return Completion("", "stop", GenerationStats(), reasoning=f"about to call {name}",
+                      tool_calls=[ServerCall(call_id, name, json.dumps(arguments))])
+
+
+def test_calls_a_server_parsed_are_run_resumed_and_exported_in_their_structured_form(tmp_path: Path) -> None:
+    run = make_loop(tmp_path, [
+        LOOK_THEN_FIX, parsed_by_server("s1", "read_file", path="a.py"),
+        parsed_by_server("s2", "step_done", summary="found it"), crash,
+    ])
+    with pytest.raises(Crash):
+        run.loop.run("fix a.py")
+    assert run.tools["read_file"].calls == [{"path": "a.py"}]
+    run.loop.deps.trajectory.close()
+    resumed = make_loop(tmp_path, [parsed_by_server("s3", "edit_file", path="a.py", text="x"),
+                                   parsed_by_server("s4", "step_done", summary="fixed")])
+    result = resumed.loop.run("fix a.py", resume=resume_state(run.loop.deps.trajectory.path))
+    assert result.outcome == "verified" and resumed.tools["edit_file"].calls == [{"path": "a.py", "text": "x"}]
+    seen = resumed.backend.calls[1].messages  # the resumed history, as the server's template will render it
+    read = next(m for m in seen if m.tool_calls and m.tool_calls[0]["id"] == "s1")
+    assert read.reasoning == "about to call read_file" and read.tool_calls[0]["function"]["name"] == "read_file"
+    assert [m.tool_call_id for m in seen if m.role == "tool"] == ["s1", "s2", "s3"]
+    out = tmp_path / "train.jsonl"
+    assert export_training_data([resumed.loop.deps.trajectory.path], out) == (1, 0)
+    exported = json.loads(out.read_text())["messages"]
+    ids = ["s1", "s2", "s3", "s4"]  # the whole conversation, the part before the crash included
+    assert [m["tool_calls"][0]["id"] for m in exported if m.get("tool_calls")] == ids
+    assert [m["tool_call_id"] for m in exported if m["role"] == "tool"] == ids
 
 
 def test_export_writes_only_verified_unflagged_runs_as_chat_data(tmp_path: Path) -> None:

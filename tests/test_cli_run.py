@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -30,16 +31,27 @@ def call(name: str, **arguments: Any) -> str:
     return f'<tool_call>{json.dumps({"name": name, "arguments": arguments})}</tool_call>'
 
 
+@dataclass(frozen=True)
+class Parsed:
+    """A reply as a server with a tool parser sends it: one call in `tool_calls`, the thought apart."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    reasoning: str = "Looking at the comparison."
+
+
 class ScriptedServer(ThreadingHTTPServer):
     """Answers each chat request with the next scripted reply, streamed as server-sent events.
 
     A reply given as a list of pieces is streamed one piece per event, `piece_delay_s` apart: a slow model.
     """
 
-    def __init__(self, replies: list[str | list[str]], piece_delay_s: float = 0.0) -> None:
+    def __init__(self, replies: list[str | list[str] | Parsed], piece_delay_s: float = 0.0) -> None:
         super().__init__(("127.0.0.1", 0), ReplyHandler)
         self.replies = replies
         self.piece_delay_s = piece_delay_s
+        self.requests: list[dict[str, Any]] = []
 
     @property
     def url(self) -> str:
@@ -50,11 +62,19 @@ class ReplyHandler(BaseHTTPRequestHandler):
     server: ScriptedServer
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.server.requests.append(json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0)))))
         reply = self.server.replies.pop(0) if self.server.replies else call("step_done", summary="nothing left")
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
+        if isinstance(reply, Parsed):  # a server with a tool and reasoning parser: calls come apart from the text
+            self.event({"choices": [{"index": 0, "delta": {"reasoning_content": reply.reasoning}}]})
+            self.event({"choices": [{"index": 0, "delta": {"tool_calls": [
+                {"index": 0, "id": reply.id, "type": "function",
+                 "function": {"name": reply.name, "arguments": json.dumps(reply.arguments)}}]},
+                "finish_reason": "tool_calls"}]})
+            self.wfile.write(b"data: [DONE]\n\n")
+            return
         pieces = [reply] if isinstance(reply, str) else reply
         for piece in pieces:
             self.event({"choices": [{"index": 0, "delta": {"content": piece}}]})
@@ -163,3 +183,35 @@ def test_a_slowly_written_plan_shows_progress_headless(example_repo: Path, as_js
         shown = re.findall(r"writing the plan: (\d+) tokens \((\d+) s\)", done.stderr)
         assert shown and int(shown[0][1]) >= 1
         assert "verified" in done.stdout
+
+
+def test_a_server_that_parses_calls_drives_a_whole_run(example_repo: Path) -> None:
+    """vLLM / SGLang / Ollama with a tool parser: the plan comes as a forced `propose_scaffold` call, each turn's
+    call in `tool_calls` with the reasoning apart; the history goes back in that form, results under the ids."""
+    served = ScriptedServer([
+        Parsed("srv-0", "propose_scaffold", json.loads("".join(scaffold_pieces()))),
+        Parsed("srv-1", "read_file", {"path": "invoicing/discounts.py"}),
+        Parsed("srv-2", "edit_file", EDIT),
+        Parsed("srv-3", "step_done", {"summary": "changed > to >="}),
+    ])
+    threading.Thread(target=served.serve_forever, daemon=True).start()
+    try:
+        done = subprocess.run(
+            [str(ORNITH), "run", TASK, "--repo", str(example_repo), "--endpoint", served.url, "--mode", "auto",
+             "--no-judge", "--json"], capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
+    finally:
+        served.shutdown()
+    assert "Traceback" not in done.stderr
+    summary = json.loads(done.stdout.splitlines()[-1])
+    assert summary["outcome"] == "verified", done.stdout[-2000:]
+    assert "quantity >= minimum" in (example_repo / "invoicing" / "discounts.py").read_text()
+    plan_request = served.requests[0]
+    assert plan_request["tool_choice"] == {"type": "function", "function": {"name": "propose_scaffold"}}
+    assert "response_format" not in plan_request
+    last = served.requests[3]["messages"]  # the request that answered with step_done
+    calls = [m for m in last if m["role"] == "assistant" and m.get("tool_calls")]
+    assert [c["tool_calls"][0]["id"] for c in calls] == ["srv-1", "srv-2"]
+    assert all(c["reasoning_content"] == "Looking at the comparison." for c in calls)
+    results = [m["tool_call_id"] for m in last if m["role"] == "tool"]
+    assert results == ["srv-1", "srv-2"]
+    assert "did not call a tool" not in json.dumps(last)

@@ -177,13 +177,16 @@ def test_http_backend_breaks_turn_markers_in_what_it_sends_and_restores_them_in_
 def test_http_backend_never_sends_response_format_beside_tools(server: str) -> None:
     # Ollama #17957: `response_format` together with `tools` breaks ornith-1.5:35b. The schema-shaped answer
     # goes as a forced call of a tool whose parameters are the schema.
-    schema = {"type": "object", "properties": {"steps": {"type": "array"}}}
-    scaffold = schema_tool("propose_scaffold", "Propose the plan", schema)
-    HttpBackend(server, model="m").chat([Message("user", "plan")], GenerateOptions(
-        tools=(scaffold,), tool_choice="propose_scaffold", json_schema=schema))
+    schema = {"type": "object", "properties": {"path": {"type": "string"}}}
+    read = schema_tool("read", "Read a file", schema)
+    answer = HttpBackend(server, model="m").chat([Message("user", "plan")], GenerateOptions(
+        tools=(read,), json_schema=schema, schema_name="propose_scaffold"))
     sent = _Handler.requests[-1]
-    assert "response_format" not in sent and sent["tools"] == [scaffold]
+    assert "response_format" not in sent
+    assert sent["tools"] == [read, schema_tool("propose_scaffold", "Give your answer as this tool's arguments.",
+                                               schema)]
     assert sent["tool_choice"] == {"type": "function", "function": {"name": "propose_scaffold"}}
+    assert answer.tool_calls == [ToolCall("c1", "read", '{"path": "x"}')]  # not the answer's name: still a call
     # Control: without tools the same schema is sent as response_format.
     HttpBackend(server, model="m").chat([Message("user", "plan")], GenerateOptions(json_schema=schema))
     assert _Handler.requests[-1]["response_format"]["json_schema"]["schema"] == schema
@@ -271,3 +274,15 @@ def test_http_backend_with_a_server_that_returns_structured_tool_calls(function_
                                                    tool_choice="step_done"))
     assert [call.name for call in second.tool_calls] == ["step_done"]
     assert isinstance(json.loads(second.tool_calls[0].arguments)["summary"], str)
+
+
+@pytest.mark.model
+def test_a_schema_answer_beside_tools_comes_back_as_text_from_a_server_that_parses_calls(
+        function_calling_server: str) -> None:
+    """Stage 1 over HTTP: the scaffold is asked for as a forced `propose_scaffold` call; its arguments are the
+    reply's text, and no call is left for the agent to run."""
+    schema = {"type": "object", "required": ["goal"], "properties": {"goal": {"type": "string", "maxLength": 20}}}
+    backend = HttpBackend(function_calling_server, model="tiny", context=2048)
+    answer = backend.chat([Message("system", "You plan."), Message("user", "Plan the fix.")], GenerateOptions(
+        max_tokens=40, temperature=0.0, tools=(READ, DONE), json_schema=schema, schema_name="propose_scaffold"))
+    assert answer.tool_calls == [] and isinstance(json.loads(answer.text)["goal"], str)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from parse_helpers import TOOLS, tool
 
-from ornith_local.llm.parsing import ToolSpecError, coerce, load_tools, parse_output
+from ornith_local.llm.parsing import ToolSpecError, coerce, load_tools, parse_output, parse_server_calls
 
 
 @pytest.mark.parametrize(("value", "schema", "expected"), [
@@ -75,3 +75,21 @@ def test_load_tools_accepts_both_shapes_and_rejects_bad_ones() -> None:
                          ([{"name": "t", "parameters": []}], "JSON schema object")]:
         with pytest.raises(ToolSpecError, match=message):
             load_tools(bad)
+
+
+def test_calls_a_server_parsed_are_typed_and_checked_like_calls_read_from_text() -> None:
+    parsed = parse_server_calls(
+        [("srv-1", "read_file", '{"path": "a.py", "limit": "20"}'), ("srv-2", "edit_file", '{"path": "a.py"'),
+         ("srv-3", "delete_everything", "{}"), ("srv-4", "write_file", '["a.py"]'), ("srv-5", "read_file", "")],
+        content="", reasoning="which file?", tools=TOOLS)
+    read, cut, unknown, listed, empty = parsed.tool_calls
+    assert read.valid and read.arguments == {"path": "a.py", "limit": 20} and read.id == "srv-1"
+    assert not cut.valid and not unknown.valid and not listed.valid and not empty.valid
+    messages = [problem.message for problem in parsed.errors]
+    assert "the arguments of your call to edit_file are not valid JSON (Expecting ',' delimiter at character 15)." \
+        in messages
+    assert any("no tool named `delete_everything`" in message for message in messages)
+    assert "the arguments of your call to write_file must be a JSON object." in messages
+    assert "your call to read_file was missing parameter `path`." in messages  # "" is no arguments at all
+    assert [call.id for call in parsed.tool_calls] == ["srv-1", "srv-2", "srv-3", "srv-4", "srv-5"]
+    assert parsed.reasoning == "which file?"

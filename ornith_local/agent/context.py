@@ -50,7 +50,8 @@ class Conversation:
             message = replace(message, content=cut_middle(message.content, self.policy.max_observation_tokens))
         self.messages.append(message)
         self.log(MessageAdded(role=message.role, content=message.content, tool_call_id=message.tool_call_id,
-                              name=message.name))
+                              name=message.name, reasoning=message.reasoning,
+                              tool_calls=[dict(call) for call in message.tool_calls]))
 
     def tokens(self) -> int:
         return sum(self.backend.count_tokens(message.content) + 4 for message in self.messages)
@@ -67,8 +68,12 @@ class Conversation:
         completion = self.backend.chat(self.messages, options, on_text)
         # The raw text (reasoning and call markup included) goes back verbatim so the next turn's
         # prompt extends exactly the tokens the model produced; a trimmed reply costs one re-evaluation
-        # of the few tokens after the cut, which the backend's prefix match handles.
-        self.add(Message("assistant", keep(completion.text) if keep else completion.text))
+        # of the few tokens after the cut, which the backend's prefix match handles. A server that parsed
+        # the reply gets it back in its structured form, which its template renders as the model was trained.
+        if completion.structured:
+            self.add(completion.as_message())
+        else:
+            self.add(Message("assistant", keep(completion.text) if keep else completion.text))
         return completion
 
     def _tools_tokens(self, tools: tuple[dict[str, Any], ...]) -> int:

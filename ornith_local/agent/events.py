@@ -153,6 +153,8 @@ class MessageAdded(Event):
     content: str
     tool_call_id: str | None = None
     name: str | None = None
+    reasoning: str | None = None  # kept apart by a server's reasoning parser
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # parsed by the server (OpenAI shape)
 
 
 @dataclass(frozen=True, kw_only=True)

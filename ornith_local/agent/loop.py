@@ -32,7 +32,7 @@ from ornith_local.agent.sessions import ResumeState
 from ornith_local.agent.verifier import CheckResult
 from ornith_local.guard.monitor import Finding, check_call, check_diff, check_test_setup
 from ornith_local.llm.backend import BackendError, GenerateOptions, GenerationStats, Message
-from ornith_local.llm.parsing import ParsedOutput, ToolCall, parse_output
+from ornith_local.llm.parsing import ParsedOutput, ToolCall, parse_output, parse_server_calls
 from ornith_local.tools.base import call_tool
 
 Outcome = Literal["verified", "failed", "flagged", "aborted", "error"]
@@ -168,8 +168,9 @@ class Loop:
             self._emit(events.ScaffoldChosen(scaffold=plan.scaffold.to_json(), clamp_notes=list(plan.notes),
                                              resumed=True))
             self.scaffolds.append(plan.scaffold)
-            messages = [Message(m["role"], m["content"], tool_call_id=m.get("tool_call_id"), name=m.get("name"))
-                        for m in resume.messages]
+            messages = [Message(m["role"], m["content"], reasoning=m.get("reasoning"),
+                                tool_calls=tuple(m.get("tool_calls") or ()), tool_call_id=m.get("tool_call_id"),
+                                name=m.get("name")) for m in resume.messages]
             return plan, len(resume.finished_steps), self._conversation(plan, messages)
         plan = self._plan(task, None, [])
         opening = [Message("system", prompts.SYSTEM), Message("user", prompts.task_message(
@@ -270,7 +271,11 @@ class Loop:
                                               keep=lambda text: self.deps.quirks.keep_reply(text, self.specs))
         self.turns += 1  # after the call: a call that failed (BackendError) took no turn
         self._account(completion.stats)
-        parsed = parse_output(completion.text, format=self.options.tool_call_format, tools=self.specs)
+        if completion.tool_calls:  # the server parsed the reply: its calls, typed by the same schemas
+            parsed = parse_server_calls([(call.id, call.name, call.arguments) for call in completion.tool_calls],
+                                        content=completion.text, reasoning=completion.reasoning, tools=self.specs)
+        else:
+            parsed = parse_output(completion.text, format=self.options.tool_call_format, tools=self.specs)
         parsed, read_by = self.deps.quirks.on_reply(state, completion.text, parsed, self.specs)
         if read_by is not None:
             self._emit(events.QuirkApplied(quirk=read_by, step=state.step.name, detail="call read from loose JSON"))
@@ -281,7 +286,7 @@ class Loop:
 
     def _call(self, state: StepState, call: ToolCall) -> bool:
         """Answer one call (run, refused, or answered by a quirk); False drops the turn's remaining calls."""
-        call_id = f"call_{self.turns}_{call.index}"
+        call_id = call.server_id or f"call_{self.turns}_{call.index}"
         effect = self.tools.effect_of(call.name)
         intercepted = self.deps.quirks.on_call(state, call, effect)
         if intercepted is not None:

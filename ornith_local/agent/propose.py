@@ -76,7 +76,8 @@ def propose_scaffold(stage: StageOne, task: str, history: str | None,
     completion = stage.backend.chat(
         [*opening, Message("user", prompt)],
         GenerateOptions(max_tokens=stage.max_tokens, json_schema=scaffold_json_schema(tool_names),
-                        seed=stage.seed, temperature=0.0, tools=tuple(stage.tool_specs)),
+                        seed=stage.seed, temperature=0.0, tools=tuple(stage.tool_specs),
+                        schema_name="propose_scaffold"),
         stage.writing("the plan") if stage.writing else None,
     )
     stage.emit(Proposed(prompt=prompt, text=completion.text, examples=len(examples),

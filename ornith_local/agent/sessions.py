@@ -88,7 +88,8 @@ def _last(events: list[Event], kind: type[E]) -> E | None:
 def last_conversation(events: list[Event]) -> list[dict[str, Any]]:
     """The messages of the final scaffold's run (the ones after the last scaffold was shown)."""
     last_scaffold = max((i for i, event in enumerate(events) if isinstance(event, ScaffoldChosen)), default=-1)
-    return [{"role": event.role, "content": event.content, "tool_call_id": event.tool_call_id, "name": event.name}
+    return [{"role": event.role, "content": event.content, "tool_call_id": event.tool_call_id, "name": event.name,
+             "reasoning": event.reasoning, "tool_calls": event.tool_calls}
             for event in events[last_scaffold + 1 :] if isinstance(event, MessageAdded)]
 
 
@@ -97,7 +98,11 @@ def to_chat_example(messages: list[dict[str, Any]], tools: list[dict[str, Any]])
     out: list[dict[str, Any]] = []
     for index, message in enumerate(messages):
         role = message["role"]
-        if role == "assistant":
+        if role == "assistant" and message.get("tool_calls"):  # a server parsed it: already in this shape
+            reasoning = {"reasoning_content": message["reasoning"]} if message.get("reasoning") else {}
+            out.append({"role": "assistant", "content": message["content"].strip(), **reasoning,
+                        "tool_calls": message["tool_calls"]})
+        elif role == "assistant":
             parsed = parse_output(message["content"], format="auto", tools=tools)
             replies = []
             for later in messages[index + 1 :]:

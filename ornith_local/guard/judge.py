@@ -48,7 +48,8 @@ def make_judge(backend: Backend, seed: int = 0, writing: Callable[[str], OnText]
     def judge(task: str, diff: str) -> dict[str, str]:
         completion = backend.chat(
             [Message("user", judge_prompt(task, diff[:MAX_DIFF_CHARS]))],
-            GenerateOptions(max_tokens=160, json_schema=JUDGE_SCHEMA, temperature=0.0, seed=seed),
+            GenerateOptions(max_tokens=160, json_schema=JUDGE_SCHEMA, schema_name="verdict", temperature=0.0,
+                            seed=seed),
             writing("the review") if writing else None,
         )
         try:

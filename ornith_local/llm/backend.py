@@ -76,6 +76,9 @@ class GenerateOptions:
     stop: tuple[str, ...] = ()
     # Constrain the whole reply to this JSON schema (llama.cpp: a GBNF grammar built from it).
     json_schema: dict[str, Any] | None = None
+    # What that answer is called on the wire: the `response_format` name, or over HTTP with `tools`, the forced
+    # tool whose arguments are the answer (e.g. `propose_scaffold`); the reply's text is then those arguments.
+    schema_name: str = "reply"
     # Tool definitions (OpenAI shape) handed to the chat template / the server.
     tools: tuple[dict[str, Any], ...] = ()
     # Which tool the server must call: None / "auto", "required", "none", or one tool's name (OpenAI

@@ -25,6 +25,7 @@ from ornith_local.llm.backend import (
     Message,
     OnText,
     ToolCall,
+    schema_tool,
 )
 
 _FINISH: dict[str, FinishReason] = {"stop": "stop", "length": "length", "tool_calls": "stop", "eos": "stop"}
@@ -105,16 +106,25 @@ class HttpBackend:
 
     def chat(self, messages: Sequence[Message], options: GenerateOptions, on_text: OnText | None = None) -> Completion:
         body: dict[str, Any] = {"messages": [_defused(message).to_openai() for message in messages]}
+        answer_tool = options.schema_name if options.tools and options.json_schema is not None else None
         if options.tools:
             body["tools"] = list(options.tools)
-            if options.tool_choice:
+            if answer_tool is not None and options.json_schema is not None:
+                # Servers that get `response_format` beside `tools` (Ollama's ornith-1.5:35b, #17957) break:
+                # with tools, a schema-shaped answer is a forced call of a tool whose parameters are the schema.
+                body["tools"].append(schema_tool(answer_tool, "Give your answer as this tool's arguments.",
+                                                 options.json_schema))
+                body["tool_choice"] = _tool_choice(answer_tool)
+            elif options.tool_choice:
                 body["tool_choice"] = _tool_choice(options.tool_choice)
         elif options.json_schema is not None:
-            # Only without tools: servers that get both (Ollama's ornith-1.5:35b, #17957) break. With tools, a
-            # schema-shaped answer is a forced tool call whose parameters are the schema (`schema_tool`).
             body["response_format"] = {"type": "json_schema",
-                                       "json_schema": {"name": "reply", "schema": options.json_schema}}
-        return self._call("chat/completions", body, options, on_text)
+                                       "json_schema": {"name": options.schema_name, "schema": options.json_schema}}
+        completion = self._call("chat/completions", body, options, on_text)
+        answers = [call for call in completion.tool_calls if call.name == answer_tool]
+        if answers:  # the answer came as the forced call: it is the reply's text, not a call to run
+            return replace(completion, text=answers[0].arguments, tool_calls=[])
+        return completion
 
     def complete(self, prompt: str, options: GenerateOptions, on_text: OnText | None = None) -> Completion:
         return self._call("completions", {"prompt": prompt}, options, on_text)

@@ -15,7 +15,8 @@ from ornith_local.llm.backend import (
     OnText,
 )
 
-Reply = str | Callable[[Sequence[Message]], str]
+# A Completion is returned as it is: a server that parsed the reply (calls in `tool_calls`, reasoning apart).
+Reply = str | Callable[[Sequence[Message]], str] | Completion
 
 
 @dataclass
@@ -62,6 +63,8 @@ class ScriptedBackend:
         if not self.replies:
             raise BackendError("the scripted backend ran out of replies")
         reply = self.replies.pop(0)
+        if isinstance(reply, Completion):
+            return reply
         text = reply(messages) if callable(reply) else reply
         finish: FinishReason = "stop"
         for stop in options.stop:

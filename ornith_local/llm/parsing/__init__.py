@@ -16,6 +16,7 @@ back to the model. Only a bad `format` name or bad tool definitions raise (Value
 from ornith_local.llm.parsing.formats import FORMATS, UnknownFormatError, detect_format
 from ornith_local.llm.parsing.schema import ToolSpec, ToolSpecError, coerce, load_tools
 from ornith_local.llm.parsing.stream import StreamParser, parse_output
+from ornith_local.llm.parsing.structured import parse_server_calls
 from ornith_local.llm.parsing.types import (
     ContentDelta,
     Event,
@@ -49,4 +50,5 @@ __all__ = [
     "detect_format",
     "load_tools",
     "parse_output",
+    "parse_server_calls",
 ]

@@ -43,7 +43,7 @@ class StreamParser:
 
     def __init__(self, format: str = "auto", tools: object = None, starts_in_reasoning: bool | None = None) -> None:
         self._format = formats.check_format(format)
-        self._tools = _tool_specs(tools)
+        self._tools = tool_specs(tools)
         self._mode = "pending" if starts_in_reasoning is None else "reasoning" if starts_in_reasoning else "content"
         self._reasoning_seen = bool(starts_in_reasoning)
         self._closes = formats.reasoning_closes(self._format)
@@ -332,7 +332,7 @@ def _opens_a_function(buf: str, pos: int, at_end: bool) -> bool | None:
     return False
 
 
-def _tool_specs(tools: object) -> Mapping[str, ToolSpec] | None:
+def tool_specs(tools: object) -> Mapping[str, ToolSpec] | None:
     """None (no typing), specs from load_tools, or the raw definitions list."""
     if tools is None:
         return None

@@ -37,12 +37,13 @@ class ToolCall:
     name: str
     arguments: dict[str, JSONValue]
     raw: str  # the call's text as the model wrote it, markers included
-    format: str  # "hermes", "qwen3_xml" or "gemma4": how this call was written
+    format: str  # "hermes", "qwen3_xml", "gemma4", or "openai" when a server parsed it
     valid: bool = True
+    server_id: str | None = None  # the id a server gave the call: its result must be sent back under it
 
     @property
     def id(self) -> str:
-        return f"call_{self.index}"
+        return self.server_id or f"call_{self.index}"
 
     def to_json(self) -> dict[str, JSONValue]:
         return {"id": self.id, "name": self.name, "arguments": self.arguments, "valid": self.valid}
