@@ -31,7 +31,8 @@ from ornith_local.guard.judge import make_judge
 from ornith_local.guard.monitor import GuardPolicy, is_test_path, literals_in
 from ornith_local.llm.backend import Backend, BackendError, OnText, PrefillProgress, ReportsPrefill
 from ornith_local.llm.factory import open_backend
-from ornith_local.models.catalog import CatalogError, load_catalog
+from ornith_local.llm.templates import ChatTemplate, opens_thinking
+from ornith_local.models.catalog import CatalogEntry, CatalogError, load_catalog
 from ornith_local.models.gguf import ModelFileError
 from ornith_local.models.plan import DoesNotFit
 from ornith_local.models.tiny import TINY_MODEL_NAME, TinyModelUnavailable
@@ -146,20 +147,36 @@ def ensure_git_repo(repo: Path, confirm_init: Callable[[], bool]) -> None:
         init_repo(repo)
 
 
-def quirks_for(model: str | None, only: Iterable[str] | None = None) -> Quirks:
-    """The quirks the catalog switches on for `model` (a catalog name, or a path to its .gguf file); `only`: just
-    these names instead (benchmarks compare quirks one by one). A model the catalog does not know runs clean."""
+def catalog_entry(model: str | None) -> CatalogEntry | None:
+    """The catalog's entry for `model` (a catalog name, or a path to its .gguf file); None when it has none."""
     try:
         catalog = load_catalog()
     except CatalogError:
-        catalog = {}
-    entry = None
-    if model:
-        entry = catalog.get(model) or next((e for e in catalog.values() if e.file_name == Path(model).name), None)
+        return None
+    if not model:
+        return None
+    return catalog.get(model) or next((e for e in catalog.values() if e.file_name == Path(model).name), None)
+
+
+def quirks_for(model: str | None, only: Iterable[str] | None = None) -> Quirks:
+    """The quirks the catalog switches on for `model`; `only`: just these names instead (benchmarks compare
+    quirks one by one). A model the catalog does not know runs clean."""
+    entry = catalog_entry(model)
     try:
         return Quirks.from_table(entry.quirks if entry else {}, only)
     except QuirkError as error:
         raise SetupError(str(error)) from None
+
+
+def thinks_first(model: str | None, backend: Backend) -> bool:
+    """Whether the model reasons before it answers (Ornith, Qwen3.5): then the plan and the verdict are thought
+    through freely and only the answer after `</think>` is held to its grammar. The catalog says so; for a model
+    it does not know, the chat template does (its generation prompt opens the think block)."""
+    entry = catalog_entry(model)
+    if entry is not None:
+        return entry.reasoning == "think-open"
+    template = getattr(backend, "template", None)
+    return isinstance(template, ChatTemplate) and opens_thinking(template)
 
 
 PREFILL_SHOWN_AFTER_S = 1.0  # a prompt read faster than this needs no progress
@@ -225,6 +242,7 @@ def open_run(
     # Whose quirks: an endpoint runs the model it was asked for; in-process, the default is the tiny model.
     model = request.model or settings.name or (None if settings.endpoint else TINY_MODEL_NAME)
     quirks = quirks_for(model, request.quirks)
+    think_first = thinks_first(model, backend)
     workspace = Workspace.at(repo, hidden=request.withheld)  # held-back tests: out of listings and searches
     tools = ToolRegistry(default_tools(workspace, sandbox, config.sandbox))
     repo_map_tool = tools.get("repo_map")
@@ -268,7 +286,8 @@ def open_run(
         backend=backend, clamp=do_clamp, emit=record, tool_names=list(tools),
         edit_tools=tools.named("edit"), tool_specs=tools.with_tools(control_tools()).specs(), repo_map=repo_map,
         instructions=instructions, library=library if request.use_library and config.agent.use_library else None,
-        max_turns=max_turns, mode=request.mode, seed=request.seed, repo=str(repo), writing=writing)
+        max_turns=max_turns, mode=request.mode, seed=request.seed, repo=str(repo), writing=writing,
+        think_first=think_first, max_reasoning_tokens=config.model.max_reasoning_tokens)
     planner: Planner = FixedPlanner(stage) if scaffold_mode == "fixed" else SelfPlanner(stage)
     deps = AgentDeps(
         backend=backend, tools=tools,
@@ -276,7 +295,8 @@ def open_run(
         verifier=SandboxVerifier(repo, sandbox, request.checks, config.tests.timeout_s,
                                  use_baseline=config.tests.baseline),
         trajectory=trajectory, planner=planner, clamp=do_clamp,
-        judge=make_judge(backend, request.seed, writing) if request.use_judge else None,
+        judge=make_judge(backend, request.seed, writing, think_first=think_first,
+                         max_reasoning_tokens=config.model.max_reasoning_tokens) if request.use_judge else None,
         policy=GuardPolicy(protect_tests=not (request.allow_test_edits or config.agent.allow_test_edits),
                            withheld=request.withheld),
         approvals=approvals, quirks=quirks, library=library, repo_map=repo_map, instructions=instructions,

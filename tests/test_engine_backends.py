@@ -17,7 +17,15 @@ from typing import Any, ClassVar
 
 import pytest
 
-from ornith_local.llm.backend import Backend, BackendError, GenerateOptions, Message, ToolCall, schema_tool
+from ornith_local.llm.backend import (
+    Backend,
+    BackendError,
+    GenerateOptions,
+    Message,
+    ToolCall,
+    answer_after_thinking,
+    schema_tool,
+)
 from ornith_local.llm.grammar import schema_to_gbnf
 from ornith_local.llm.http_backend import HttpBackend
 from ornith_local.llm.scripted import ScriptedBackend
@@ -286,3 +294,11 @@ def test_a_schema_answer_beside_tools_comes_back_as_text_from_a_server_that_pars
     answer = backend.chat([Message("system", "You plan."), Message("user", "Plan the fix.")], GenerateOptions(
         max_tokens=40, temperature=0.0, tools=(READ, DONE), json_schema=schema, schema_name="propose_scaffold"))
     assert answer.tool_calls == [] and isinstance(json.loads(answer.text)["goal"], str)
+
+
+def test_the_answer_of_a_reply_that_thought_first_is_what_follows_the_first_closed_thought() -> None:
+    opened_by_template = 'which steps?\n</think>\n\n{"goal": "explain </think> tags"}'
+    assert answer_after_thinking(opened_by_template, thought_first=True) == '{"goal": "explain </think> tags"}'
+    assert answer_after_thinking('<think>\nhm</think>\n\n{"a": 1}') == '{"a": 1}'
+    plain = '{"goal": "explain </think> tags"}'  # no thought: a closer inside the JSON is the JSON's
+    assert answer_after_thinking(plain) == plain

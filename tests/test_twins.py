@@ -11,9 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from ornith_local.agent.events import Event, Proposed
+from ornith_local.agent.propose import StageOne, propose_scaffold
+from ornith_local.agent.scaffold import ClampResult, Permissions, Scaffold, clamp
 from ornith_local.llm.backend import GenerateOptions, Message
 from ornith_local.llm.llama_cpp_backend import LlamaCppBackend
 from ornith_local.llm.twin import ARCHITECTURES, twin_path
+from ornith_local.session import thinks_first
 
 pytest.importorskip("gguf", reason="the synthetic twins are written with the gguf package (dev extra)")
 
@@ -112,3 +116,27 @@ def test_twin_files_are_cached_and_not_in_the_repository(tmp_path: Path) -> None
     first = twin_path("qwen35", folder=tmp_path)
     assert twin_path("qwen35", folder=tmp_path) == first and first.stat().st_size < 4_000_000
     assert not list(Path(__file__).resolve().parent.parent.glob("**/*twin*.gguf"))
+
+
+@pytest.mark.parametrize("arch", ["qwen35"])
+def test_stage_one_on_the_twin_thinks_before_the_scaffold_grammar_holds(arch: str) -> None:
+    """The agent's own planning call, on the real engine and template: a model that opens `<think>` is planned
+    with (the template says so for a GGUF the catalog does not know), thinks freely, then the scaffold parses."""
+    backend = _backend(arch)
+    assert thinks_first(str(twin_path(arch)), backend) and not thinks_first("qwen2.5-coder-1.5b", backend)
+    effects = {"read_file": "read", "edit_file": "edit"}
+    permissions = Permissions(tools=effects, mode="auto", max_turns=12)  # type: ignore[arg-type]
+
+    def do_clamp(scaffold: Scaffold) -> ClampResult:
+        return clamp(scaffold, permissions)
+
+    seen: list[Event] = []
+    for seed in range(3):
+        backend.reset()
+        stage = StageOne(backend=backend, clamp=do_clamp, emit=seen.append, tool_names=list(effects),
+                         edit_tools=frozenset({"edit_file"}), mode="read-only", seed=seed, max_tokens=3000,
+                         think_first=True, max_reasoning_tokens=16)
+        proposal = propose_scaffold(stage, "Fix the failing test in a.py", None)
+        assert proposal.stats.reasoning_tokens >= 1 and proposal.clamped.scaffold.steps
+    texts = [event.text for event in seen if isinstance(event, Proposed)]
+    assert len(texts) == 3 and all("</think>" in text for text in texts)

@@ -154,6 +154,15 @@ class Completion:
                        tool_calls=tuple(call.to_openai() for call in self.tool_calls))
 
 
+def answer_after_thinking(text: str, thought_first: bool = False) -> str:
+    """The answer of a reply that thought first in its text (`[<think>]…</think>` then the answer). The first
+    `</think>` ends the thought; a reply that did not think is returned whole, a `</think>` in its JSON kept."""
+    if not (thought_first or text.lstrip().startswith("<think>")):
+        return text
+    _, closed, answer = text.partition("</think>")
+    return answer.strip() if closed else text
+
+
 def schema_tool(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
     """A tool whose parameters are `schema`: a JSON answer asked for as a native tool call."""
     return {"type": "function", "function": {"name": name, "description": description, "parameters": schema}}

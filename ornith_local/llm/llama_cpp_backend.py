@@ -399,7 +399,8 @@ class LlamaCppBackend:
                             rest = "\n\n"[len(after):] if "\n\n".startswith(after) else ""
                             action = "switch"
                             break
-                elif THINK_OPEN in text[think_from:]:
+                elif THINK_OPEN in text[think_from:] and (grammar is None or deferred):
+                    # (Under a grammar the answer is being written: "<think>" there is text, e.g. in a JSON string.)
                     thinking, think_from = True, text.rfind(THINK_OPEN)
                 cut = min((text.find(stop) for stop in options.stop if stop in text), default=-1)
                 if cut >= 0:
