@@ -32,6 +32,7 @@ from ornith_local.guard.monitor import GuardPolicy, is_test_path, literals_in
 from ornith_local.llm.backend import Backend, BackendError, OnText, PrefillProgress, ReportsPrefill
 from ornith_local.llm.factory import open_backend
 from ornith_local.llm.templates import ChatTemplate, opens_thinking
+from ornith_local.llm.tool_format import tool_format_for
 from ornith_local.models.catalog import CatalogEntry, CatalogError, load_catalog
 from ornith_local.models.gguf import ModelFileError
 from ornith_local.models.plan import DoesNotFit
@@ -305,6 +306,7 @@ def open_run(
     options = AgentOptions(
         mode=request.mode, scaffold_mode=scaffold_mode, max_turns=max_turns, seed=request.seed,
         temperature=request.temperature, repo=str(repo), max_reasoning_tokens=config.model.max_reasoning_tokens,
+        think_first=think_first, no_tool_call=tool_format_for(catalog_entry(model)).nudge,
         max_tokens_per_turn=config.agent.max_tokens_per_turn,
     )
     return OpenRun(Loop(deps, options), backend, tier, trajectory, library)

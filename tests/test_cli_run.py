@@ -215,3 +215,27 @@ def test_a_server_that_parses_calls_drives_a_whole_run(example_repo: Path) -> No
     results = [m["tool_call_id"] for m in last if m["role"] == "tool"]
     assert results == ["srv-1", "srv-2"]
     assert "did not call a tool" not in json.dumps(last)
+
+
+def test_an_ornith_model_is_reminded_in_its_own_call_format_and_thinks_before_it_plans(example_repo: Path) -> None:
+    """Served by any OpenAI-compatible server under its catalog name: the run header says it thinks first, and a
+    turn without a call is answered with a reminder that shows a Qwen3-XML call, the format Ornith was trained on."""
+    served = ScriptedServer(["".join(scaffold_pieces()), "I will look at the file first.",
+                             call("edit_file", **EDIT), call("step_done", summary="changed > to >=")])
+    threading.Thread(target=served.serve_forever, daemon=True).start()
+    try:
+        done = subprocess.run(
+            [str(ORNITH), "run", TASK, "--repo", str(example_repo), "--endpoint", served.url, "--mode", "auto",
+             "--model", "ornith-1.0-9b", "--no-judge", "--json"],
+            capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
+    finally:
+        served.shutdown()
+    assert "Traceback" not in done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    start = next(line for line in lines if line["event"] == "start")
+    assert start["thinking"] == 2048  # [model] max_reasoning_tokens, the default budget
+    reminder = served.requests[2]["messages"][-1]
+    assert reminder["role"] == "user" and reminder["content"].startswith("You did not call a tool.")
+    assert "<function=step_done>\n<parameter=summary>" in reminder["content"]
+    assert '"name"' not in reminder["content"]  # not the Hermes JSON the 1.5B coder is shown
+    assert lines[-1]["outcome"] == "verified"

@@ -13,6 +13,7 @@ from typing import Any, Literal, Protocol
 from ornith_local.agent.events import Event
 from ornith_local.agent.library import ScaffoldLibrary
 from ornith_local.agent.planners import Planner
+from ornith_local.agent.prompts import NO_TOOL_CALL
 from ornith_local.agent.quirks import Quirks
 from ornith_local.agent.scaffold import ClampResult, Scaffold
 from ornith_local.agent.trajectory import Trajectory
@@ -46,8 +47,11 @@ class AgentOptions:
     scaffold_mode: str = "self"  # recorded with the run; the planner in AgentDeps is what acts on it
     max_turns: int = 40
     tool_call_format: str = "auto"
+    # The "no tool call" reminder, showing a call in the model's own format (llm/tool_format.py).
+    no_tool_call: str = NO_TOOL_CALL
     max_tokens_per_turn: int = 768
     max_reasoning_tokens: int | None = 1024
+    think_first: bool = False  # the model reasons before it answers: the plan and the verdict are thought through
     seed: int = 0
     temperature: float | None = None  # step turns; None: the model's recommended sampling (0.0: greedy, reproducible)
     repo: str | None = None  # recorded so `ornith sessions resume` and `ornith undo` know where the run was

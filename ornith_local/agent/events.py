@@ -36,6 +36,7 @@ class RunStarted(Event):
     sandbox: str = "?"
     quirks: list[str] = field(default_factory=list)
     tests: str = ""  # what decides success: the test command and why, or why the tests cannot run
+    thinking: int = 0  # the plan's and the verdict's thinking budget in tokens; 0: the model does not think first
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -252,7 +252,7 @@ class Loop:
             if not usable:
                 if state.idle >= NO_PROGRESS_TURNS:
                     raise StepFailed("no usable tool call in several turns")
-                conversation.add(Message("user", "\n".join(feedback) or prompts.NO_TOOL_CALL))
+                conversation.add(Message("user", "\n".join(feedback) or self.options.no_tool_call))
                 continue
             for call in usable:
                 if not self._call(state, call):
@@ -349,8 +349,8 @@ class Loop:
         self._emit(events.RunStarted(
             task=task, mode=self.options.mode, scaffold_mode=self.options.scaffold_mode,
             backend=self.deps.backend.name, n_ctx=self.deps.backend.n_ctx, tools=self.specs, repo=self.options.repo,
-            sandbox=self.deps.sandbox_tier, quirks=self.deps.quirks.names,
-            tests=self.deps.verifier.describe()))
+            sandbox=self.deps.sandbox_tier, quirks=self.deps.quirks.names, tests=self.deps.verifier.describe(),
+            thinking=(self.options.max_reasoning_tokens or 0) if self.options.think_first else 0))
         if already_failing := self.deps.verifier.baseline():
             self._emit(events.Baseline(failing=already_failing))
 

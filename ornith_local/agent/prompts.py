@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from ornith_local.agent.library import PastRun
 from ornith_local.agent.scaffold import Scaffold, Step
+from ornith_local.llm.tool_format import tool_format_for
 
 SYSTEM = """You are ornith, a careful coding agent working inside the user's repository on their own machine.
 You act only through tool calls. Read before you edit; make the smallest change that does the job;
@@ -103,5 +104,5 @@ def step_message(index: int, total: int, step: Step) -> str:
     )
 
 
-NO_TOOL_CALL = ("You did not call a tool. Act through a tool call, written as <tool_call>{\"name\": ..., "
-                "\"arguments\": {...}}</tool_call>; call step_done(summary) when this step's work is done.")
+# A model the catalog does not describe is reminded in Hermes JSON; session.py passes each model's own wording.
+NO_TOOL_CALL = tool_format_for(None).nudge

@@ -116,9 +116,10 @@ class EventRenderer:
         if self.replay:
             self.transcript.add(UserEntry(event.task, label="task"))
         quirks = f" · quirks {', '.join(event.quirks)}" if event.quirks else ""
+        thinking = f" · thinks first (≤{event.thinking:,} tokens)" if event.thinking else ""
         self.transcript.add(Notice(Content(
             f"model {event.backend} · n_ctx {event.n_ctx} · mode {event.mode} · "
-            f"scaffold {event.scaffold_mode} · sandbox {event.sandbox}{quirks}"), "dim"))
+            f"scaffold {event.scaffold_mode} · sandbox {event.sandbox}{quirks}{thinking}"), "dim"))
         if event.tests:
             cannot = event.tests.startswith((CANNOT_RUN, NO_SUITE))
             self.transcript.add(Notice(Content(f"tests: {event.tests}"), "error" if cannot else "dim"))

@@ -86,7 +86,8 @@ class EventPrinter:
                 stdout.print(f"[bold]Task:[/] {escape(event.task)}")
                 stdout.print(f"[dim]model {event.backend} · n_ctx {event.n_ctx} · mode {event.mode} · "
                              f"scaffold {event.scaffold_mode} · sandbox {event.sandbox}"
-                             + (f" · quirks {', '.join(event.quirks)}" if event.quirks else "") + "[/]")
+                             + (f" · quirks {', '.join(event.quirks)}" if event.quirks else "")
+                             + (f" · thinks first (≤{event.thinking:,} tokens)" if event.thinking else "") + "[/]")
                 if event.tests:
                     style = "red" if event.tests.startswith((CANNOT_RUN, NO_SUITE)) else "dim"
                     stdout.print(f"[{style}]tests: {escape(event.tests)}[/]", soft_wrap=True)
