@@ -9,6 +9,7 @@ The text is a realistic agent turn repeated: reasoning, prose, and calls whose v
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import time
 
@@ -37,8 +38,9 @@ def turn(format: str) -> str:
 
 
 def measure(text: str, format: str, piece: int) -> float:
-    """Seconds to parse the whole text; piece=0 means one-shot, else streamed `piece` characters at a time."""
-    started = time.perf_counter()
+    """CPU seconds to parse the whole text (another process on the machine does not count); piece=0 means
+    one-shot, else streamed `piece` characters at a time."""
+    started = time.process_time()
     if piece == 0:
         parse_output(text, format=format, tools=TOOLS)
     else:
@@ -46,7 +48,7 @@ def measure(text: str, format: str, piece: int) -> float:
         for start in range(0, len(text), piece):
             parser.feed(text[start:start + piece])
         parser.finish()
-    return time.perf_counter() - started
+    return time.process_time() - started
 
 
 def sized(one: str, mb: float) -> str:
@@ -57,6 +59,18 @@ def best(text: str, format: str, piece: int, runs: int) -> float:
     return min(measure(text, format, piece) for _ in range(runs))
 
 
+def side_by_side(texts: list[str], format: str, piece: int, runs: int) -> list[float]:
+    """The best time of each text, the texts measured in turn (small, large, small, ...) with the garbage collector
+    off: a collection landing in one size's run, or a machine busy for a moment, no longer skews the ratio."""
+    gc.collect()
+    gc.disable()
+    try:
+        times = [[measure(text, format, piece) for text in texts] for _ in range(runs)]
+    finally:
+        gc.enable()
+    return [min(run[i] for run in times) for i in range(len(texts))]
+
+
 def main() -> None:
     cli = argparse.ArgumentParser(description=__doc__)
     cli.add_argument("--mb", type=float, default=1.0, help="size of the smaller text per format (default 1 MB); "
@@ -65,15 +79,13 @@ def main() -> None:
     small, large = args.mb, 2 * args.mb
     print(f"{'format':<10} {'size':>7} {'calls':>6} {'one-shot MB/s':>14} {'streamed MB/s':>14}")
     for format in ("hermes", "qwen3_xml", "gemma4"):
-        times = {}
-        for mb in (small, large):
-            text = sized(turn(format), mb)
+        texts = [sized(turn(format), mb) for mb in (small, large)]
+        wholes, streams = side_by_side(texts, format, 0, 5), side_by_side(texts, format, 4, 3)
+        for text, whole, streamed in zip(texts, wholes, streams, strict=True):
             calls = len(parse_output(text, format=format, tools=TOOLS).tool_calls)
-            whole, streamed = best(text, format, 0, 3), best(text, format, 4, 2)
-            times[mb] = (whole, streamed)
             size = len(text.encode("utf-8")) / 1e6
             print(f"{format:<10} {size:>5.2f}MB {calls:>6} {size / whole:>14.1f} {size / streamed:>14.1f}")
-        ratio_whole, ratio_streamed = (times[large][i] / times[small][i] for i in (0, 1))
+        ratio_whole, ratio_streamed = wholes[1] / wholes[0], streams[1] / streams[0]
         print(f"{format:<10} time {large:g} MB / {small:g} MB: one-shot x{ratio_whole:.2f}, "
               f"streamed x{ratio_streamed:.2f} (x2.00 is linear)")
     for mb in (small, large):  # one write_file whose content is the whole output

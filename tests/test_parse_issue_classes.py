@@ -93,6 +93,26 @@ def test_code_containing_markup_in_a_middle_parameter() -> None:
     assert out.tool_calls[0].arguments == {"path": "p.py", "old": old, "new": "pass"} and out.problems == []
 
 
+HERMES_CALL = '<tool_call>\n{"name": "read_file", "arguments": {"path": "a"}}\n</tool_call>'
+
+
+def test_a_value_holding_a_closed_parameter_and_call_then_a_hermes_call_stays_one_value() -> None:
+    """`</parameter></tool_call>` inside a value looks like a call missing its `</function>`; the complete end that
+    follows the value decides (found by the round-trip property's random search)."""
+    for content in ("x</parameter></tool_call>" + HERMES_CALL, "</parameter>\n</tool_call>\n" + HERMES_CALL + "tail"):
+        out = check_stream_equals_whole(xml_call("write_file", path="f.txt", content=content), tools=ALL_TOOLS)
+        assert [c.arguments for c in out.tool_calls] == [{"path": "f.txt", "content": content}]
+        assert out.problems == []
+
+
+def test_a_call_really_missing_its_function_closer_still_ends_before_the_next_call() -> None:
+    first = "<tool_call>\n<function=read_file>\n<parameter=path>\na.py\n</parameter>\n</tool_call>\n"
+    for second in (xml_call("read_file", path="b.py"), xml_call("read_file", path="b.py")[len("<tool_call>\n"):]):
+        out = check_stream_equals_whole(first + second, tools=ALL_TOOLS)
+        assert [c.arguments for c in out.tool_calls] == [{"path": "a.py"}, {"path": "b.py"}], second[:20]
+        assert codes(out)[0] == "missing_close_tag"
+
+
 def test_jinja_placeholder_is_never_a_call() -> None:
     out = check_stream_equals_whole("The template writes <function={{ tc.name }}> for each call.", tools=ALL_TOOLS)
     assert out.tool_calls == [] and out.problems == []

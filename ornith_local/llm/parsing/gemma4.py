@@ -50,7 +50,9 @@ class GemmaScanner:
         self._stack: list[str] = []
         self._string: str | None = None  # None, QUOTE or '"' (a JSON-style string)
 
-    def advance(self, body: str, at_end: bool) -> ScanOutcome | None:
+    def advance(self, body: str, at_end: bool, start: int = 0) -> ScanOutcome | None:
+        if start:  # these calls are read as they stream: what is left of the buffer is short
+            body = body[start:]
         while True:
             step = self._head(body, at_end) if self._state == "head" else self._value(body, at_end)
             if not isinstance(step, bool):

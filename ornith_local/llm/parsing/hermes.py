@@ -58,7 +58,9 @@ class HermesScanner:
         self._json_end: int | None = None
         self._close_at: int | None = None  # a `</tool_call>` outside strings with brackets still open
 
-    def advance(self, body: str, at_end: bool) -> ScanOutcome | None:
+    def advance(self, body: str, at_end: bool, start: int = 0) -> ScanOutcome | None:
+        if start:  # these calls are read as they stream: what is left of the buffer is short
+            body = body[start:]
         if self._start is None:
             first = skip_ws(body, 0)
             if first == len(body):

@@ -43,59 +43,60 @@ class XmlScanner:
         self._tools = tools
         self.holds_to_end = not bare  # the stream may keep what follows unread until the end of the output
 
-    def advance(self, body: str, at_end: bool) -> ScanOutcome | None:
+    def advance(self, body: str, at_end: bool, start: int = 0) -> ScanOutcome | None:
         if self._bare and not self.holds_to_end:
-            if FUNC_OPEN.match(body):
+            if FUNC_OPEN.match(body, start):
                 self.holds_to_end = True
-            elif not (_NAME_SO_FAR.match(body) and not at_end):
+            elif not (_NAME_SO_FAR.match(body, start) and not at_end):
                 return ScanOutcome(consumed=len(FUNC), dropped=True)  # `<function=` in prose: not a call
         if not at_end:
             return None
-        return self._read(body)
+        return self._read(body, start)
 
-    def _read(self, body: str) -> ScanOutcome:
+    def _read(self, body: str, start: int) -> ScanOutcome:
+        """Positions are in `body`; what is returned counts from `start`."""
         calls: list[RawCall] = []
-        pos = skip_ws(body, 0)
+        pos = skip_ws(body, start)
         while True:
             opened = FUNC_OPEN.match(body, pos)
             if opened is None:
-                return self._no_function(body, pos, calls)
+                return self._no_function(body, start, pos, calls)
             name = opened.group(1)
             end = find_function_end(body, opened.end(), self._bare)
             if end is None:
                 cut = truncated(body[pos:], _where(body, opened.end()), END_FUNC if self._bare else CLOSE)
-                return self._finish(body, len(body), calls, cut.problems)
+                return self._finish(body, start, len(body), calls, cut.problems)
             spec = self._tools.get(name) if self._tools is not None else None
             arguments, notes = ParamReader(body, end.body_end, name, spec).read(opened.end())
             calls.append(RawCall(name, arguments, "", FORMAT, True, notes + _end_notes(name, end)))
             if not end.next_function:
-                return self._finish(body, end.resume, calls, [])
+                return self._finish(body, start, end.resume, calls, [])
             pos = end.resume
 
-    def _no_function(self, body: str, pos: int, calls: list[RawCall]) -> ScanOutcome:
+    def _no_function(self, body: str, start: int, pos: int, calls: list[RawCall]) -> ScanOutcome:
         if calls:  # a malformed function after good ones in the same block: the good ones stand
             close = body.find(CLOSE, pos)
             consumed = len(body) if close < 0 else close + len(CLOSE)
-            return self._finish(body, consumed, calls, [Problem(
+            return self._finish(body, start, consumed, calls, [Problem(
                 "call_unreadable", f"the function after your call to {calls[-1].name} in the same `<tool_call>` "
                 "was not readable (write `<function=NAME>` then `<parameter=NAME>value</parameter>`); "
                 "it was not run.")])
         if not self._bare and body.startswith(CLOSE, pos):
-            return ScanOutcome(consumed=pos + len(CLOSE), dropped=True, problems=[Problem(
+            return ScanOutcome(consumed=pos + len(CLOSE) - start, dropped=True, problems=[Problem(
                 "empty_call", "your tool call was empty: write `<function=NAME>` inside `<tool_call>`.")])
         if pos == len(body):
-            return truncated(body, "before its function name", CLOSE)
+            return truncated(body[start:], "before its function name", CLOSE)
         close = body.find(CLOSE, pos)
         consumed = len(body) if close < 0 else close + len(CLOSE)
-        return ScanOutcome(consumed=consumed, dropped=True, problems=[Problem(
-            "call_unreadable", f"{call_label(guess_name(body))} was not readable (after `<tool_call>` write "
+        return ScanOutcome(consumed=consumed - start, dropped=True, problems=[Problem(
+            "call_unreadable", f"{call_label(guess_name(body[start:]))} was not readable (after `<tool_call>` write "
             "`<function=NAME>` then `<parameter=NAME>value</parameter>`); it was not run.")])
 
-    def _finish(self, body: str, consumed: int, calls: list[RawCall], problems: list[Problem]) -> ScanOutcome:
-        raw = ("" if self._bare else OPEN) + body[:consumed]
+    def _finish(self, body: str, start: int, end: int, calls: list[RawCall], problems: list[Problem]) -> ScanOutcome:
+        raw = ("" if self._bare else OPEN) + body[start:end]
         for call in calls:
             call.raw = raw
-        return ScanOutcome(consumed=consumed, calls=calls, problems=problems, dropped=not calls)
+        return ScanOutcome(consumed=end - start, calls=calls, problems=problems, dropped=not calls)
 
 
 def _end_notes(name: str, end: FunctionEnd) -> list[Problem]:

@@ -35,8 +35,10 @@ class ScanOutcome:
 
 
 class CallScanner(Protocol):
-    def advance(self, body: str, at_end: bool) -> ScanOutcome | None:
-        """`body` is the text after the opening tag so far; it only ever grows between calls."""
+    def advance(self, body: str, at_end: bool, start: int = 0) -> ScanOutcome | None:
+        """`body[start:]` is the text after the opening tag so far; it only ever grows between calls, and
+        `consumed` counts from `start` (the stream passes its whole buffer and where the call begins in it, so a
+        call read at the end of a long output costs no copy of the rest)."""
         ...
 
 

@@ -21,9 +21,9 @@ class SniffingScanner:
     def holds_to_end(self) -> bool:
         return bool(getattr(self._inner, "holds_to_end", False))
 
-    def advance(self, body: str, at_end: bool) -> ScanOutcome | None:
+    def advance(self, body: str, at_end: bool, start: int = 0) -> ScanOutcome | None:
         if self._inner is None:
-            first = skip_ws(body, 0)
+            first = skip_ws(body, start)
             if not at_end and (first == len(body) or could_become(body, first, (qwen_xml.FUNC,))):
                 return None
             if body.startswith(qwen_xml.FUNC, first):
@@ -32,4 +32,4 @@ class SniffingScanner:
                 self._inner = HermesScanner()
             else:  # neither: let the expected format's scanner word the problem
                 self._inner = XmlScanner(tools=self._tools) if self._prefer_xml else HermesScanner()
-        return self._inner.advance(body, at_end)
+        return self._inner.advance(body, at_end, start)

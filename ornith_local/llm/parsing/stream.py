@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from ornith_local.llm.parsing import formats, gemma4, hermes, qwen_xml
 from ornith_local.llm.parsing.gemma4 import GemmaScanner
 from ornith_local.llm.parsing.qwen_xml import XmlScanner
-from ornith_local.llm.parsing.scanning import CallScanner, ScanOutcome, held_suffix
+from ornith_local.llm.parsing.scanning import CallScanner, ScanOutcome, held_suffix, skip_ws
 from ornith_local.llm.parsing.schema import ToolSpec, load_tools, type_call
 from ornith_local.llm.parsing.sniff import SniffingScanner
 from ornith_local.llm.parsing.types import (
@@ -48,6 +48,7 @@ class StreamParser:
         self._reasoning_seen = bool(starts_in_reasoning)
         self._closes = formats.reasoning_closes(self._format)
         self._buf = ""
+        self._at = 0  # where the unread text starts in _buf (reading moves it; the buffer is cut only now and then)
         self._tail: list[str] = []  # pieces received while a call waits for the end of the output
         self._held: list[str] = []
         self._content: list[str] = []
@@ -116,16 +117,16 @@ class StreamParser:
         events: list[Event] = []
         while True:
             if self._ended:
-                self._after_turn = (self._after_turn + self._buf)[:200]
-                self._buf = ""
+                self._after_turn = (self._after_turn + self._buf[self._at:self._at + 200])[:200]
+                self._buf, self._at = "", 0
                 return events
             if self._mode == "call":
                 assert self._scanner is not None
-                outcome = self._scanner.advance(self._buf, at_end)
+                outcome = self._scanner.advance(self._buf, at_end, self._at)
                 if outcome is None:
                     return events
                 self._settle(outcome, events)
-                self._buf = self._buf[outcome.consumed:]
+                self._read_to(self._at + outcome.consumed)
                 self._mode = "content"
                 continue
             if self._mode == "drafted":
@@ -134,27 +135,41 @@ class StreamParser:
                 self._decide_drafted(events)
                 continue
             markers = self._watched()
-            found = _find(self._buf, markers)
+            found = _find(self._buf, markers, self._at)
             if found is None or (not at_end and _may_grow(self._buf, found, markers)):
+                # (held_suffix reads only the last few characters of what is unread.)
                 stop = found[0] if found is not None else len(self._buf) - (
-                    0 if at_end else held_suffix(self._buf, markers))
-                self._text(self._buf[:stop], events)
-                self._buf = self._buf[stop:]
+                    0 if at_end else held_suffix(self._buf[max(self._at, len(self._buf) - 64):], markers))
+                self._text(self._buf[self._at:stop], events)
+                self._read_to(stop)
                 return events
             at, marker = found
             if self._mode == "reasoning" and marker == hermes.OPEN:
                 genuine = _opens_a_function(self._buf, at + len(marker), at_end)
                 if genuine is None:  # `<tool_call>` at the end of the text so far: wait for what follows
-                    self._text(self._buf[:at], events)
-                    self._buf = self._buf[at:]
+                    self._text(self._buf[self._at:at], events)
+                    self._read_to(at)
                     return events
                 if not genuine:  # a mention of the tag in the reasoning
-                    self._text(self._buf[:at + len(marker)], events)
-                    self._buf = self._buf[at + len(marker):]
+                    self._text(self._buf[self._at:at + len(marker)], events)
+                    self._read_to(at + len(marker))
                     continue
-            self._text(self._buf[:at], events)
-            self._buf = self._buf[at + len(marker):]
+            self._text(self._buf[self._at:at], events)
+            self._read_to(at + len(marker))
             self._on_marker(marker, events)
+
+    def _read_to(self, position: int) -> None:
+        """Everything before `position` is read. The read part is cut off only once it is most of the buffer (cutting
+        it after every call copied the rest of a long output once per call: quadratic)."""
+        self._at = position
+        if self._at > _COMPACT_AFTER and 2 * self._at > len(self._buf):
+            self._unread()
+
+    def _unread(self) -> str:
+        """The buffer cut to what is unread, for the rare paths that rewrite it."""
+        if self._at:
+            self._buf, self._at = self._buf[self._at:], 0
+        return self._buf
 
     def _watched(self) -> tuple[str, ...]:
         fmt = self._format
@@ -186,7 +201,7 @@ class StreamParser:
             # Written before any reasoning closer: a draft inside the reasoning if a closer comes after the call,
             # otherwise (Qwen3.5) the call ends the reasoning. Only the whole output tells.
             self._drafted_from, self._mode = self._mode, "drafted"
-            self._buf = marker + self._buf
+            self._buf = marker + self._unread()
             return
         if self._mode == "reasoning":  # Gemma 4's `<|tool_call>` ends the thought channel
             self._mode = "content"
@@ -199,6 +214,7 @@ class StreamParser:
 
     def _decide_drafted(self, events: list[Event]) -> None:
         """At the end of the output: was the call opener inside the reasoning, or did it end the reasoning?"""
+        self._unread()
         marker = hermes.OPEN if self._buf.startswith(hermes.OPEN) else qwen_xml.FUNC
         skip = len(marker) if marker == hermes.OPEN else 0
         outcome = self._scanner_for(marker).advance(self._buf[skip:], True)
@@ -235,13 +251,13 @@ class StreamParser:
         self._scanner = self._scanner_for(marker)
         if marker == qwen_xml.FUNC:  # a bare `<function=...>` with no `<tool_call>` around it
             self._opening = ""
-            self._buf = marker + self._buf
+            self._buf = marker + self._unread()
         self._mode = "call"
         events.append(ToolCallStarted(marker))
 
     def _settle(self, outcome: ScanOutcome, events: list[Event]) -> None:
         if outcome.dropped:
-            self._emit_content(self._opening + self._buf[:outcome.consumed], events)
+            self._emit_content(self._opening + self._buf[self._at:self._at + outcome.consumed], events)
         for raw in outcome.calls:
             call, problems = type_call(raw, len(self._calls), self._tools)
             if self._fenced:
@@ -300,12 +316,12 @@ class StreamParser:
         events.append(ProblemFound(problem))
 
 
-def _find(buf: str, markers: tuple[str, ...]) -> tuple[int, str] | None:
-    """The earliest marker in buf; at the same place, the longest. One pass that stops there (searching for each
-    marker apart would read the whole rest of the output once per call: quadratic)."""
+def _find(buf: str, markers: tuple[str, ...], start: int = 0) -> tuple[int, str] | None:
+    """The earliest marker in buf from `start`; at the same place, the longest. One pass that stops there (searching
+    for each marker apart would read the whole rest of the output once per call: quadratic)."""
     if not markers:
         return None
-    found = _alternation(markers).search(buf)
+    found = _alternation(markers).search(buf, start)
     return None if found is None else (found.start(), found.group())
 
 
@@ -324,7 +340,8 @@ def _may_grow(buf: str, found: tuple[int, str], markers: tuple[str, ...]) -> boo
 def _opens_a_function(buf: str, pos: int, at_end: bool) -> bool | None:
     """After `<tool_call>` in the reasoning: is a `<function=` next (vLLM's qwen3 reasoning parser: only then does
     the tag end the reasoning)? None while the text so far cannot tell."""
-    rest = buf[pos:].lstrip()
+    pos = skip_ws(buf, pos)
+    rest = buf[pos:pos + len("<function") + 1]  # (a copy of the whole rest, once per tag, was quadratic)
     if rest.startswith("<function") and len(rest) > len("<function"):
         return rest[len("<function")] == "=" or rest[len("<function")].isspace()
     if not at_end and "<function".startswith(rest):
@@ -355,5 +372,6 @@ def parse_output(
 
 
 _PIECE = 1 << 16
+_COMPACT_AFTER = 1 << 16  # characters read before the buffer may be cut
 
 

@@ -59,10 +59,16 @@ def find_function_end(text: str, start: int, bare: bool) -> FunctionEnd | None:
     depth = 0  # complete calls quoted inside a value, still open
     fallback: FunctionEnd | None = None  # a closer that fits the rest but sat inside a quoted call
     last: FunctionEnd | None = None
+    repaired: FunctionEnd | None = None  # a `</tool_call>` standing in for `</function>`, which a later real end beats
+    looked_past = 0  # tags read after `repaired`: the look for a real end is bounded
     skip_to = start
     for tag in _FUNC_TAG.finditer(text, start):
         if tag.start() < skip_to:
             continue
+        if repaired is not None:
+            looked_past += 1
+            if looked_past > _WORK_BUDGET:
+                return repaired
         word = tag.group()
         if word.startswith("<tool_call>"):
             depth += 1
@@ -72,9 +78,10 @@ def find_function_end(text: str, start: int, bare: bool) -> FunctionEnd | None:
                 end = FunctionEnd(tag.start(), tag.end(), missing=END_FUNC)
                 # It stands in for `</function>` only after a closed parameter (or none); else it is a last resort.
                 closed = _after_closed_parameter(text, start, tag.start())
-                if closed and _fits(text, end.resume):
-                    return end
-                last = end
+                if closed and _fits(text, end.resume) and repaired is None:
+                    repaired = end
+                elif repaired is None:
+                    last = end
             continue
         end = _after_function_close(text, tag.end(), bare, tag.start())
         skip_to = end.resume if not end.next_function else tag.end()
@@ -89,8 +96,15 @@ def find_function_end(text: str, start: int, bare: bool) -> FunctionEnd | None:
         closed = not end.missing or (_NEXT_IS_CALL_OR_END.match(text, end.resume) is not None
                                      and _after_closed_parameter(text, start, tag.start()))
         if closed and (end.next_function or _fits(text, end.resume)):
+            # A value may hold `</parameter></tool_call>` (a fixture, a template): a complete end after it wins over
+            # the repair, unless another function opens in between (then the repair ended a call missing its tag).
+            if repaired is not None and (end.missing or FUNC_OPEN.search(text, repaired.resume, tag.start())):
+                return repaired
             return end
-        last = end
+        if repaired is None:
+            last = end
+    if repaired is not None:
+        return repaired
     if fallback is not None:
         return fallback
     if last is not None:
