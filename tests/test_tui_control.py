@@ -247,25 +247,28 @@ def activity(app: object) -> str:
     return str(app.query_one("#activity", Static).render())  # type: ignore[attr-defined]
 
 
-async def test_a_long_prompt_being_read_shows_in_the_activity_line(example_repo: Path) -> None:
+def slow_reader() -> tuple[SlowReader, threading.Event]:
     backend = SlowReader(fix_replies())
-    app = make_app(example_repo, backend=backend, mode="auto")
-    async with app.run_test(size=(120, 40)) as pilot:
-        await send(pilot, "fix the bulk discount")
-        await wait_until(pilot, backend.halfway.is_set, "the prompt to be half read")
-        await wait_until(pilot, lambda: "reading the prompt: 1,024/4,096 tokens" in activity(app), "the progress")
-        backend.release.set()
-        await wait_until(pilot, lambda: not app.running, "the run to finish")
-        assert app.last_outcome == "verified"
+    return backend, backend.halfway
 
 
-async def test_a_plan_being_written_counts_its_tokens_in_the_activity_line(example_repo: Path) -> None:
+def slow_planner() -> tuple[GatedBackend, threading.Event]:
     backend = GatedBackend(fix_replies(), hold_at_call=0)  # the scaffold's JSON: one token, then the model is slow
+    return backend, backend.holding
+
+
+@pytest.mark.parametrize(("slow_model", "shown"), [
+    (slow_reader, "reading the prompt: 1,024/4,096 tokens"),
+    (slow_planner, "writing the scaffold · 1 token ·"),
+], ids=["prompt read", "plan written"])
+async def test_slow_silent_work_shows_its_progress_in_the_activity_line(
+        example_repo: Path, slow_model: Callable[[], tuple[GatedBackend, threading.Event]], shown: str) -> None:
+    backend, slowed = slow_model()
     app = make_app(example_repo, backend=backend, mode="auto")
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, "fix the bulk discount")
-        await wait_until(pilot, backend.holding.is_set, "the plan's first token")
-        await wait_until(pilot, lambda: "writing the scaffold · 1 token ·" in activity(app), "the plan's progress")
+        await wait_until(pilot, slowed.is_set, "the model to be slow")
+        await wait_until(pilot, lambda: shown in activity(app), "the progress")
         backend.release.set()
         await wait_until(pilot, lambda: not app.running, "the run to finish")
         assert app.last_outcome == "verified"
