@@ -209,12 +209,15 @@ def writing_reporter(emit: Callable[[Event], None],
     emits `Writing` events on the prefill throttle, so a minute of planning is never a silent minute."""
 
     def start(what: str) -> OnText:
-        started, tokens, shown_at = clock(), 0, -1.0
+        started: float | None = None  # the first piece: the prompt's reading before it has its own progress
+        tokens, shown_at = 0, -1.0
 
         def on_text(piece: str) -> None:
-            nonlocal tokens, shown_at
+            nonlocal started, tokens, shown_at
             tokens += bool(piece)  # an empty piece is a backend's heartbeat, not a token
-            elapsed = clock() - started
+            now = clock()
+            started = now if started is None else started
+            elapsed = now - started
             if elapsed >= PREFILL_SHOWN_AFTER_S and (shown_at < 0 or elapsed - shown_at >= PREFILL_EVERY_S):
                 shown_at = elapsed
                 emit(Writing(what=what, tokens=tokens, elapsed_s=elapsed))

@@ -53,19 +53,20 @@ def test_into_a_log_ornith_run_writes_a_progress_line_every_few_seconds(monkeypa
     ]
 
 
-def test_a_plan_written_slowly_is_counted_from_its_first_second_and_heartbeats_are_not_tokens() -> None:
+def test_a_plan_written_slowly_is_counted_from_its_first_token_and_heartbeats_are_not_tokens() -> None:
     now = [0.0]
     seen: list[Event] = []
     on_text = writing_reporter(seen.append, clock=lambda: now[0])("the plan")
-    for tenth in range(1, 31):  # a token every 0.1 s for 3 s, each followed by an empty heartbeat
-        now[0] = tenth / 10
+    for token in range(13):  # 5 s reading the prompt, then a token every 0.25 s, each followed by a heartbeat
+        now[0] = 5.0 + token * 0.25
         on_text("tok")
         on_text("")
     shown = [(event.tokens, event.elapsed_s) for event in seen if isinstance(event, Writing)]
-    assert shown[0] == (10, pytest.approx(1.0))
-    assert [tokens for tokens, _ in shown] == [10, 15, 20, 25, 30]
+    # The prompt's reading has its own progress line: the plan's clock starts at its first token.
+    assert shown == [(5, 1.0), (7, 1.5), (9, 2.0), (11, 2.5), (13, 3.0)]
     assert {event.what for event in seen if isinstance(event, Writing)} == {"the plan"}
     quick = writing_reporter(seen.append, clock=lambda: now[0])("the review")
+    now[0] += 30.0
     quick("verdict")  # a fresh generation starts its own clock: nothing shown in its first second
     assert not any(isinstance(event, Writing) and event.what == "the review" for event in seen)
 
@@ -76,9 +77,9 @@ def test_on_a_terminal_the_progress_line_is_rewritten_in_place_and_cleared_by_th
     monkeypatch.setattr(run_command, "stderr", Console(file=buffer, force_terminal=True, width=200))
     monkeypatch.setattr(run_command, "stdout", Console(file=buffer, force_terminal=True, width=200))
     printer = run_command.EventPrinter()
-    printer(Writing(what="the plan", tokens=12, elapsed_s=1.2))
+    printer(Writing(what="the plan", tokens=1, elapsed_s=1.2))
     printer(Writing(what="the plan", tokens=40, elapsed_s=3.9))
     printer(StepStarted(index=1, total=2, step="understand"))
     shown = buffer.getvalue()
-    assert "\r  writing the plan: 12 tokens (1 s)\x1b[K\r  writing the plan: 40 tokens (4 s)\x1b[K\r\x1b[K" in shown
+    assert "\r  writing the plan: 1 token (1 s)\x1b[K\r  writing the plan: 40 tokens (4 s)\x1b[K\r\x1b[K" in shown
     assert shown.index("\r\x1b[K") < shown.index("understand")  # the line is gone before the step is printed

@@ -80,7 +80,8 @@ class EventPrinter:
             case events.Prefilling():
                 self.prefilling(event)
             case events.Writing():
-                self.progress(f"  writing {event.what}: {event.tokens:,} tokens ({event.elapsed_s:.0f} s)",
+                self.progress(f"  writing {event.what}: {event.tokens:,} token{'s' * (event.tokens != 1)} "
+                              f"({event.elapsed_s:.0f} s)",
                               event.elapsed_s)
             case events.RunStarted():
                 stdout.print(f"[bold]Task:[/] {escape(event.task)}")
