@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from ornith_local.agent import events
-from ornith_local.agent.loop import RunResult
 from ornith_local.agent.quirks import CATALOG
+from ornith_local.agent.state import RunResult
 from ornith_local.agent.trajectory import read_events
 from ornith_local.config import Config, load_config
 from ornith_local.guard.monitor import is_test_path

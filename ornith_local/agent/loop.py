@@ -10,8 +10,7 @@ catalog entry switches them on; everything from the world comes in through `Agen
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from ornith_local.agent import events, prompts
 from ornith_local.agent.context import Conversation
@@ -29,60 +28,18 @@ from ornith_local.agent.deps import AgentDeps, AgentOptions, stats_json
 from ornith_local.agent.planners import Plan
 from ornith_local.agent.scaffold import Scaffold, ScaffoldError, Step, scaffold_from_json
 from ornith_local.agent.sessions import ResumeState
+from ornith_local.agent.state import Outcome, RunResult, StepOutcome, StepState
 from ornith_local.agent.verifier import CheckResult
 from ornith_local.guard.monitor import Finding, check_call, check_diff, check_test_setup
 from ornith_local.llm.backend import BackendError, GenerateOptions, GenerationStats, Message
 from ornith_local.llm.parsing import ParsedOutput, ToolCall, parse_output, parse_server_calls
 from ornith_local.tools.base import call_tool
 
-Outcome = Literal["verified", "failed", "flagged", "aborted", "error"]
 NO_PROGRESS_TURNS = 3  # consecutive turns without a usable tool call end the step as failed
 
 
 class Aborted(LoopSignal):
     """A step failed and its plan says abort."""
-
-
-@dataclass(frozen=True)
-class StepOutcome:
-    status: Literal["done", "replan", "failed"]
-    summary: str
-    turns: int
-
-
-@dataclass
-class StepState:
-    """One run of one step: everything its turns and the quirks read or change."""
-
-    step: Step
-    number: int  # 1-based, in its plan
-    total: int
-    conversation: Conversation
-    cap: int  # the step's turn budget (a quirk may give one more turn)
-    edits: bool  # the step may edit files
-    edit_later: bool  # a later step of the plan may
-    can_replan: bool
-    turn: int = 0
-    run_turn: int = 0  # the run's turn count at this turn
-    idle: int = 0  # turns in a row without a usable call
-    stuck: bool = False  # the last turn made no usable call, or repeated one
-
-
-@dataclass
-class RunResult:
-    session_id: str
-    outcome: Outcome
-    scaffolds: list[Scaffold]
-    steps: list[tuple[str, StepOutcome]]
-    checks: list[CheckResult]
-    findings: list[Finding]
-    judge: dict[str, str] | None
-    turns: int
-    tokens: dict[str, int]
-    elapsed_s: float
-    files_changed: list[str] = field(default_factory=list)
-    error: str | None = None
-    reason: str = ""  # why the run ended as it did, in one line
 
 
 class Loop:

@@ -13,16 +13,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from ornith_local.agent.control import LoopSignal, StepDone, StepFailed
+from ornith_local.agent.state import StepState
 from ornith_local.llm.backend import GenerateOptions
 from ornith_local.llm.parsing import ParsedOutput, ToolCall
 from ornith_local.llm.parsing.loose import kept_reply, loose_tool_calls
 from ornith_local.tools.base import Effect
-
-if TYPE_CHECKING:
-    from ornith_local.agent.loop import StepState
 
 
 class QuirkError(ValueError):

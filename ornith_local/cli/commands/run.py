@@ -16,8 +16,8 @@ from rich.table import Table
 from rich.tree import Tree
 
 from ornith_local.agent import events
-from ornith_local.agent.loop import RunResult
 from ornith_local.agent.sessions import ResumeState
+from ornith_local.agent.state import RunResult
 from ornith_local.cli.argtypes import context_size, endpoint_url
 from ornith_local.cli.commands.trust import ask_to_trust
 from ornith_local.cli.output import CliError, plain, stderr, stdout
