@@ -33,7 +33,7 @@ from ornith_local.llm.backend import Backend, BackendError, OnText, PrefillProgr
 from ornith_local.llm.factory import open_backend
 from ornith_local.llm.templates import ChatTemplate, opens_thinking
 from ornith_local.llm.tool_format import tool_format_for
-from ornith_local.models.catalog import CatalogEntry, CatalogError, load_catalog
+from ornith_local.models.catalog import CatalogEntry, CatalogError, find_entry, load_catalog
 from ornith_local.models.gguf import ModelFileError
 from ornith_local.models.plan import DoesNotFit
 from ornith_local.models.tiny import TINY_MODEL_NAME, TinyModelUnavailable
@@ -150,38 +150,47 @@ def ensure_git_repo(repo: Path, confirm_init: Callable[[], bool]) -> None:
 
 def catalog_entry(model: str | None) -> CatalogEntry | None:
     """The catalog's entry for `model` (a catalog name, or a path to its .gguf file); None when it has none."""
-    try:
-        catalog = load_catalog()
-    except CatalogError:
-        return None
     if not model:
         return None
-    return catalog.get(model) or next((e for e in catalog.values() if e.file_name == Path(model).name), None)
+    try:
+        return find_entry(load_catalog(), model)
+    except CatalogError:
+        return None
 
 
 def quirks_for(model: str | None, only: Iterable[str] | None = None) -> Quirks:
     """The quirks the catalog switches on for `model`; `only`: just these names instead (benchmarks compare
     quirks one by one). A model the catalog does not know runs clean."""
-    entry = catalog_entry(model)
+    return _quirks(catalog_entry(model), only)
+
+
+def _quirks(entry: CatalogEntry | None, only: Iterable[str] | None) -> Quirks:
     try:
         return Quirks.from_table(entry.quirks if entry else {}, only)
     except QuirkError as error:
         raise SetupError(str(error)) from None
 
 
-def thinks_first(model: str | None, backend: Backend) -> bool:
-    """Whether the model reasons before it answers (Ornith, Qwen3.5): then the plan and the verdict are thought
-    through freely and only the answer after `</think>` is held to its grammar. The catalog says so; for a model
-    it does not know, the chat template does (its generation prompt opens the think block)."""
-    entry = catalog_entry(model)
+def thinking_budget(entry: CatalogEntry | None, backend: Backend, budget: int) -> int | None:
+    """The plan's and the verdict's thinking budget for a model that reasons before it answers (Ornith, Qwen3.5):
+    it thinks freely and only the answer after `</think>` is held to its grammar. None for a model that does not.
+    The catalog says which; for a model it does not know, the chat template does (its prompt opens the block)."""
     if entry is not None:
-        return entry.reasoning == "think-open"
-    template = getattr(backend, "template", None)
-    return isinstance(template, ChatTemplate) and opens_thinking(template)
+        reasons = entry.reasoning == "think-open"
+    else:
+        template = getattr(backend, "template", None)
+        reasons = isinstance(template, ChatTemplate) and opens_thinking(template)
+    return budget if reasons else None
 
 
 PREFILL_SHOWN_AFTER_S = 1.0  # a prompt read faster than this needs no progress
 PREFILL_EVERY_S = 0.5
+
+
+def progress_due(elapsed_s: float, shown_at: float) -> bool:
+    """Whether slow work shows its progress now: not in its first second, then twice a second (`shown_at`: when
+    it was last shown, negative before the first time)."""
+    return elapsed_s >= PREFILL_SHOWN_AFTER_S and (shown_at < 0 or elapsed_s - shown_at >= PREFILL_EVERY_S)
 
 
 def prefill_reporter(emit: Callable[[Event], None]) -> Callable[[PrefillProgress], None]:
@@ -195,8 +204,7 @@ def prefill_reporter(emit: Callable[[Event], None]) -> Callable[[PrefillProgress
             if shown_at >= 0:
                 emit(event)
             shown_at = -1.0
-        elif progress.elapsed_s >= PREFILL_SHOWN_AFTER_S and (
-                shown_at < 0 or progress.elapsed_s - shown_at >= PREFILL_EVERY_S):
+        elif progress_due(progress.elapsed_s, shown_at):
             shown_at = progress.elapsed_s
             emit(event)
 
@@ -218,7 +226,7 @@ def writing_reporter(emit: Callable[[Event], None],
             now = clock()
             started = now if started is None else started
             elapsed = now - started
-            if elapsed >= PREFILL_SHOWN_AFTER_S and (shown_at < 0 or elapsed - shown_at >= PREFILL_EVERY_S):
+            if progress_due(elapsed, shown_at):
                 shown_at = elapsed
                 emit(Writing(what=what, tokens=tokens, elapsed_s=elapsed))
 
@@ -245,8 +253,9 @@ def open_run(
         raise SetupError(str(error).strip("'\"")) from None
     # Whose quirks: an endpoint runs the model it was asked for; in-process, the default is the tiny model.
     model = request.model or settings.name or (None if settings.endpoint else TINY_MODEL_NAME)
-    quirks = quirks_for(model, request.quirks)
-    think_first = thinks_first(model, backend)
+    entry = catalog_entry(model)
+    quirks = _quirks(entry, request.quirks)
+    thinking = thinking_budget(entry, backend, config.model.max_reasoning_tokens)
     workspace = Workspace.at(repo, hidden=request.withheld)  # held-back tests: out of listings and searches
     tools = ToolRegistry(default_tools(workspace, sandbox, config.sandbox))
     repo_map_tool = tools.get("repo_map")
@@ -291,7 +300,7 @@ def open_run(
         edit_tools=tools.named("edit"), tool_specs=tools.with_tools(control_tools()).specs(), repo_map=repo_map,
         instructions=instructions, library=library if request.use_library and config.agent.use_library else None,
         max_turns=max_turns, mode=request.mode, seed=request.seed, repo=str(repo), writing=writing,
-        think_first=think_first, max_reasoning_tokens=config.model.max_reasoning_tokens)
+        thinking=thinking)
     planner: Planner = FixedPlanner(stage) if scaffold_mode == "fixed" else SelfPlanner(stage)
     deps = AgentDeps(
         backend=backend, tools=tools,
@@ -299,8 +308,7 @@ def open_run(
         verifier=SandboxVerifier(repo, sandbox, request.checks, config.tests.timeout_s,
                                  use_baseline=config.tests.baseline),
         trajectory=trajectory, planner=planner, clamp=do_clamp,
-        judge=make_judge(backend, request.seed, writing, think_first=think_first,
-                         max_reasoning_tokens=config.model.max_reasoning_tokens) if request.use_judge else None,
+        judge=make_judge(backend, request.seed, writing, thinking=thinking) if request.use_judge else None,
         policy=GuardPolicy(protect_tests=not (request.allow_test_edits or config.agent.allow_test_edits),
                            withheld=request.withheld),
         approvals=approvals, quirks=quirks, library=library, repo_map=repo_map, instructions=instructions,
@@ -309,7 +317,7 @@ def open_run(
     options = AgentOptions(
         mode=request.mode, scaffold_mode=scaffold_mode, max_turns=max_turns, seed=request.seed,
         temperature=request.temperature, repo=str(repo), max_reasoning_tokens=config.model.max_reasoning_tokens,
-        think_first=think_first, no_tool_call=tool_format_for(catalog_entry(model)).nudge,
+        thinking=thinking, no_tool_call=tool_format_for(entry).nudge,
         max_tokens_per_turn=config.agent.max_tokens_per_turn,
     )
     return OpenRun(Loop(deps, options), backend, tier, trajectory, library)

@@ -17,7 +17,7 @@ from ornith_local.agent.scaffold import ClampResult, Permissions, Scaffold, clam
 from ornith_local.llm.backend import GenerateOptions, Message
 from ornith_local.llm.llama_cpp_backend import LlamaCppBackend
 from ornith_local.llm.twin import ARCHITECTURES, twin_path
-from ornith_local.session import thinks_first
+from ornith_local.session import catalog_entry, thinking_budget
 
 pytest.importorskip("gguf", reason="the synthetic twins are written with the gguf package (dev extra)")
 
@@ -123,7 +123,8 @@ def test_stage_one_on_the_twin_thinks_before_the_scaffold_grammar_holds(arch: st
     """The agent's own planning call, on the real engine and template: a model that opens `<think>` is planned
     with (the template says so for a GGUF the catalog does not know), thinks freely, then the scaffold parses."""
     backend = _backend(arch)
-    assert thinks_first(str(twin_path(arch)), backend) and not thinks_first("qwen2.5-coder-1.5b", backend)
+    assert thinking_budget(catalog_entry(str(twin_path(arch))), backend, 16) == 16
+    assert thinking_budget(catalog_entry("qwen2.5-coder-1.5b"), backend, 16) is None
     effects = {"read_file": "read", "edit_file": "edit"}
     permissions = Permissions(tools=effects, mode="auto", max_turns=12)  # type: ignore[arg-type]
 
@@ -135,7 +136,7 @@ def test_stage_one_on_the_twin_thinks_before_the_scaffold_grammar_holds(arch: st
         backend.reset()
         stage = StageOne(backend=backend, clamp=do_clamp, emit=seen.append, tool_names=list(effects),
                          edit_tools=frozenset({"edit_file"}), mode="read-only", seed=seed, max_tokens=3000,
-                         think_first=True, max_reasoning_tokens=16)
+                         thinking=16)
         proposal = propose_scaffold(stage, "Fix the failing test in a.py", None)
         assert proposal.stats.reasoning_tokens >= 1 and proposal.clamped.scaffold.steps
     texts = [event.text for event in seen if isinstance(event, Proposed)]

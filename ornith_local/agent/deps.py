@@ -51,7 +51,7 @@ class AgentOptions:
     no_tool_call: str = NO_TOOL_CALL
     max_tokens_per_turn: int = 768
     max_reasoning_tokens: int | None = 1024
-    think_first: bool = False  # the model reasons before it answers: the plan and the verdict are thought through
+    thinking: int | None = None  # the plan's and the verdict's thinking budget; None: the model does not think first
     seed: int = 0
     temperature: float | None = None  # step turns; None: the model's recommended sampling (0.0: greedy, reproducible)
     repo: str | None = None  # recorded so `ornith sessions resume` and `ornith undo` know where the run was

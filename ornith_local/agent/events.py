@@ -208,7 +208,6 @@ class Prefilling(Event):
     elapsed_s: float = 0.0
 
 
-
 @dataclass(frozen=True, kw_only=True)
 class Writing(Event):
     """The model is writing text that is not streamed (the plan's JSON, the judge's verdict): shown live, never
@@ -218,6 +217,11 @@ class Writing(Event):
     what: str  # "the plan", "the review"
     tokens: int
     elapsed_s: float = 0.0
+
+    @property
+    def counted(self) -> str:
+        return f"{self.tokens:,} token{'s' * (self.tokens != 1)}"
+
 
 EVENT_TYPES: dict[str, type[Event]] = {cls.kind: cls for cls in (
     RunStarted, Baseline, Resumed, Proposed, ScaffoldChosen, StepStarted, ModelTurn, ToolCalled, Approval,

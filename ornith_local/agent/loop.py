@@ -307,7 +307,7 @@ class Loop:
             task=task, mode=self.options.mode, scaffold_mode=self.options.scaffold_mode,
             backend=self.deps.backend.name, n_ctx=self.deps.backend.n_ctx, tools=self.specs, repo=self.options.repo,
             sandbox=self.deps.sandbox_tier, quirks=self.deps.quirks.names, tests=self.deps.verifier.describe(),
-            thinking=(self.options.max_reasoning_tokens or 0) if self.options.think_first else 0))
+            thinking=self.options.thinking or 0))
         if already_failing := self.deps.verifier.baseline():
             self._emit(events.Baseline(failing=already_failing))
 

@@ -50,8 +50,7 @@ class StageOne:
     max_tokens: int = SCAFFOLD_MAX_TOKENS
     repo: str = ""  # the run's repository: the library offers this repo's scaffolds first
     writing: Callable[[str], OnText] | None = None  # progress of the scaffold's (unstreamed) text
-    think_first: bool = False  # a reasoning model thinks freely before the grammar holds its answer
-    max_reasoning_tokens: int | None = None  # that thought's budget (None: the backend's default)
+    thinking: int | None = None  # a reasoning model's budget to think before the grammar holds its answer
 
 
 @dataclass(frozen=True)
@@ -86,8 +85,8 @@ def propose_scaffold(stage: StageOne, task: str, history: str | None,
         [*opening, Message("user", prompt)],
         GenerateOptions(max_tokens=stage.max_tokens, json_schema=scaffold_json_schema(tool_names),
                         seed=stage.seed, temperature=0.0, tools=tuple(stage.tool_specs),
-                        schema_name="propose_scaffold", think_first=stage.think_first,
-                        max_reasoning_tokens=stage.max_reasoning_tokens if stage.think_first else None),
+                        schema_name="propose_scaffold", think_first=stage.thinking is not None,
+                        max_reasoning_tokens=stage.thinking),
         stage.writing("the plan") if stage.writing else None,
     )
     stage.emit(Proposed(prompt=prompt, text=completion.text, examples=len(examples),
@@ -95,7 +94,7 @@ def propose_scaffold(stage: StageOne, task: str, history: str | None,
                         stats={"prompt_tokens": completion.stats.prompt_tokens,
                                "generated_tokens": completion.stats.generated_tokens}))
     try:
-        scaffold = scaffold_from_json(answer_after_thinking(completion.text, stage.think_first))
+        scaffold = scaffold_from_json(answer_after_thinking(completion.text, stage.thinking is not None))
     except ScaffoldError as error:
         if completion.finish_reason != "length":
             raise ProposalFailed(str(error), completion.stats) from None

@@ -43,20 +43,19 @@ def judge_prompt(task: str, diff: str) -> str:
 
 
 def make_judge(backend: Backend, seed: int = 0, writing: Callable[[str], OnText] | None = None, *,
-               think_first: bool = False, max_reasoning_tokens: int | None = None) -> Judge:
-    """`writing`: progress of the verdict's (unstreamed) text; `think_first`: a reasoning model thinks the review
-    through before the grammar holds its verdict."""
+               thinking: int | None = None) -> Judge:
+    """`writing`: progress of the verdict's (unstreamed) text; `thinking`: a reasoning model's budget to think the
+    review through before the grammar holds its verdict (None: it does not think first)."""
 
     def judge(task: str, diff: str) -> dict[str, str]:
         completion = backend.chat(
             [Message("user", judge_prompt(task, diff[:MAX_DIFF_CHARS]))],
             GenerateOptions(max_tokens=160, json_schema=JUDGE_SCHEMA, schema_name="verdict", temperature=0.0,
-                            seed=seed, think_first=think_first,
-                            max_reasoning_tokens=max_reasoning_tokens if think_first else None),
+                            seed=seed, think_first=thinking is not None, max_reasoning_tokens=thinking),
             writing("the review") if writing else None,
         )
         try:
-            verdict = json.loads(answer_after_thinking(completion.text, think_first))
+            verdict = json.loads(answer_after_thinking(completion.text, thinking is not None))
         except json.JSONDecodeError:
             return {"verdict": "approve", "reason": "the judge's reply was cut off; no veto"}
         return {"verdict": str(verdict.get("verdict", "approve")), "reason": str(verdict.get("reason", ""))}

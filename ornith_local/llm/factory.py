@@ -6,20 +6,13 @@ from ornith_local.config.settings import ModelSettings
 from ornith_local.llm.backend import Backend
 from ornith_local.llm.http_backend import HttpBackend
 from ornith_local.llm.llama_cpp_backend import LlamaCppBackend
-from ornith_local.models.catalog import CatalogEntry, load_catalog
+from ornith_local.models.catalog import find_entry, load_catalog
 from ornith_local.models.choice import choose_model
 from ornith_local.models.gguf import read_gguf
 from ornith_local.models.hardware import Hardware, detect_hardware
 from ornith_local.models.local import resolve_model_path
 from ornith_local.models.plan import plan_offload
 from ornith_local.models.tiny import TINY_MODEL_NAME
-
-
-def catalog_entry_for(name: str, file_name: str) -> CatalogEntry | None:
-    catalog = load_catalog()
-    if name in catalog:
-        return catalog[name]
-    return next((entry for entry in catalog.values() if entry.file_name == file_name), None)
 
 
 def open_backend(settings: ModelSettings, *, model: str | None = None, hardware: Hardware | None = None) -> Backend:
@@ -31,7 +24,8 @@ def open_backend(settings: ModelSettings, *, model: str | None = None, hardware:
     name = choose_model(settings, model).name or TINY_MODEL_NAME
     path = resolve_model_path(name)
     info = read_gguf(path)
-    entry = catalog_entry_for(name, path.name)
+    catalog = load_catalog()
+    entry = catalog.get(name) or find_entry(catalog, path.name)
     plan = plan_offload(info, hardware or detect_hardware(), want_ctx=settings.n_ctx)
     return LlamaCppBackend(
         path,

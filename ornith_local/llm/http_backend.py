@@ -106,12 +106,13 @@ class HttpBackend:
 
     def chat(self, messages: Sequence[Message], options: GenerateOptions, on_text: OnText | None = None) -> Completion:
         body: dict[str, Any] = {"messages": [_defused(message).to_openai() for message in messages]}
-        answer_tool = options.schema_name if options.tools and options.json_schema is not None else None
+        answer_tool: str | None = None
         if options.tools:
             body["tools"] = list(options.tools)
-            if answer_tool is not None and options.json_schema is not None:
+            if options.json_schema is not None:
                 # Servers that get `response_format` beside `tools` (Ollama's ornith-1.5:35b, #17957) break:
                 # with tools, a schema-shaped answer is a forced call of a tool whose parameters are the schema.
+                answer_tool = options.schema_name
                 body["tools"].append(schema_tool(answer_tool, "Give your answer as this tool's arguments.",
                                                  options.json_schema))
                 body["tool_choice"] = _tool_choice(answer_tool)

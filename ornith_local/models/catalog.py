@@ -158,3 +158,11 @@ def load_catalog(folder: Path | None = None) -> dict[str, CatalogEntry]:
         entry = _entry_from_toml(path, data)
         entries[entry.name] = entry
     return entries
+
+
+def find_entry(catalog: dict[str, CatalogEntry], model: str) -> CatalogEntry | None:
+    """The entry for `model`: a catalog name, or a path to (or the name of) a .gguf file the catalog lists."""
+    if model in catalog:
+        return catalog[model]
+    file_name = Path(model).name
+    return next((entry for entry in catalog.values() if entry.file_name == file_name), None)

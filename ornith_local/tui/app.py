@@ -261,7 +261,7 @@ class OrnithApp(App[int]):
             rate = f" · {pieces / seconds:.1f} tok/s" if seconds > 0.5 else ""
             detail = f" · {pieces} tokens{rate}"
         elif (writing := renderer.writing) is not None:
-            detail = f" · {writing.tokens:,} token{'s' * (writing.tokens != 1)}"
+            detail = f" · {writing.counted}"
         stopping = " · interrupting…" if bridge.interrupted else " · Esc to interrupt"
         self.query_one("#activity", Static).update(
             Content(f"{spin} {renderer.phase or 'working'}{detail} · {elapsed:.0f} s{stopping}"))

@@ -80,9 +80,7 @@ class EventPrinter:
             case events.Prefilling():
                 self.prefilling(event)
             case events.Writing():
-                self.progress(f"  writing {event.what}: {event.tokens:,} token{'s' * (event.tokens != 1)} "
-                              f"({event.elapsed_s:.0f} s)",
-                              event.elapsed_s)
+                self.progress(f"  writing {event.what}: {event.counted} ({event.elapsed_s:.0f} s)", event.elapsed_s)
             case events.RunStarted():
                 stdout.print(f"[bold]Task:[/] {escape(event.task)}")
                 stdout.print(f"[dim]model {event.backend} · n_ctx {event.n_ctx} · mode {event.mode} · "

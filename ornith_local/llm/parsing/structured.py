@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 
 from ornith_local.llm.parsing.scanning import RawCall
 from ornith_local.llm.parsing.schema import type_call
@@ -31,6 +32,6 @@ def parse_server_calls(calls: Sequence[tuple[str, str, str]], *, content: str, r
             typed.append(ToolCall(index, name, {}, arguments, "openai", valid=False, server_id=server_id))
             continue
         call, found = type_call(RawCall(name, list(value.items()), arguments, "openai"), index, specs)
-        typed.append(ToolCall(call.index, call.name, call.arguments, call.raw, call.format, call.valid, server_id))
+        typed.append(replace(call, server_id=server_id))
         problems += found
     return ParsedOutput(reasoning, content, typed, problems)
