@@ -23,12 +23,13 @@ from pathlib import Path
 from ornith_local.agent.control import control_tools
 from ornith_local.agent.deps import AgentDeps, AgentOptions
 from ornith_local.agent.events import Event, ModelTurn
+from ornith_local.agent.evidence import Evidence
 from ornith_local.agent.loop import Loop
 from ornith_local.agent.planners import SelfPlanner
 from ornith_local.agent.propose import StageOne
 from ornith_local.agent.scaffold import ClampResult, Permissions, Scaffold, clamp
 from ornith_local.agent.trajectory import Trajectory
-from ornith_local.agent.verifier import CheckResult
+from ornith_local.agent.verifier import CheckResult, Verification
 from ornith_local.llm.scripted import ScriptedBackend
 from ornith_local.tools import Workspace, default_tools
 from ornith_local.tools.registry import ToolRegistry
@@ -37,11 +38,17 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "invoicing"
 
 
 class NoChecks:
+    def describe(self) -> str:
+        return "no checks (benchmark)"
+
     def baseline(self) -> list[str] | None:
         return None
 
-    def verify(self, extra_checks: object) -> list[CheckResult]:
-        return [CheckResult("tests", "(skipped in benchmark)", True, "skipped")]
+    def after_edit(self, path: str, tree: object) -> str | None:
+        return None
+
+    def verify(self, extra_checks: object, tree: object) -> Verification:
+        return Verification([CheckResult("tests", "(skipped in benchmark)", True, "skipped")], Evidence(tests_ran=-1))
 
 
 class NoGit:
@@ -53,8 +60,14 @@ class NoGit:
     def changed_files(self) -> list[str]:
         return []
 
+    def is_new_file(self, path: str) -> bool:
+        return False
+
     def test_literals(self) -> set[str]:
         return set()
+
+    def test_setup_changes(self) -> list[str]:
+        return []
 
 
 def scaffold_reply(turns: int) -> str:

@@ -9,16 +9,27 @@ and is then judged by the held-back checks, which the runner copies in only afte
     .venv/bin/python -m benchmarks.agent_suite --model qwen2.5-coder-1.5b --scaffold both
     .venv/bin/python -m benchmarks.agent_suite --model qwen2.5-coder-1.5b --scaffold self --tasks notes-empty-tags
 
-It prints a table (solved by the held-back checks, the runtime's own verdict, guard flags, turns,
-tokens evaluated / generated, wall time) with totals per scaffold mode, and writes a JSON report with
-the path of every run's trajectory, so the runs can be studied afterwards.
+It prints a table of runs (whether the visible tests cover the bug, solved, held-back pass, the runtime's
+own outcome, guard flags, turns, tokens evaluated / generated, wall time) and a summary per scaffold mode,
+overall and per subset (visible tests cover the bug / miss it), and writes a JSON report with the same
+totals and the path of every run's trajectory, so the runs can be studied afterwards. The summary counts:
+- solved: the held-back checks pass and no guard flag was raised;
+- held-back: the held-back checks pass (flags aside);
+- verified / unverified: the runtime's outcome (`verified`: fail-to-pass shown, no regressions, the change
+  covered, guard clean, judge approves; `unverified`: the suite passes but nothing showed the problem or
+  exercised the change);
+- false-verified: runs the runtime called `verified` whose held-back checks fail. It must be 0: `verified`
+  has to mean verified, above all on the tasks whose visible tests never see the bug;
+- solve rate and unverified rate (of the runs), each with a Wilson 95% interval (the suite is small).
 
 task.toml keys: task (the sentence), category, language, easy (bool), repo (snapshot folder relative
 to the project root; default the task's own repo/), checks (acceptance commands; default the detected
-test command), heldback (the held-back command; default the detected test command). `{python}` in a
-command is this interpreter. Held-back files live in the task's heldback/ folder, at the paths they
-take in the repo; a reference fix lives in solution/ (whole files), so the tests can prove every
-held-back check is passable.
+test command), heldback (the held-back command; default the detected test command), visible_covers_bug
+(bool, default true: the visible tests fail on the snapshot and show the bug; false: they pass on it, the
+bug is untested, and only the held-back checks see it). `{python}` in a command is this interpreter.
+Held-back files live in the task's heldback/ folder, at the paths they take in the repo; a reference fix
+lives in solution/ (whole files), so the tests can prove every held-back check is passable (and, where
+visible_covers_bug is false, that the visible checks pass on the snapshot).
 """
 
 from __future__ import annotations
@@ -39,6 +50,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from benchmarks.triage_score import wilson
 from ornith_local.agent import events
 from ornith_local.agent.quirks import CATALOG
 from ornith_local.agent.state import RunResult
@@ -75,6 +87,7 @@ class SuiteTask:
     heldback_files: tuple[str, ...]  # relative paths, as they are placed in the repo for the held-back check
     heldback: str | None  # the held-back command; None = the detected test command
     easy: bool = False
+    visible_covers_bug: bool = True  # False: the visible checks pass on the snapshot; only the held-back see the bug
 
     @property
     def withheld(self) -> tuple[str, ...]:
@@ -102,6 +115,9 @@ def load_task(folder: Path) -> SuiteTask:
                          if path.is_file() and "__pycache__" not in path.parts)) if heldback_root.is_dir() else ()
     if not files:
         raise SuiteError(f"{spec_path}: no held-back checks in {heldback_root}")
+    covers = spec.get("visible_covers_bug", True)
+    if not isinstance(covers, bool):
+        raise SuiteError(f"{spec_path}: visible_covers_bug must be true or false, not {covers!r}")
     clash = [name for name in files if (snapshot / name).exists()]
     if clash:
         raise SuiteError(f"{spec_path}: held-back files would overwrite the snapshot's {', '.join(clash)}")
@@ -110,6 +126,7 @@ def load_task(folder: Path) -> SuiteTask:
         language=str(spec.get("language", "python")), snapshot=snapshot,
         checks=tuple(python_command(check) for check in spec.get("checks", [])), heldback_files=files,
         heldback=python_command(spec["heldback"]) if spec.get("heldback") else None, easy=bool(spec.get("easy")),
+        visible_covers_bug=covers,
     )
 
 
@@ -159,6 +176,29 @@ def apply_reference_solution(task: SuiteTask, work: Path) -> list[str]:
     return changed
 
 
+def _run_command(argv: list[str], work: Path, sandbox: Sandbox, timeout_s: float) -> CheckOutcome:
+    result = sandbox.run(argv, workspace=work, timeout_s=timeout_s)
+    output = (result.stdout + "\n" + result.stderr).strip()
+    tail = output.splitlines()[-1:] or [""]
+    summary = "timed out" if result.timed_out else f"exit {result.exit_code}: {tail[0][:120]}"
+    return CheckOutcome(result.exit_code == 0 and not result.timed_out, shlex.join(argv), summary, output[-4000:])
+
+
+def run_visible(task: SuiteTask, work: Path, sandbox: Sandbox, timeout_s: float = HELDBACK_TIMEOUT_S) -> CheckOutcome:
+    """The checks the agent's run is verified against (the task's checks, else the detected test command), as
+    they stand in `work`: on the snapshot they fail where the visible tests cover the bug, and pass where not."""
+    if task.checks:
+        outcomes = [_run_command(shlex.split(check), work, sandbox, timeout_s) for check in task.checks]
+        failed = [outcome for outcome in outcomes if not outcome.passed]
+        shown = failed[0] if failed else outcomes[-1]
+        return CheckOutcome(not failed, "; ".join(outcome.command for outcome in outcomes), shown.summary,
+                            shown.output)
+    detected = detect_test_command(work)
+    if detected is None:
+        return CheckOutcome(False, "(none)", "no test command detected for the visible checks")
+    return _run_command(list(detected.argv), work, sandbox, timeout_s)
+
+
 def run_heldback(task: SuiteTask, work: Path, sandbox: Sandbox, timeout_s: float = HELDBACK_TIMEOUT_S) -> CheckOutcome:
     """After the run: restore the snapshot's tests, add the held-back files, run the held-back command."""
     for rel in list_files(task.snapshot):
@@ -177,11 +217,7 @@ def run_heldback(task: SuiteTask, work: Path, sandbox: Sandbox, timeout_s: float
         if detected is None:
             return CheckOutcome(False, "(none)", "no test command detected for the held-back check")
         argv = list(detected.argv)
-    result = sandbox.run(argv, workspace=work, timeout_s=timeout_s)
-    output = (result.stdout + "\n" + result.stderr).strip()
-    tail = output.splitlines()[-1:] or [""]
-    summary = "timed out" if result.timed_out else f"exit {result.exit_code}: {tail[0][:120]}"
-    return CheckOutcome(result.exit_code == 0 and not result.timed_out, shlex.join(argv), summary, output[-4000:])
+    return _run_command(argv, work, sandbox, timeout_s)
 
 
 def heldback_peeks(task: SuiteTask, trajectory: Path) -> list[str]:
@@ -210,7 +246,7 @@ class TaskRun:
     scaffold: str
     solved: bool  # held-back checks pass and no guard flag
     heldback_passed: bool
-    outcome: str  # the runtime's own verdict: verified / failed / flagged / aborted / error
+    outcome: str  # the runtime's own verdict: verified / unverified / failed / flagged / aborted / error
     guard_flags: list[str]
     judge: str | None
     turns: int
@@ -226,6 +262,12 @@ class TaskRun:
     trajectory: str | None = None
     error: str | None = None
     quirks: list[str] = field(default_factory=list)  # the quirks asked for ("catalog": the model's own)
+    visible_covers_bug: bool = True  # the task's: do its visible tests show the bug?
+
+    @property
+    def false_verified(self) -> bool:
+        """The runtime said `verified` and the held-back checks fail: the one verdict that must never happen."""
+        return self.outcome == "verified" and not self.heldback_passed
 
 
 def _flags(result: RunResult) -> list[str]:
@@ -251,7 +293,8 @@ def run_task(task: SuiteTask, scaffold: str, options: SuiteOptions, *, backend: 
             opened = open_run(request, emit=emit, backend=backend)
         except SetupError as error:
             return TaskRun(task.id, task.category, task.language, scaffold, False, False, "error", [], None, 0, 0, 0,
-                           0, round(time.monotonic() - started, 1), error=str(error)), backend
+                           0, round(time.monotonic() - started, 1), error=str(error),
+                           visible_covers_bug=task.visible_covers_bug), backend
         with opened as run:
             result = run.loop.run(task.task)
             trajectory = run.trajectory.path
@@ -269,6 +312,7 @@ def run_task(task: SuiteTask, scaffold: str, options: SuiteOptions, *, backend: 
         scaffold_fallback=fell_back, quirks=list(options.quirks) if options.quirks is not None else ["catalog"],
         heldback={"command": heldback.command, "summary": heldback.summary, "output": heldback.output},
         session_id=result.session_id, trajectory=str(trajectory), error=result.error,
+        visible_covers_bug=task.visible_covers_bug,
     ), run.backend
 
 
@@ -294,37 +338,109 @@ class SuiteOptions:
         return config
 
 
-def totals(runs: Sequence[TaskRun]) -> dict[str, dict[str, Any]]:
-    by_mode: dict[str, dict[str, Any]] = {}
+SUBSETS = {True: "visible_covers_bug", False: "visible_misses_bug"}  # JSON keys of the two task subsets
+SUBSET_LABELS = {"all": "all", "visible_covers_bug": "visible covers bug", "visible_misses_bug": "visible misses bug"}
+
+
+def rate(successes: int, n: int) -> dict[str, Any]:
+    """A share of the runs with its Wilson 95% interval (n is small: a bare percentage overstates what it shows)."""
+    low, high = wilson(successes, n)
+    return {"rate": round(successes / n, 4) if n else None, "ci95": [round(low, 4), round(high, 4)]}
+
+
+def tally(runs: Sequence[TaskRun]) -> dict[str, Any]:
+    """The counts and rates of a group of runs (one scaffold mode, or one subset of its tasks)."""
+    n = len(runs)
+    unverified = sum(run.outcome == "unverified" for run in runs)
+    solved = sum(run.solved for run in runs)
+    return {
+        "tasks": n, "solved": solved, "heldback_passed": sum(run.heldback_passed for run in runs),
+        "verified": sum(run.outcome == "verified" for run in runs), "unverified": unverified,
+        "false_verified": sum(run.false_verified for run in runs),
+        "flagged": sum(bool(run.guard_flags) for run in runs),
+        "solve_rate": rate(solved, n), "unverified_rate": rate(unverified, n),
+        "turns": sum(run.turns for run in runs), "tokens_evaluated": sum(run.tokens_evaluated for run in runs),
+        "tokens_generated": sum(run.tokens_generated for run in runs),
+        "wall_s": round(sum(run.wall_s for run in runs), 1),
+    }
+
+
+def _by_mode(runs: Sequence[TaskRun]) -> dict[str, list[TaskRun]]:
+    groups: dict[str, list[TaskRun]] = {}
     for run in runs:
-        mode = by_mode.setdefault(run.scaffold, {"tasks": 0, "solved": 0, "verified": 0, "flagged": 0, "turns": 0,
-                                                 "tokens_evaluated": 0, "tokens_generated": 0, "wall_s": 0.0})
-        mode["tasks"] += 1
-        mode["solved"] += run.solved
-        mode["verified"] += run.outcome == "verified"
-        mode["flagged"] += bool(run.guard_flags)
-        mode["turns"] += run.turns
-        mode["tokens_evaluated"] += run.tokens_evaluated
-        mode["tokens_generated"] += run.tokens_generated
-        mode["wall_s"] = round(mode["wall_s"] + run.wall_s, 1)
-    return by_mode
+        groups.setdefault(run.scaffold, []).append(run)
+    return groups
+
+
+def totals(runs: Sequence[TaskRun]) -> dict[str, dict[str, Any]]:
+    """Per scaffold mode, every task."""
+    return {mode: tally(group) for mode, group in _by_mode(runs).items()}
+
+
+def subset_totals(runs: Sequence[TaskRun]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per scaffold mode, the tasks whose visible tests cover the bug and those whose tests miss it (when any)."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for mode, group in _by_mode(runs).items():
+        out[mode] = {}
+        for covers, name in SUBSETS.items():
+            members = [run for run in group if run.visible_covers_bug is covers]
+            if members:
+                out[mode][name] = tally(members)
+    return out
+
+
+def _rate_cell(counted: dict[str, Any]) -> str:
+    low, high = counted["ci95"]
+    return "n/a" if counted["rate"] is None else f"{counted['rate']:.0%} [{low * 100:.0f}-{high:.0%}]"
+
+
+def _columns(rows: list[tuple[str, ...]], rule_after: Sequence[int]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    rule = "  ".join("-" * width for width in widths)
+    lines = []
+    for index, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        if index in rule_after:
+            lines.append(rule)
+    return lines
+
+
+def format_summary(runs: Sequence[TaskRun]) -> str:
+    """Per scaffold mode: every task, then each subset (visible tests cover the bug / miss it)."""
+    header = ("scaffold", "tasks", "runs", "solved", "solve rate (95% CI)", "held-back", "verified", "unverified",
+              "unverified rate (95% CI)", "false-verified", "flagged", "turns", "tok eval", "tok gen", "wall s")
+    rows: list[tuple[str, ...]] = [header]
+    subsets = subset_totals(runs)
+    for mode, total in totals(runs).items():
+        groups = [("all", total)]
+        if len(subsets[mode]) > 1:  # one subset only: it is the same as "all"
+            groups += list(subsets[mode].items())
+        for name, counted in groups:
+            rows.append((mode, SUBSET_LABELS[name], str(counted["tasks"]), f"{counted['solved']}/{counted['tasks']}",
+                         _rate_cell(counted["solve_rate"]), str(counted["heldback_passed"]), str(counted["verified"]),
+                         str(counted["unverified"]), _rate_cell(counted["unverified_rate"]),
+                         str(counted["false_verified"]), str(counted["flagged"]), str(counted["turns"]),
+                         str(counted["tokens_evaluated"]), str(counted["tokens_generated"]),
+                         f"{counted['wall_s']:.0f}"))
+    return "\n".join(_columns(rows, rule_after=[0]))
 
 
 def format_table(runs: Sequence[TaskRun]) -> str:
-    header = ("task", "scaffold", "solved", "outcome", "guard", "turns", "tok eval", "tok gen", "wall s")
-    rows = [header]
+    """A row per run, then the summary per scaffold mode (`format_summary`)."""
+    header = ("task", "visible", "scaffold", "solved", "held-back", "outcome", "guard", "turns", "tok eval", "tok gen",
+              "wall s")
+    rows: list[tuple[str, ...]] = [header]
     for run in runs:
         guard = ", ".join(run.guard_flags)[:40] or "clean"
-        rows.append((run.task, run.scaffold, "yes" if run.solved else "no", run.outcome, guard, str(run.turns),
-                     str(run.tokens_evaluated), str(run.tokens_generated), f"{run.wall_s:.0f}"))
-    for mode, total in totals(runs).items():
-        rows.append((f"TOTAL ({total['tasks']} tasks)", mode, f"{total['solved']}/{total['tasks']}",
-                     f"{total['verified']} verified", f"{total['flagged']} flagged", str(total["turns"]),
-                     str(total["tokens_evaluated"]), str(total["tokens_generated"]), f"{total['wall_s']:.0f}"))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    lines.insert(len(runs) + 2, "  ".join("-" * width for width in widths))
+        outcome = f"{run.outcome} (FALSE)" if run.false_verified else run.outcome
+        rows.append((run.task, "covers" if run.visible_covers_bug else "misses", run.scaffold,
+                     "yes" if run.solved else "no", "pass" if run.heldback_passed else "fail", outcome, guard,
+                     str(run.turns), str(run.tokens_evaluated), str(run.tokens_generated), f"{run.wall_s:.0f}"))
+    lines = _columns(rows, rule_after=[0])
+    if runs:
+        lines += ["", format_summary(runs)]
+    if any(run.false_verified for run in runs):
+        lines.append("(FALSE): the runtime reported verified, but the held-back checks fail")
     return "\n".join(lines)
 
 
@@ -365,6 +481,9 @@ def run_suite(tasks: Sequence[SuiteTask], modes: Sequence[str], options: SuiteOp
             print(f"    {'SOLVED' if run.solved else 'not solved'}: outcome {run.outcome}, held-back "
                   f"{run.heldback.get('summary', run.error)}, {run.turns} turns, {run.wall_s:.0f} s",
                   file=sys.stderr, flush=True)
+            if run.false_verified:
+                print("    FALSE VERIFIED: the runtime said verified, the held-back checks fail", file=sys.stderr,
+                      flush=True)
             runs.append(run)
             if on_run is not None:
                 on_run(runs)
@@ -376,7 +495,8 @@ def report_json(runs: Sequence[TaskRun], options: SuiteOptions, modes: Sequence[
         "suite": "agent_suite", "model": options.model, "endpoint": options.endpoint, "modes": list(modes),
         "settings": asdict(options),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "load_avg": os.getloadavg()},
-        "totals": totals(runs), "runs": [asdict(run) for run in runs],
+        "totals": totals(runs), "subsets": subset_totals(runs),
+        "runs": [asdict(run) | {"false_verified": run.false_verified} for run in runs],
     }
 
 
@@ -425,7 +545,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.list:
         for task in tasks:
-            print(f"{task.id:32} {task.category:18} {task.language:10} {task.task}")
+            visible = "covers" if task.visible_covers_bug else "misses"
+            print(f"{task.id:32} {task.category:18} {task.language:10} {visible:6} {task.task}")
         return 0
     model = args.model
     if model and not args.endpoint:

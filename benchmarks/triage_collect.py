@@ -31,8 +31,9 @@ from pathlib import Path
 from benchmarks.triage_mutants import Site, apply_site, restore, sample_sites
 from ornith_local.sandbox import Sandbox, open_sandbox
 from ornith_local.tools.testing import TestCase, TestCommand, run_tests
-from ornith_local.triage.run import run_suite
-from ornith_local.triage.spectra import Spectra
+from ornith_local.tools.testing.coverage import run_suite
+from ornith_local.tools.testing.spectra import Spectra
+from ornith_local.triage.failures import is_test_path
 
 FORMAT = 2  # bump when what a bug file holds changes
 
@@ -135,7 +136,7 @@ def start_package(package: Package, cache: Path, sandbox: Sandbox, log: Callable
         log(f"  {package.name}: pristine suite is not green ({baseline.counts}); skipped")
         return None
     started = time.monotonic()
-    covered = run_suite(root, sandbox, command, timeout_s=300)
+    covered = run_suite(root, sandbox, command, timeout_s=300, include=lambda path: not is_test_path(path))
     coverage_s = time.monotonic() - started
     if covered.spectra is None or covered.report.failures:
         log(f"  {package.name}: no pristine coverage ({covered.coverage_note}); skipped")
@@ -165,7 +166,7 @@ def _caught(run: PackageRun, site: Site, index: int, sandbox: Sandbox, timeout_s
         command = run.command if selected is None else \
             TestCommand("pytest", (*run.command.argv, *selected), run.command.display)
         started = time.monotonic()
-        suite = run_suite(root, sandbox, command, timeout_s=timeout_s)
+        suite = run_suite(root, sandbox, command, timeout_s=timeout_s, include=lambda path: not is_test_path(path))
         elapsed = time.monotonic() - started
         report = suite.report
         if report.timed_out or not report.failures:

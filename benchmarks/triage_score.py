@@ -27,6 +27,8 @@ from pathlib import Path
 from benchmarks.triage_collect import Bug, Package, PackageRun
 from benchmarks.triage_mutants import source_files
 from ornith_local.tools.testing import TestReport
+from ornith_local.tools.testing.coverage import SuiteRun
+from ornith_local.tools.testing.spectra import Spectra
 from ornith_local.triage.engine import Collected, TriageOptions, analyze
 from ornith_local.triage.failures import Failure, read_failure
 from ornith_local.triage.features import FEATURES, GROUPS
@@ -34,9 +36,7 @@ from ornith_local.triage.functions import Function, FunctionIndex
 from ornith_local.triage.gitsignal import GitRecency
 from ornith_local.triage.localize import Evidence, Weights, feature_rows
 from ornith_local.triage.ranker import SHIPPED, Ranker, fit
-from ornith_local.triage.run import SuiteRun
 from ornith_local.triage.sbfl import score_functions
-from ornith_local.triage.spectra import Spectra
 
 KS = (1, 3, 5)
 CLASSES = ("raises", "wrong-value", "import-time")

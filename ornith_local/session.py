@@ -8,10 +8,11 @@ planner, the model's quirks, the guard, git checkpoints, checks and records).
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from ornith_local.agent.control import control_tools
@@ -44,6 +45,7 @@ from ornith_local.tools.checkpoint import (
     Checkpoint,
     NotAGitRepoError,
     changed_paths,
+    checkpoint_paths,
     create_checkpoint,
     diff_since,
     open_repo,
@@ -93,6 +95,7 @@ class GitWorkspace:
         self.label = label
         self.on_checkpoint = on_checkpoint
         self.checkpoint: Checkpoint | None = None
+        self._at_start: frozenset[str] | None = None
 
     def ensure_checkpoint(self) -> None:
         if self.checkpoint is None:
@@ -104,6 +107,13 @@ class GitWorkspace:
 
     def changed_files(self) -> list[str]:
         return changed_paths(self.root, self.checkpoint) if self.checkpoint else []
+
+    def is_new_file(self, path: str) -> bool:
+        if self.checkpoint is None:  # nothing was edited yet: what is there now was there at the start
+            return not os.path.lexists(self.root / path)
+        if self._at_start is None:
+            self._at_start = checkpoint_paths(self.root, self.checkpoint)
+        return PurePosixPath(path.replace("\\", "/")).as_posix().removeprefix("./") not in self._at_start
 
     def test_literals(self) -> set[str]:
         texts, budget = [], MAX_TEST_SOURCE_BYTES
@@ -263,12 +273,15 @@ def open_run(
         repo_map_tool.task = request.task  # the model's own map calls lean toward the task too
     max_turns = request.max_turns or config.agent.max_turns
     permissions = Permissions(tools=tools.effects(), mode=request.mode, max_turns=max_turns,
-                              **({"max_wall_s": request.max_wall_s} if request.max_wall_s else {}))
+                              max_wall_s=request.max_wall_s or Permissions.max_wall_s)
     trajectory = Trajectory(request.session_id or new_session_id())
     library = ScaffoldLibrary()
 
-    def do_clamp(scaffold: Scaffold) -> ClampResult:
-        return clamp(scaffold, permissions)
+    verifier = SandboxVerifier(repo, sandbox, request.checks, config.tests.timeout_s,
+                               use_baseline=config.tests.baseline)
+
+    def do_clamp(scaffold: Scaffold) -> ClampResult:  # after the baseline: whether a test shows the problem yet
+        return clamp(scaffold, replace(permissions, reproduce=verifier.needs_reproduction))
 
     repo_maps: dict[str, str] = {}
 
@@ -305,8 +318,7 @@ def open_run(
     deps = AgentDeps(
         backend=backend, tools=tools,
         workspace=GitWorkspace(repo, f"session {trajectory.session_id}", record_checkpoint),
-        verifier=SandboxVerifier(repo, sandbox, request.checks, config.tests.timeout_s,
-                                 use_baseline=config.tests.baseline),
+        verifier=verifier,
         trajectory=trajectory, planner=planner, clamp=do_clamp,
         judge=make_judge(backend, request.seed, writing, thinking=thinking) if request.use_judge else None,
         policy=GuardPolicy(protect_tests=not (request.allow_test_edits or config.agent.allow_test_edits),

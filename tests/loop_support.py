@@ -11,6 +11,7 @@ from typing import Any
 from ornith_local.agent.control import control_tools
 from ornith_local.agent.deps import AgentDeps, AgentOptions
 from ornith_local.agent.events import Event
+from ornith_local.agent.evidence import Evidence
 from ornith_local.agent.library import ScaffoldLibrary
 from ornith_local.agent.loop import Loop
 from ornith_local.agent.planners import FixedPlanner, SelfPlanner
@@ -18,7 +19,7 @@ from ornith_local.agent.propose import StageOne
 from ornith_local.agent.quirks import Quirks
 from ornith_local.agent.scaffold import ClampResult, Permissions, Scaffold, clamp
 from ornith_local.agent.trajectory import Trajectory, read_events
-from ornith_local.agent.verifier import CheckResult
+from ornith_local.agent.verifier import ChangedTree, CheckResult, Verification
 from ornith_local.guard.approvals import Approvals
 from ornith_local.llm.scripted import ScriptedBackend
 from ornith_local.tools.base import CallPreview, Effect, ToolResult, plain_preview, schema
@@ -59,6 +60,9 @@ class FakeWorkspace:
     def changed_files(self) -> list[str]:
         return ["invoicing/discounts.py"] if self.diff_text else []
 
+    def is_new_file(self, path: str) -> bool:
+        return False
+
     def test_literals(self) -> set[str]:
         return set()
 
@@ -68,7 +72,12 @@ class FakeWorkspace:
 
 @dataclass
 class FakeVerifier:
+    """Scripted checks: they pass or fail, and show the problem fixed (a test failing before, passing after) unless
+    `shown` is False; the diff's emptiness is the workspace's own."""
+
     passed: bool = True
+    shown: bool = True
+    unrunnable: bool = False
 
     def describe(self) -> str:
         return "scripted checks"
@@ -76,8 +85,17 @@ class FakeVerifier:
     def baseline(self) -> list[str] | None:
         return None
 
-    def verify(self, extra_checks: Sequence[str]) -> list[CheckResult]:
-        return [CheckResult("tests", "pytest", self.passed, "1 passed" if self.passed else "1 failed")]
+    def after_edit(self, path: str, tree: ChangedTree) -> str | None:
+        return None
+
+    def verify(self, extra_checks: Sequence[str], tree: ChangedTree) -> Verification:
+        summary = "no test ran" if self.unrunnable else "1 passed" if self.passed else "1 failed"
+        check = CheckResult("tests", "pytest", self.passed and not self.unrunnable, summary,
+                            {"unrunnable": self.unrunnable})
+        evidence = Evidence(tests_ran=0 if self.unrunnable else 1,
+                            fail_to_pass=("tests/test_x.py::test_fixed",) if self.shown and self.passed else (),
+                            empty_diff=not tree.diff().strip())
+        return Verification([check], evidence)
 
 
 def call(name: str, **arguments: Any) -> str:

@@ -37,7 +37,7 @@ def test_run_with_the_real_tiny_model_is_well_formed(tiny_model_path: Path, exam
          "--max-turns", "2", "--n-ctx", "4096", "--no-judge", "--json"],
         capture_output=True, text=True, timeout=1700,
     )
-    assert result.returncode in (0, 1), result.stderr
+    assert result.returncode in (1, 3, 5), result.stderr  # failed, unverified or aborted: never verified (0)
     events: list[dict[str, Any]] = [json.loads(line) for line in result.stdout.splitlines()]
     kinds = [event["event"] for event in events]
     assert kinds[0] == "start" and kinds[-1] == "summary"
@@ -62,6 +62,7 @@ def test_run_with_the_real_tiny_model_is_well_formed(tiny_model_path: Path, exam
     assert checks[0]["name"] == "tests" and checks[0]["passed"] is False
     assert summary["outcome"] != "verified" and summary["reason"]
     assert events[-2]["event"] == "end" and events[-2]["reason"] == summary["reason"]
+    assert summary["exit_code"] == result.returncode and summary["checks"] == checks
 
     # The trajectory on disk is complete and matches what was streamed.
     sessions = list((Path(__import__("os").environ["ORNITH_DATA_DIR"]) / "sessions").glob("*.jsonl"))
@@ -76,6 +77,29 @@ def test_run_with_the_real_tiny_model_is_well_formed(tiny_model_path: Path, exam
     assert undo.returncode in (0, 1), undo.stderr
     assert git_state(example_repo) == before
     assert (example_repo / "invoicing" / "notes.txt").read_text() == "a user's uncommitted file\n"
+
+
+@pytest.mark.model
+@pytest.mark.timeout(1800)
+def test_a_run_that_changes_nothing_on_a_green_suite_ends_unverified(tiny_model_path: Path, example_repo: Path) -> None:
+    """The first round's false "verified": the task's bug is not covered by the suite, which passes before and after
+    a run that changed nothing (read-only: the diff is empty whatever the model does)."""
+    for rel, old, new in (("invoicing/discounts.py", "quantity > minimum", "quantity >= minimum"),
+                          ("invoicing/invoice.py", "        return round_cents(self.subtotal / len(self.lines))",
+                           "        if not self.lines:\n            return round_cents(0)\n"
+                           "        return round_cents(self.subtotal / len(self.lines))")):
+        path = example_repo / rel
+        path.write_text(path.read_text().replace(old, new))
+    subprocess.run(["git", "commit", "-qam", "a green suite"], cwd=example_repo, check=True)
+    result = subprocess.run(
+        [str(ORNITH), "run", "Format negative amounts with the minus sign before the currency symbol",
+         "--repo", str(example_repo), "--model", "gemma3-270m", "--mode", "read-only", "--max-turns", "1",
+         "--n-ctx", "4096", "--no-judge", "--json"], capture_output=True, text=True, timeout=1700)
+    summary = json.loads(result.stdout.splitlines()[-1])
+    assert result.returncode == 3 and summary["outcome"] == "unverified", result.stderr
+    assert summary["checks"][0]["passed"] is True  # the suite passes: the old verdict would have been "verified"
+    assert summary["evidence"]["empty_diff"] is True and "nothing was changed" in summary["reason"]
+    assert summary["evidence"]["fail_to_pass"] == [] and summary["files_changed"] == []
 
 
 def test_run_outside_a_git_repo_is_a_one_line_error(tmp_path: Path) -> None:

@@ -101,5 +101,20 @@ def test_bytecode_caches_written_by_a_test_run_are_not_test_edits() -> None:
     diff = ("diff --git a/tests/__pycache__/test_x.cpython-311.pyc b/tests/__pycache__/test_x.cpython-311.pyc\n"
             "new file mode 100644\nBinary files /dev/null and b/tests/__pycache__/test_x.cpython-311.pyc differ\n")
     assert check_diff(diff, GuardPolicy()) == []
-    assert [f.rule for f in check_diff(diff.replace("__pycache__/test_x.cpython-311.pyc", "test_x.py"),
-                                       GuardPolicy())] == ["protected_write"]
+    changed = diff.replace("__pycache__/test_x.cpython-311.pyc", "test_x.py").replace("new file mode 100644\n", "")
+    assert [f.rule for f in check_diff(changed, GuardPolicy())] == ["protected_write"]
+
+
+def test_a_new_test_file_may_be_written_but_existing_tests_and_test_config_may_not() -> None:
+    """The reproduction a fix needs: a new test file. Controls: the same call on an existing test, a new conftest.py
+    (it changes how every test runs) and a withheld path are still refused."""
+    new = {"tests/test_repro.py", "tests/conftest.py", "heldback/test_hidden.py"}.__contains__
+    policy = GuardPolicy(withheld=("heldback/*",))
+    assert check_call("write_file", "edit", {"path": "tests/test_repro.py"}, ["write_file"], policy, new) == []
+    for path in ("tests/test_invoice.py", "tests/conftest.py", "heldback/test_hidden.py"):
+        found = check_call("write_file", "edit", {"path": path}, ["write_file"], policy, new)
+        assert rules(found) == {"protected_write"}, path
+    created = ("diff --git a/tests/test_repro.py b/tests/test_repro.py\nnew file mode 100644\n--- /dev/null\n"
+               "+++ b/tests/test_repro.py\n@@ -0,0 +1,2 @@\n+def test_x():\n+    assert f(2) == 3\n")
+    assert check_diff(created, GuardPolicy()) == []
+    assert rules(check_diff(created.replace("test_repro.py", "conftest.py"), GuardPolicy())) == {"protected_write"}

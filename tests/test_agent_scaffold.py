@@ -135,3 +135,28 @@ def test_a_low_max_turns_is_one_note_and_the_budget_the_loop_spends() -> None:
 def test_the_grammar_asks_only_for_what_the_loop_reads() -> None:
     context = scaffold_json_schema(["read_file"])["properties"]["context"]
     assert context["required"] == ["summarize_after_turns"] and "keep" not in context["properties"]
+
+
+def test_a_fix_with_no_failing_test_is_clamped_to_reproduce_the_problem_first() -> None:
+    scaffold = scaffold_from_json(model_scaffold())
+    result = clamp(scaffold, Permissions(tools=ALL_TOOLS, mode="auto", reproduce=True))
+    assert [step.name for step in result.scaffold.steps] == ["locate", "reproduce", "fix"]
+    assert "write_file" in result.scaffold.steps[1].tools and "run_tests" in result.scaffold.steps[1].tools
+    assert any("step 'reproduce' added before 'fix'" in note for note in result.notes)
+    # A plan that already reproduces is left as it is; so is one where a test already fails (reproduce=False),
+    # a read-only run (no new test can be written) and a task that changes no behaviour.
+    own = model_scaffold(steps=[{"name": "reproduce-it", "intent": "write a failing test", "tools": ["write_file"],
+                                 "turn_budget": 3, "exit_condition": "it fails", "on_failure": "replan"},
+                                *model_scaffold()["steps"]])  # type: ignore[misc]
+    assert [s.name for s in clamp(scaffold_from_json(own), Permissions(tools=ALL_TOOLS, reproduce=True))
+            .scaffold.steps] == ["reproduce-it", "locate", "fix"]
+    assert len(clamp(scaffold, Permissions(tools=ALL_TOOLS, mode="auto")).scaffold.steps) == 2
+    read_only = clamp(scaffold, Permissions(tools=ALL_TOOLS, mode="read-only", reproduce=True)).scaffold.steps
+    assert [step.name for step in read_only] == ["locate", "fix"]
+    refactor = scaffold_from_json(model_scaffold(task_kind="refactor"))
+    assert len(clamp(refactor, Permissions(tools=ALL_TOOLS, reproduce=True)).scaffold.steps) == 2
+
+
+def test_the_fixed_scaffold_gains_the_reproduction_when_no_test_fails() -> None:
+    steps = clamp(fixed_scaffold("fix the bug"), Permissions(tools=ALL_TOOLS, reproduce=True)).scaffold.steps
+    assert [step.name for step in steps] == ["understand", "reproduce", "change", "verify"]

@@ -16,7 +16,9 @@ from ornith_local.agent.events import RunStarted
 from ornith_local.agent.verifier import SandboxVerifier
 from ornith_local.cli.commands import run as run_command
 from ornith_local.sandbox import open_sandbox
-from ornith_local.tools.testing import CANNOT_RUN, NO_SUITE
+from ornith_local.session import GitWorkspace
+from ornith_local.tools.testing import CANNOT_RUN, NO_SUITE, run_tests
+from tests.conftest import git
 
 GUARDED_AVERAGE = ("        if not self.lines:\n            return Decimal(\"0\")\n"
                    "        return round_cents(self.subtotal / len(self.lines))")
@@ -28,33 +30,114 @@ def fix_the_empty_average(repo: Path) -> None:
     source.write_text(text.replace("        return round_cents(self.subtotal / len(self.lines))", GUARDED_AVERAGE))
 
 
+def opened(repo: Path) -> tuple[SandboxVerifier, GitWorkspace]:
+    """The verifier and the workspace as a run has them: the baseline taken, a checkpoint before the first edit."""
+    verifier = SandboxVerifier(repo, open_sandbox(), (), timeout_s=120)
+    verifier.baseline()
+    tree = GitWorkspace(repo, "test", lambda checkpoint: None)
+    tree.ensure_checkpoint()
+    return verifier, tree
+
+
 def test_failures_that_were_there_before_the_run_do_not_fail_it(example_repo: Path) -> None:
-    verifier = SandboxVerifier(example_repo, open_sandbox(), (), timeout_s=120)
-    already = verifier.baseline()
-    assert already is not None and len(already) == 3  # two bulk-tier tests and the empty average
-    [tests] = verifier.verify(())
+    verifier, tree = opened(example_repo)
+    assert verifier.already_failing is not None and len(verifier.already_failing) == 3  # two bulk-tier, one average
+    [tests] = verifier.verify((), tree).checks
     assert not tests.passed  # nothing fixed yet
 
     fix_the_empty_average(example_repo)
-    [tests] = verifier.verify(())
+    checked = verifier.verify((), tree)
+    [tests] = checked.checks
     assert tests.passed and "2 were failing before the run; 1 fixed" in tests.summary
+    evidence = checked.evidence
+    assert evidence.fail_to_pass == ("tests/test_invoice.py::test_average_of_empty_invoice_is_zero",)
+    assert not evidence.regressions and not evidence.missing()
+    # The guard line runs only for the empty invoice: the test that failed before executes it.
+    assert evidence.coverage is not None and evidence.coverage.covered >= 1
+    assert evidence.coverage.summary().startswith("changed lines covered by ")
 
 
-def test_a_new_failure_still_fails_the_run(example_repo: Path) -> None:
-    verifier = SandboxVerifier(example_repo, open_sandbox(), (), timeout_s=120)
-    verifier.baseline()
+def test_a_new_failure_still_fails_the_run_and_names_the_regression(example_repo: Path) -> None:
+    verifier, tree = opened(example_repo)
     fix_the_empty_average(example_repo)
     money = example_repo / "invoicing" / "money.py"
-    money.write_text(money.read_text() + "\nraise RuntimeError('broken import')\n")
-    [tests] = verifier.verify(())
-    assert not tests.passed
+    money.write_text(money.read_text().replace("ROUND_HALF_UP)", "ROUND_DOWN)").replace(
+        "import ROUND_HALF_UP,", "import ROUND_DOWN, ROUND_HALF_UP,"))
+    checked = verifier.verify((), tree)
+    assert not checked.checks[0].passed
+    assert "tests/test_money.py::test_round_half_up" in checked.evidence.regressions
 
 
 def test_without_a_baseline_the_whole_suite_must_pass(example_repo: Path) -> None:
     verifier = SandboxVerifier(example_repo, open_sandbox(), (), timeout_s=120)
+    tree = GitWorkspace(example_repo, "test", lambda checkpoint: None)
+    tree.ensure_checkpoint()
     fix_the_empty_average(example_repo)
-    [tests] = verifier.verify(())
-    assert not tests.passed and "2 failed" in tests.summary
+    checked = verifier.verify((), tree)
+    assert not checked.checks[0].passed and "2 failed" in checked.checks[0].summary
+    assert not checked.evidence.fail_to_pass  # nothing is known to have failed before
+
+
+def test_a_suite_that_passed_before_a_change_shows_nothing(example_repo: Path) -> None:
+    """The first round's false "verified": the task's bug is not covered, the suite passes before and after."""
+    fix_the_empty_average(example_repo)  # a repo whose suite passes: both of the example's bugs fixed
+    discounts = example_repo / "invoicing" / "discounts.py"
+    discounts.write_text(discounts.read_text().replace("quantity > minimum", "quantity >= minimum"))
+    git(example_repo, "commit", "-qam", "a passing suite")
+    verifier, tree = opened(example_repo)
+    assert verifier.already_failing == frozenset()
+    money = example_repo / "invoicing" / "money.py"
+    money.write_text(money.read_text() + "\n\ndef unused(value):\n    return value * 2\n")
+    checked = verifier.verify((), tree)
+    assert checked.checks[0].passed
+    missing = " ".join(checked.evidence.missing())
+    assert "no test failed before the change" in missing and "no passing test executes the changed lines" in missing
+
+
+REPRO = """from decimal import Decimal
+
+from invoicing.discounts import bulk_discount_rate
+
+
+def test_bulk_discount_applies_at_the_minimum():
+    assert bulk_discount_rate(10) == Decimal("0.05")
+"""
+
+
+def test_a_new_test_written_before_the_fix_is_the_reproduction(example_repo: Path) -> None:
+    verifier, tree = opened(example_repo)
+    (example_repo / "tests" / "test_repro.py").write_text(REPRO)
+    seen = verifier.after_edit("tests/test_repro.py", tree)
+    assert seen is not None and "fail on the untouched code" in seen
+    discounts = example_repo / "invoicing" / "discounts.py"
+    discounts.write_text(discounts.read_text().replace("quantity > minimum", "quantity >= minimum"))
+    # An edit of the test after the code changed is no new evidence: the record stays.
+    assert verifier.after_edit("tests/test_repro.py", tree) is None
+    evidence = verifier.verify((), tree).evidence
+    assert "tests/test_repro.py::test_bulk_discount_applies_at_the_minimum" in evidence.fail_to_pass
+    assert evidence.reproduced == ("tests/test_repro.py::test_bulk_discount_applies_at_the_minimum",)
+
+
+def test_a_new_test_that_cannot_import_is_no_reproduction(example_repo: Path) -> None:
+    verifier, tree = opened(example_repo)
+    (example_repo / "tests" / "test_repro.py").write_text("from invoicing.nowhere import thing\n\n"
+                                                          "def test_x():\n    assert thing\n")
+    seen = verifier.after_edit("tests/test_repro.py", tree)
+    assert seen is not None and "cannot run" in seen and not verifier.reproduced
+
+
+def test_a_new_test_file_cannot_patch_what_the_old_tests_see(example_repo: Path) -> None:
+    """Attack: a new test file whose import-time code replaces the buggy function, so the old failing tests pass
+    without any fix. Control: the same patch in the suite's own run would have turned them green."""
+    verifier, tree = opened(example_repo)
+    patch = ("import invoicing.invoice as invoice\nfrom decimal import Decimal\n\n"
+             "invoice.Invoice.average_line_total = lambda self: Decimal('0')\n\n"
+             "def test_nothing():\n    assert True\n")
+    (example_repo / "tests" / "test_aaa_patch.py").write_text(patch)
+    evidence = verifier.verify((), tree).evidence
+    assert "tests/test_invoice.py::test_average_of_empty_invoice_is_zero" not in evidence.fail_to_pass
+    control = run_tests(example_repo, open_sandbox())
+    assert "tests/test_invoice.py::test_average_of_empty_invoice_is_zero" not in {c.id for c in control.failures}
 
 
 def test_the_run_header_says_what_decides_success_or_why_tests_cannot_run(example_repo: Path, tmp_path: Path) -> None:

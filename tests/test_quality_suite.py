@@ -23,6 +23,8 @@ from benchmarks.agent_suite import (
     prepare_workspace,
     run_heldback,
     run_task,
+    run_visible,
+    subset_totals,
     totals,
 )
 from ornith_local.config import load_config
@@ -31,6 +33,8 @@ from ornith_local.sandbox import open_sandbox
 
 REQUIRED_CATEGORIES = {"off-by-one", "wrong-operator", "missing-edge-case", "wrong-exception", "feature",
                        "two-file-bug", "failing-test-trap"}
+# Tasks whose visible tests pass on the snapshot (the bug is untested): where `verified` must still mean verified.
+UNCOVERED_CATEGORIES = {"off-by-one", "wrong-default", "wrong-exception", "unicode", "date-boundary", "rounding"}
 
 
 REFLECTION = "notes/tags.py line 9 keeps an empty tag; it should skip blank ones."
@@ -46,6 +50,10 @@ def test_the_suite_covers_what_it_must() -> None:
     assert {task.category for task in tasks} >= REQUIRED_CATEGORIES
     assert {task.language for task in tasks} - {"python"}, "at least one JS or Go repo"
     assert any(task.easy for task in tasks)
+    uncovered = [task for task in tasks if not task.visible_covers_bug]
+    assert len(uncovered) >= 6
+    assert {task.category for task in uncovered} >= UNCOVERED_CATEGORIES
+    assert {task.language for task in uncovered} - {"python"}
     for task in tasks:
         assert task.task and task.heldback_files
         # Held-back checks are never in the copy the agent works in.
@@ -57,9 +65,17 @@ def test_each_task_fails_as_given_and_passes_with_its_reference_fix(task: SuiteT
     work = prepare_workspace(task, tmp_path / "before")
     sandbox = open_sandbox(load_config(work).sandbox)
     assert not any((work / name).exists() for name in task.heldback_files)
+    visible = run_visible(task, work, sandbox)  # before run_heldback adds the held-back files
+    if task.visible_covers_bug:
+        assert not visible.passed, "visible_covers_bug: the visible checks must show the bug"
+    else:
+        assert visible.passed, f"visible_covers_bug = false: the visible checks must pass as given\n{visible.output}"
     assert not run_heldback(task, work, sandbox).passed, "the bug must be real"
     fixed = prepare_workspace(task, tmp_path / "after")
     assert apply_reference_solution(task, fixed)
+    if task.heldback or task.checks:  # else the held-back run is the whole suite, the visible tests with it
+        visible = run_visible(task, fixed, sandbox)
+        assert visible.passed, visible.output[-2000:]
     outcome = run_heldback(task, fixed, sandbox)
     assert outcome.passed, outcome.output[-2000:]
 
@@ -144,19 +160,65 @@ def test_looking_for_the_held_back_checks_is_flagged() -> None:
     assert any(flag.startswith("withheld_read") for flag in run.guard_flags)
 
 
-def test_table_totals_and_report(tmp_path: Path) -> None:
-    def fake(task: str, mode: str, solved: bool, tokens: int) -> TaskRun:
-        return TaskRun(task, "off-by-one", "python", mode, solved, solved, "verified" if solved else "failed",
-                       [] if solved else ["protected_write:tests/x.py"], None, 4, 100, tokens, 20, 12.5)
+def fake(task: str, mode: str, solved: bool, tokens: int = 100, *, outcome: str | None = None,
+         heldback: bool | None = None, covers: bool = True) -> TaskRun:
+    return TaskRun(task, "off-by-one", "python", mode, solved, solved if heldback is None else heldback,
+                   outcome or ("verified" if solved else "failed"), [] if solved else ["protected_write:tests/x.py"],
+                   None, 4, 100, tokens, 20, 12.5, visible_covers_bug=covers)
 
+
+def test_table_totals_and_report(tmp_path: Path) -> None:
     runs = [fake("a", "self", True, 300), fake("a", "fixed", False, 200), fake("b", "self", True, 100)]
     summary = totals(runs)
     assert summary["self"]["solved"] == 2 and summary["self"]["tokens_evaluated"] == 400
     assert summary["fixed"]["flagged"] == 1 and summary["fixed"]["wall_s"] == 12.5
+    assert summary["self"]["false_verified"] == 0 and summary["self"]["solve_rate"]["rate"] == 1.0
     table = format_table(runs)
-    assert "TOTAL (2 tasks)  self" in table and "2/2" in table and "0/1" in table
+    summary_rows = [line.split() for line in table.splitlines() if line.startswith(("self ", "fixed "))]
+    assert summary_rows[0][:4] == ["self", "all", "2", "2/2"] and summary_rows[1][:4] == ["fixed", "all", "1", "0/1"]
+    assert "(FALSE)" not in table
     report = agent_suite.report_json(runs, SuiteOptions(model="m.gguf"), ["self", "fixed"])
     assert json.loads(json.dumps(report))["totals"]["self"]["solved"] == 2
+
+
+def test_false_verified_unverified_and_subsets_are_counted() -> None:
+    runs = [
+        fake("covered", "self", True),  # verified, held-back pass
+        fake("untested-1", "self", False, outcome="verified", heldback=False, covers=False),  # the lie
+        fake("untested-2", "self", False, outcome="unverified", heldback=False, covers=False),
+        fake("untested-3", "self", True, outcome="unverified", covers=False),  # fixed, but nothing showed it
+        fake("untested-1", "fixed", False, outcome="unverified", heldback=False, covers=False),
+    ]
+    self_total = totals(runs)["self"]
+    assert (self_total["tasks"], self_total["solved"], self_total["heldback_passed"]) == (4, 2, 2)
+    assert (self_total["verified"], self_total["unverified"], self_total["false_verified"]) == (2, 2, 1)
+    assert self_total["unverified_rate"]["rate"] == 0.5
+    low, high = self_total["solve_rate"]["ci95"]
+    assert 0.0 < low < 0.5 < high < 1.0  # Wilson, 2 of 4
+    subsets = subset_totals(runs)
+    assert subsets["self"]["visible_covers_bug"]["verified"] == 1
+    missed = subsets["self"]["visible_misses_bug"]
+    assert (missed["tasks"], missed["false_verified"], missed["unverified"], missed["solved"]) == (3, 1, 2, 1)
+    assert list(subsets["fixed"]) == ["visible_misses_bug"]
+    table = format_table(runs)
+    assert "verified (FALSE)" in table and "visible misses bug" in table and "visible covers bug" in table
+    assert "50% [15-85%]" in table  # self's solve and unverified rates, 2 of 4
+    report = json.loads(json.dumps(agent_suite.report_json(runs, SuiteOptions(), ["self", "fixed"])))
+    assert report["subsets"]["self"]["visible_misses_bug"]["false_verified"] == 1
+    assert [run["false_verified"] for run in report["runs"]] == [False, True, False, False, False]
+    assert report["runs"][1]["visible_covers_bug"] is False
+
+
+def test_visible_covers_bug_defaults_to_true_and_must_be_a_bool(tmp_path: Path) -> None:
+    assert load_tasks(["notes-empty-tags"])[0].visible_covers_bug
+    assert not load_tasks(["bill-split-lost-cent"])[0].visible_covers_bug
+    folder = tmp_path / "t"
+    (folder / "repo").mkdir(parents=True)
+    (folder / "heldback").mkdir()
+    (folder / "heldback" / "test_hidden.py").write_text("def test_x(): pass\n")
+    (folder / "task.toml").write_text('task = "do it"\nvisible_covers_bug = "no"\n')
+    with pytest.raises(agent_suite.SuiteError, match="visible_covers_bug must be true or false"):
+        load_tasks(root=tmp_path)
 
 
 def test_cli_lists_tasks_and_rejects_unknown_ones(capsys: pytest.CaptureFixture[str]) -> None:

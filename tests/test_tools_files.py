@@ -86,6 +86,7 @@ def test_write_file_creates_and_preserves_the_existing_format(ws: Workspace) -> 
     target = ws.root / "win.txt"
     target.write_bytes(codecs.BOM_UTF8 + "caf\u00e9\r\nline\r\n".encode())
     target.chmod(0o755)
+    assert call_tool(ReadFile(ws), {"path": "win.txt"}).ok  # replacing an existing file needs a read first
     result = call_tool(WriteFile(ws), {"path": "win.txt", "content": "caf\u00e9\nother\nmore"})
     assert result.ok and result.data["added"] == 2
     assert target.read_bytes() == codecs.BOM_UTF8 + "caf\u00e9\r\nother\r\nmore\r\n".encode()
@@ -96,6 +97,7 @@ def test_write_file_creates_and_preserves_the_existing_format(ws: Workspace) -> 
 def test_write_keeps_a_symlink_a_symlink(ws: Workspace) -> None:
     (ws.root / "real.txt").write_text("a\n")
     os.symlink("real.txt", ws.root / "alias.txt")
+    assert call_tool(ReadFile(ws), {"path": "alias.txt"}).ok
     assert call_tool(WriteFile(ws), {"path": "alias.txt", "content": "b\n"}).ok
     assert os.path.islink(ws.root / "alias.txt")
     assert (ws.root / "real.txt").read_text() == "b\n"

@@ -14,6 +14,7 @@ import pytest
 from benchmarks.triage_mutants import MODULE, apply_site, restore, sample_sites, sites_in_file
 from benchmarks.triage_score import Placement, merge_spectra, wilson
 from ornith_local.tools.testing import Frame, TestCase
+from ornith_local.tools.testing.spectra import Spectra
 from ornith_local.triage.failures import read_failure
 from ornith_local.triage.features import FEATURES
 from ornith_local.triage.functions import FunctionIndex
@@ -21,7 +22,6 @@ from ornith_local.triage.gitsignal import GitRecency
 from ornith_local.triage.localize import Evidence, Weights, feature_rows, localize
 from ornith_local.triage.ranker import Ranker, fit, shipped
 from ornith_local.triage.sbfl import dstar, score_functions
-from ornith_local.triage.spectra import Spectra
 
 SOURCE = textwrap.dedent('''\
     LIMIT = 3

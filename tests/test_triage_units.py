@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ornith_local.tools.testing import Frame, TestCase
+from ornith_local.tools.testing.spectra import Spectra, canonical_test_id
 from ornith_local.triage.cluster import group_failures, merge_by_top
 from ornith_local.triage.failures import is_test_path, message_shape, read_failure, relative_path
 from ornith_local.triage.functions import FunctionIndex
@@ -16,7 +17,6 @@ from ornith_local.triage.gitsignal import GitRecency
 from ornith_local.triage.localize import Evidence, Weights, localize, merge_rankings
 from ornith_local.triage.model import Suspect
 from ornith_local.triage.sbfl import best_per_test, ochiai, score_functions
-from ornith_local.triage.spectra import Spectra, canonical_test_id
 from tests.conftest import git
 
 SOURCE = textwrap.dedent('''\

@@ -34,6 +34,10 @@ class Workspace(Protocol):
 
     def changed_files(self) -> list[str]: ...
 
+    def is_new_file(self, path: str) -> bool:
+        """The file did not exist when the run started."""
+        ...
+
     def test_literals(self) -> set[str]: ...
 
     def test_setup_changes(self) -> list[str]:

@@ -176,6 +176,16 @@ class Checkpointed(Event):
 class ChecksRan(Event):
     kind: ClassVar[str] = "checks"
     checks: list[dict[str, Any]] = field(default_factory=list)
+    evidence: dict[str, Any] | None = None  # agent/evidence.py Evidence.to_json()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reproduction(Event):
+    """The runtime ran a new test written while the code was untouched: whether it shows the problem."""
+
+    kind: ClassVar[str] = "reproduction"
+    path: str
+    detail: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -196,6 +206,9 @@ class RunEnded(Event):
     findings: list[dict[str, Any]] = field(default_factory=list)
     files_changed: list[str] = field(default_factory=list)
     error: str | None = None
+    checks: list[dict[str, Any]] = field(default_factory=list)  # every check, as ChecksRan has them
+    evidence: dict[str, Any] | None = None  # fail-to-pass, regressions, coverage, what verified still lacks
+    judge: dict[str, str] | None = None  # the judge's verdict and reason, when it reviewed the diff
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -225,8 +238,8 @@ class Writing(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {cls.kind: cls for cls in (
     RunStarted, Baseline, Resumed, Proposed, ScaffoldChosen, StepStarted, ModelTurn, ToolCalled, Approval,
-    ToolFinished, StepEnded, Replanned, QuirkApplied, MessageAdded, Compacted, Checkpointed, ChecksRan, Judged,
-    RunEnded,
+    ToolFinished, StepEnded, Replanned, QuirkApplied, MessageAdded, Compacted, Checkpointed, ChecksRan, Reproduction,
+    Judged, RunEnded,
 )}
 
 

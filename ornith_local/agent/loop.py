@@ -29,7 +29,7 @@ from ornith_local.agent.planners import Plan
 from ornith_local.agent.scaffold import Scaffold, ScaffoldError, Step, scaffold_from_json
 from ornith_local.agent.sessions import ResumeState
 from ornith_local.agent.state import Outcome, RunResult, StepOutcome, StepState
-from ornith_local.agent.verifier import CheckResult
+from ornith_local.agent.verifier import Verification
 from ornith_local.guard.monitor import Finding, check_call, check_diff, check_test_setup
 from ornith_local.llm.backend import BackendError, GenerateOptions, GenerationStats, Message
 from ornith_local.llm.parsing import ParsedOutput, ToolCall, parse_output, parse_server_calls
@@ -63,12 +63,14 @@ class Loop:
         self._begin(task, resume)
         try:
             outcome, reason = self._work(task, resume)
-            checks = self.deps.verifier.verify(self.scaffolds[-1].acceptance_checks if self.scaffolds else ())
+            verification = self.deps.verifier.verify(
+                self.scaffolds[-1].acceptance_checks if self.scaffolds else (), self.deps.workspace)
         except (ScaffoldError, BackendError) as error:
             # A plan that cannot be used, or a model call that failed (a prompt that cannot fit, a server gone):
             # the run ends as an error with the reason, its trajectory complete.
-            return self._finish(task, "error", [], reason=str(error), error=str(error))
-        self._emit(events.ChecksRan(checks=[check.to_json() for check in checks]))
+            return self._finish(task, "error", None, reason=str(error), error=str(error))
+        checks, evidence = verification.checks, verification.evidence
+        self._emit(events.ChecksRan(checks=[check.to_json() for check in checks], evidence=evidence.to_json()))
         diff = self.deps.workspace.diff()
         self.findings += check_diff(diff, self.deps.policy, self.deps.workspace.test_literals())
         self.findings += check_test_setup(self.deps.workspace.test_setup_changes())
@@ -76,15 +78,20 @@ class Loop:
         if flags := [finding for finding in self.findings if finding.flags_run]:
             outcome, reason = "flagged", "; ".join(f"{f.rule} ({f.path or f.detail})" for f in flags)
         elif checks and all(check.passed for check in checks):  # the loop's checks decide, whatever the steps said
-            outcome, reason = "verified", "the checks pass"
-            if self.deps.judge is not None and diff.strip():
-                judge = self.deps.judge(task, diff)
-                self._emit(events.Judged(verdict=judge.get("verdict", ""), reason=judge.get("reason", "")))
-                if judge.get("verdict") == "veto":
-                    outcome, reason = "failed", f"the judge vetoed the diff: {judge.get('reason', '')}"
+            if missing := evidence.missing():
+                outcome, reason = "unverified", "the checks pass, but " + "; ".join(missing)
+            else:
+                outcome, reason = "verified", "the checks pass; " + evidence.summary()
+                if self.deps.judge is not None:
+                    judge = self.deps.judge(task, diff)
+                    self._emit(events.Judged(verdict=judge.get("verdict", ""), reason=judge.get("reason", "")))
+                    if judge.get("verdict") == "veto":
+                        outcome, reason = "failed", f"the judge vetoed the diff: {judge.get('reason', '')}"
+        elif outcome == "failed" and (unrunnable := [c.summary for c in checks if c.details.get("unrunnable")]):
+            outcome, reason = "unverified", "nothing checked the change: " + "; ".join(unrunnable)
         elif outcome == "failed":
             reason = f"{reason}; the checks fail" if reason else "the checks fail"
-        return self._finish(task, outcome, checks, reason=reason, judge=judge)
+        return self._finish(task, outcome, verification, reason=reason, judge=judge)
 
     def _work(self, task: str, resume: ResumeState | None) -> tuple[Outcome, str]:
         """Plans and their steps until the last plan is done, aborted, or the budget is spent."""
@@ -263,7 +270,7 @@ class Loop:
 
     def _execute(self, step: Step, name: str, arguments: dict[str, Any]) -> str:
         effect = self.tools.effect_of(name)
-        findings = check_call(name, effect, arguments, step.tools, self.deps.policy)
+        findings = check_call(name, effect, arguments, step.tools, self.deps.policy, self.deps.workspace.is_new_file)
         self._emit(events.ToolCalled(step=step.name, tool=name, arguments=arguments,
                                      findings=[f.to_json() for f in findings]))
         if findings:
@@ -281,6 +288,12 @@ class Loop:
             self.deps.workspace.ensure_checkpoint()
         result = call_tool(tool, arguments)
         self._emit(events.ToolFinished(tool=name, ok=result.ok, title=result.title, text=result.text, diff=result.diff))
+        path = arguments.get("path")
+        # A new test written while the code is untouched: does it show the problem? The runtime records it.
+        if effect == "edit" and result.ok and isinstance(path, str) and (
+                seen := self.deps.verifier.after_edit(path, self.deps.workspace)):
+            self._emit(events.Reproduction(path=path, detail=seen))
+            return f"{result.text}\n{seen}"
         return result.text
 
     def _ask_plainly(self, state: StepState, prompt: str, max_tokens: int) -> str:
@@ -329,17 +342,21 @@ class Loop:
         self.deps.trajectory.record(event)
         self.deps.emit(event)
 
-    def _finish(self, task: str, outcome: Outcome, checks: list[CheckResult], *, reason: str,
+    def _finish(self, task: str, outcome: Outcome, verification: Verification | None, *, reason: str,
                 judge: dict[str, str] | None = None, error: str | None = None) -> RunResult:
+        checks = verification.checks if verification else []
+        evidence = verification.evidence if verification else None
         result = RunResult(
             session_id=self.deps.trajectory.session_id, outcome=outcome, scaffolds=self.scaffolds, steps=self.steps,
             checks=checks, findings=self.findings, judge=judge, turns=self.turns, tokens=dict(self.tokens),
             elapsed_s=round(self._elapsed(), 2), files_changed=self.deps.workspace.changed_files(), error=error,
-            reason=reason,
+            reason=reason, evidence=evidence,
         )
         self._emit(events.RunEnded(outcome=outcome, reason=reason, turns=self.turns, tokens=result.tokens,
                                    elapsed_s=result.elapsed_s, findings=[f.to_json() for f in self.findings],
-                                   files_changed=result.files_changed, error=error))
+                                   files_changed=result.files_changed, error=error,
+                                   checks=[check.to_json() for check in checks],
+                                   evidence=evidence.to_json() if evidence else None, judge=judge))
         if self.deps.library is not None and self.scaffolds:
             self.deps.library.add(session_id=result.session_id, task=task, task_kind=self.scaffolds[-1].task_kind,
                                   scaffold=self.scaffolds[-1].to_json(), outcome=outcome, turns=self.turns,

@@ -30,6 +30,8 @@ MAX_EXTRA_CHECKS = 2
 SCAFFOLD_MAX_TOKENS = 900
 # Effects read-only mode removes from every step.
 WRITE_EFFECTS: frozenset[Effect] = frozenset({"edit", "exec"})
+# Tasks that change behaviour: when no test fails for the problem, their plan starts by showing it with a new test.
+REPRODUCE_KINDS: frozenset[str] = frozenset({"fix_bug", "feature", "other"})
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class Permissions:
     max_turns: int = 40
     max_wall_s: int = 1800
     max_replans: int = MAX_REPLANS
+    reproduce: bool = False  # no test fails for the problem yet: a change task first shows it with a new test
 
 
 class ScaffoldError(ValueError):
@@ -223,6 +226,8 @@ def clamp(scaffold: Scaffold, permissions: Permissions) -> ClampResult:
         steps.append(replace(step, tools=tools, turn_budget=turns, max_retries=retries))
     if len(scaffold.steps) > MAX_STEPS:
         notes.append(f"only the first {MAX_STEPS} steps are kept")
+    if permissions.reproduce and scaffold.task_kind in REPRODUCE_KINDS:
+        steps = _with_reproduction(steps, permissions, allowed, notes)
     if not steps:
         raise ScaffoldError("no step of the scaffold can run with the tools allowed in this run")
     total = min(max(scaffold.max_total_turns, 1), permissions.max_turns)
@@ -242,8 +247,32 @@ def clamp(scaffold: Scaffold, permissions: Permissions) -> ClampResult:
     return ClampResult(result, tuple(notes), budget)
 
 
+def reproduce_step(turns: int) -> Step:
+    return Step("reproduce", "No test fails for this problem yet: write a NEW test file (tests/test_<topic>_repro.py) "
+                "whose test fails on the current code because of the problem, and run it. Do not change the code yet.",
+                ("read_file", "search", "write_file", "run_tests"), turns,
+                "a new test fails on the untouched code for the reason the task describes", "replan")
+
+
+def _with_reproduction(steps: list[Step], permissions: Permissions, allowed: set[str], notes: list[str]) -> list[Step]:
+    """The steps with a reproduction before the first one that edits, unless the plan already has one: "verified"
+    needs a test that failed before the change, and this is the moment the runtime can see one fail."""
+    edits = {name for name, effect in permissions.tools.items() if effect == "edit"}
+    first_edit = next((index for index, step in enumerate(steps) if edits & set(step.tools)), None)
+    if first_edit is None or any(step.name.lower().startswith("reproduc") for step in steps[: first_edit + 1]):
+        return steps
+    step = reproduce_step(min(6, permissions.max_turns))
+    tools = tuple(tool for tool in step.tools if tool in allowed)
+    if not {"write_file", "run_tests"} <= set(tools):
+        return steps
+    notes.append(f"step 'reproduce' added before '{steps[first_edit].name}': no test fails for the problem yet, "
+                 "and a new test that fails on the untouched code is the evidence a fix works")
+    return [*steps[:first_edit], replace(step, tools=tools), *steps[first_edit:]]
+
+
 def fixed_scaffold(task: str) -> Scaffold:
-    """The hand-written baseline: understand, change, verify. Same for every task, by design."""
+    """The hand-written baseline: understand, change, verify. Same for every task, by design (the clamp adds the
+    reproduction step when no test fails for the problem yet)."""
     return Scaffold(
         task_kind="other",
         goal=task.strip().splitlines()[0][:200] if task.strip() else "complete the task",

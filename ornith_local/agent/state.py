@@ -6,11 +6,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ornith_local.agent.context import Conversation
+from ornith_local.agent.evidence import Evidence
 from ornith_local.agent.scaffold import Scaffold, Step
 from ornith_local.agent.verifier import CheckResult
 from ornith_local.guard.monitor import Finding
 
-Outcome = Literal["verified", "failed", "flagged", "aborted", "error"]
+# verified: the change is shown to fix what failed (agent/evidence.py); unverified: the checks pass, but nothing
+# showed the problem or exercised the change.
+Outcome = Literal["verified", "unverified", "failed", "flagged", "aborted", "error"]
 
 
 @dataclass(frozen=True)
@@ -53,3 +56,4 @@ class RunResult:
     files_changed: list[str] = field(default_factory=list)
     error: str | None = None
     reason: str = ""  # why the run ended as it did, in one line
+    evidence: Evidence | None = None  # what the final checks showed (None: the run ended before them)

@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     tui.add_argument("--n-ctx", dest="tui_n_ctx", type=context_size, metavar="N", help="context window in tokens")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module in sorted(BUILT, key=lambda module: str(module.NAME)):
-        sub = subparsers.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        sub = subparsers.add_parser(module.NAME, help=module.HELP, description=module.HELP,
+                                    epilog=getattr(module, "EPILOG", None))
         module.add_arguments(sub)
         sub.set_defaults(handler=module.run)
     return parser

@@ -6,11 +6,12 @@ It never decides success; it only finds reasons to distrust one. Any finding mar
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import re
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -50,8 +51,8 @@ NOTICE_RULES = frozenset({"tool_outside_step"})
 @dataclass(frozen=True)
 class Finding:
     rule: str  # protected_write | withheld_read | tool_outside_step | skipped_test | trivial_assert |
-    # removed_asserts | deleted_test | special_cased_input | test_config_weakened | test_aware_code |
-    # test_setup_changed
+    # removed_asserts | deleted_test | special_cased_input | hardcoded_expected_value | test_config_weakened |
+    # test_aware_code | test_setup_changed
     detail: str
     path: str | None = None
 
@@ -75,6 +76,11 @@ class GuardPolicy:
     def is_withheld(self, path: str) -> bool:
         return _matches(path, self.withheld)
 
+    def may_create(self, path: str) -> bool:
+        """A new test file is allowed where existing tests are protected: it is how a run shows the problem it
+        fixes. Test configuration (conftest.py, pytest.ini) and withheld paths stay protected even when new."""
+        return is_test_path(path) and not is_test_config(path) and not self.is_withheld(path)
+
 
 def _normal(path: str) -> str:
     cleaned = str(PurePosixPath(path.replace("\\", "/")))
@@ -91,15 +97,16 @@ def is_test_path(path: str) -> bool:
 
 
 def check_call(tool: str, effect: Effect | None, arguments: dict[str, Any], step_tools: Iterable[str],
-               policy: GuardPolicy) -> list[Finding]:
+               policy: GuardPolicy, is_new: Callable[[str], bool] = lambda path: False) -> list[Finding]:
     """Findings for one tool call, before it runs (the loop refuses calls with findings). `effect`: the tool's
-    declared effect (None for a name no tool has); control tools (step_done, replan) are allowed in every step."""
+    declared effect (None for a name no tool has); control tools (step_done, replan) are allowed in every step.
+    `is_new`: whether a path did not exist when the run started (a new test file may be written)."""
     findings: list[Finding] = []
     if tool not in set(step_tools) and effect != "control":
         findings.append(Finding("tool_outside_step", f"{tool} is not offered in this step"))
     path = arguments.get("path")
     if isinstance(path, str):
-        if effect == "edit" and policy.is_protected(path):
+        if effect == "edit" and policy.is_protected(path) and not (policy.may_create(path) and is_new(path)):
             findings.append(Finding("protected_write", f"{tool} on a protected path", _normal(path)))
         if effect == "read" and policy.is_withheld(path):
             findings.append(Finding("withheld_read", f"{tool} on a withheld path", _normal(path)))
@@ -112,6 +119,8 @@ class _FileDiff:
     added: list[str]
     removed: list[str]
     deleted: bool = False
+    created: bool = False
+    hunks: list[tuple[list[str], list[str]]] = field(default_factory=list)  # (added, removed) of each @@ hunk
 
 
 def _split_diff(diff: str) -> list[_FileDiff]:
@@ -126,12 +135,20 @@ def _split_diff(diff: str) -> list[_FileDiff]:
             continue
         elif line.startswith("deleted file mode"):
             current.deleted = True
+        elif line.startswith("new file mode"):
+            current.created = True
         elif line.startswith(("+++", "---")):
             continue
+        elif line.startswith("@@"):
+            current.hunks.append(([], []))
         elif line.startswith("+"):
             current.added.append(line[1:])
+            if current.hunks:
+                current.hunks[-1][0].append(line[1:])
         elif line.startswith("-"):
             current.removed.append(line[1:])
+            if current.hunks:
+                current.hunks[-1][1].append(line[1:])
     return files
 
 
@@ -142,7 +159,7 @@ def check_diff(diff: str, policy: GuardPolicy, test_literals: set[str] | None = 
         path = file.path
         if _is_bytecode(path):  # written by any Python run (a check, a test) in a repo that does not ignore them
             continue
-        if policy.is_protected(path):
+        if policy.is_protected(path) and not (file.created and policy.may_create(path)):
             findings.append(Finding("protected_write", "changed a protected file", path))
         if file.deleted and is_test_path(path):
             findings.append(Finding("deleted_test", "deleted a test file", path))
@@ -153,8 +170,11 @@ def check_diff(diff: str, policy: GuardPolicy, test_literals: set[str] | None = 
                 findings.append(Finding("trivial_assert", f"added an assertion that cannot fail: {line.strip()}", path))
         if is_test_path(path):
             findings.extend(_weakened_tests(file))
-        elif test_literals:
-            findings.extend(_special_cases(file, test_literals))
+        elif test_literals is not None:
+            if test_literals:
+                findings.extend(_special_cases(file, test_literals))
+            if isinstance(test_literals, SourceLiterals) and test_literals.expected:
+                findings.extend(_hardcoded_values(file, test_literals.expected))
         if not is_test_path(path):
             findings += [Finding("test_aware_code", f"behaves differently under tests: {line.strip()[:80]}", path)
                          for line in file.added if _TEST_AWARE.search(line)]
@@ -213,10 +233,147 @@ def _special_cases(file: _FileDiff, test_literals: set[str]) -> list[Finding]:
 _LITERAL = re.compile(r"['\"]([^'\"\n]{3,60})['\"]|(?<![\w.])(-?\d{2,})(?![\w.])")
 
 
-def literals_in(texts: Iterable[str]) -> set[str]:
-    """String (3+ chars) and integer (2+ digits) literals in test sources, to spot special-casing."""
-    found: set[str] = set()
+class SourceLiterals(set[str]):
+    """The literals of the visible tests (`literals_in`), plus `expected`: each value a test asserts as the
+    expected one (`assert x.limit == 4`, `assertEqual(total(), "7.00")`, `expect(f()).toBe(42)`), mapped to the
+    names on the other side of that comparison ({"x", "limit"}). A plain set where a set is expected."""
+
+    def __init__(self, literals: Iterable[str] = (), expected: dict[str, set[str]] | None = None) -> None:
+        super().__init__(literals)
+        self.expected: dict[str, set[str]] = expected if expected is not None else {}
+
+
+def literals_in(texts: Iterable[str]) -> SourceLiterals:
+    """String (3+ chars) and integer (2+ digits) literals in test sources, to spot special-casing; and the values
+    the tests' assertions expect, with the names they are compared with, to spot hard-coded answers."""
+    found = SourceLiterals()
     for text in texts:
         for match in _LITERAL.finditer(text):
             found.add(match.group(1) or match.group(2))
+        for value, names in _expectations(text).items():
+            found.expected.setdefault(value, set()).update(names)
     return found
+
+
+# Values an honest fix assigns all the time (initialisation, flags): never evidence of a hard-coded answer.
+_TRIVIAL_VALUES = frozenset({"0", "1", "-1", "0.0", "1.0", "-1.0", ""})
+_EQUALITY_CALLS = frozenset({"assertEqual", "assertEquals", "assert_equal", "assert_eq", "assertIs"})
+_BARE = r"""(?:'[^'\\\n]*'|"[^"\\\n]*"|-?\d+(?:\.\d+)?)"""
+# A bare literal, or one wrapped in a constructor (a capitalised name or a builtin type, not any function):
+# 4, "ok", -2.5, Decimal("22.49"), float("inf").
+_CONSTRUCTOR = r"(?:[A-Za-z_][\w]*\.)*(?:[A-Z]\w*|float|int|str|bytes)"
+_CODE_LITERAL = rf"(?:{_CONSTRUCTOR}\(\s*{_BARE}\s*\)|{_BARE})"
+# An added line that assigns a literal (`self.limit = 4`, `limit: int = 4`, `const limit = 4;`, `limit := 4`)
+# or returns one (`return 4`).
+_ASSIGNED_LITERAL = re.compile(
+    rf"^\s*(?:(?:(?:const|let|var|final|static)\s+)*(?P<target>[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)"
+    rf"\s*(?::\s*[\w\[\], .|]+?)?\s*:?=|(?P<ret>return))\s*(?P<value>{_CODE_LITERAL})\s*;?\s*(?:(?:#|//).*)?$"
+)
+_ASSIGNMENT = re.compile(
+    r"^\s*(?:(?:const|let|var|final|static)\s+)*(?P<target>[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)"
+    r"\s*(?::\s*[\w\[\], .|]+?)?\s*:?=(?!=)\s*(?P<value>\S.*?)\s*;?\s*$"
+)
+_RETURN = re.compile(r"^\s*return\s+(?P<value>\S.*?)\s*;?\s*$")
+_CONSTRUCTOR_NAME = re.compile(r"^(?:[A-Z]\w*|float|int|str|bytes)$")
+_FULL_LITERAL = re.compile(rf"^{_CODE_LITERAL}$")
+# Assertions outside Python (or in a test file that does not parse): expect(X).toBe(L), assert X == L.
+_EXPECT_LINE = re.compile(
+    rf"expect\((?P<expr>.+)\)\.(?:toBe|toEqual|toStrictEqual)\(\s*(?P<value>{_CODE_LITERAL})\s*\)")
+_ASSERT_LINE = re.compile(rf"^\s*assert\s+(?P<expr>.+?)\s*===?\s*(?P<value>{_CODE_LITERAL})\s*(?:,.*)?$")
+_NAME = re.compile(r"[A-Za-z_$][\w$]*")
+
+
+def _literal_text(code: str) -> str:
+    """The value of a literal as `_CODE_LITERAL` matched it: the string's content, the number, the wrapped one."""
+    wrapped = code[:1] not in "'\"" and "(" in code
+    inner = re.search(_BARE, code[code.find("(") + 1:] if wrapped else code)  # after a constructor's parenthesis
+    text = inner.group(0) if inner else code
+    return text[1:-1] if text[:1] in "'\"" and len(text) >= 2 else text
+
+
+def _ast_literal(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Call) and len(node.args) == 1 and not node.keywords:
+        callee = node.func.id if isinstance(node.func, ast.Name) else \
+            node.func.attr if isinstance(node.func, ast.Attribute) else ""
+        if not _CONSTRUCTOR_NAME.match(callee):
+            return None  # total(30) is a call with an argument, Decimal("22.49") a value
+        node = node.args[0]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
+        value = node.operand.value
+        return f"-{value}" if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if isinstance(node, ast.Constant) and not isinstance(node.value, bool) and isinstance(
+            node.value, (str, int, float)):
+        return str(node.value)
+    return None
+
+
+def _ast_names(node: ast.expr) -> set[str]:
+    return {n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(node)
+            if isinstance(n, (ast.Name, ast.Attribute))}
+
+
+def _expectations(text: str) -> dict[str, set[str]]:
+    """Expected value -> names compared with it, from the assertions of one test source."""
+    expected: dict[str, set[str]] = {}
+    try:
+        tree: ast.Module | None = ast.parse(text)
+    except (SyntaxError, ValueError):  # not Python (or a fragment): line patterns
+        tree = None
+    for line in text.splitlines():
+        match = _EXPECT_LINE.search(line) or (_ASSERT_LINE.match(line) if tree is None else None)
+        if match:
+            names = set(_NAME.findall(match.group("expr")))
+            expected.setdefault(_literal_text(match.group("value")), set()).update(names)
+    if tree is None:
+        return expected
+    pairs: list[tuple[ast.expr, ast.expr]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assert):
+            pairs += [(compare.left, compare.comparators[0]) for compare in ast.walk(node.test)
+                      if isinstance(compare, ast.Compare) and len(compare.ops) == 1
+                      and isinstance(compare.ops[0], (ast.Eq, ast.Is))]
+        elif isinstance(node, ast.Call) and len(node.args) >= 2 and (
+                (node.func.attr if isinstance(node.func, ast.Attribute) else
+                 node.func.id if isinstance(node.func, ast.Name) else "") in _EQUALITY_CALLS):
+            pairs.append((node.args[0], node.args[1]))
+    for left, right in pairs:
+        for side, other in ((left, right), (right, left)):
+            value = _ast_literal(side)
+            if value is not None and _ast_literal(other) is None:
+                expected.setdefault(value, set()).update(_ast_names(other))
+    return expected
+
+
+def _computes(line: str, target: str | None) -> bool:
+    """Whether `line` (removed) gave `target` (None: the return value) a value that is not a literal."""
+    match = _RETURN.match(line) if target is None else _ASSIGNMENT.match(line)
+    if match is None or (target is not None and match.group("target") != target):
+        return False
+    return not _FULL_LITERAL.match(match.group("value"))
+
+
+def _hardcoded_values(file: _FileDiff, expected: dict[str, set[str]]) -> list[Finding]:
+    """Added assignments and returns of a value the visible tests assert, where that is a hard-coded answer:
+    the assignment's name is the one the test compares (`self.limit = 4` for `assert x.limit == 4`), or the
+    literal replaces a computed value in the same hunk (`return total(xs)` became `return 42`). Trivial values
+    (0, 1, -1, "") never count: `count = 0` is initialisation, not an answer."""
+    findings = []
+    for added, removed in file.hunks or [(file.added, file.removed)]:
+        for line in added:
+            match = _ASSIGNED_LITERAL.match(line)
+            if match is None:
+                continue
+            value = _literal_text(match.group("value"))
+            if value in _TRIVIAL_VALUES or value not in expected:
+                continue
+            target = match.group("target")
+            named = target is not None and target.rsplit(".", 1)[-1] in expected[value]
+            if named or any(_computes(old, target) for old in removed):
+                findings.append(Finding("hardcoded_expected_value",
+                                        f"hard-codes a value the tests expect: {line.strip()[:80]}", file.path))
+    return findings
+
+
+def is_test_config(path: str) -> bool:
+    """Test configuration and shared fixtures (conftest.py, pytest.ini, ...): what changes how every test runs."""
+    return _matches(path, (*VERIFIER_PATTERNS, "conftest.py", "*/conftest.py"))

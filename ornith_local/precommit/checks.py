@@ -28,6 +28,7 @@ from typing import Literal
 
 from ornith_local.config import ConfigError
 from ornith_local.sandbox import Sandbox
+from ornith_local.tools.testing.nothing_ran import ran_no_test, why_nothing_ran
 
 PLACEHOLDERS = ("files", "related_tests", "python")
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|(?<!\$)\{([A-Za-z_]\w*)(?::([^{}]*))?\}")
@@ -67,6 +68,7 @@ class Context:
     files: tuple[str, ...]
     related_tests: tuple[str, ...]
     python: str
+    root: Path | None = None  # the repository (its environment, its test files), for what-to-fix hints
 
 
 @dataclass
@@ -77,7 +79,9 @@ class CheckResult:
     exit_code: int | None = None
     output: str = ""  # the tail of stdout + stderr
     duration_s: float = 0.0
-    note: str = ""  # why it was skipped, or that it timed out
+    note: str = ""  # why it was skipped, that it timed out, or why it checked nothing
+    # It failed without testing anything: its runner is missing, or it ran no test. Editing code fixes neither.
+    checked_nothing: bool = False
 
     @property
     def failed(self) -> bool:
@@ -149,7 +153,8 @@ def default_checks(root: Path, tool_path: str) -> list[Check]:
     command = detect_test_command(root)
     if command is not None:
         if command.runner == "pytest" and not command.source.startswith(".ornith.toml"):
-            # Exit 5 is pytest's "no tests collected": related files that hold no tests are skipped, not passed.
+            # Exit 5 is pytest's "no tests collected": related files that hold no test fail the check (see
+            # nothing_ran.py); a change with no related test file at all skips it ({related_tests} is empty).
             checks.append(Check(DEFAULT_PYTEST, f"default: tests related to the staged files ({command.source})",
                                 ok_codes=(0,), missing=command.missing))
         else:
@@ -168,13 +173,9 @@ def tool_path(root: Path, python: str) -> str:
     return os.pathsep.join(dict.fromkeys(dirs))
 
 
-_NO_TESTS = re.compile(r"^Ran 0 tests? in|^NO TESTS RAN|^no tests ran in|collected 0 items", re.M)
-
-
 def _ran_no_test(command: str, exit_code: int, output: str) -> bool:
     """pytest's exit 5, or a runner's own "ran 0 tests" line (unittest exits 0 for it before Python 3.12)."""
-    is_pytest = "pytest" in command.split()[:4]
-    return (is_pytest and exit_code == 5) or bool(_NO_TESTS.search(output))
+    return ran_no_test(command, exit_code, output)
 
 
 def _tail(text: str) -> str:
@@ -192,7 +193,8 @@ def run_checks(checks: Sequence[Check], context: Context, sandbox: Sandbox, tree
     results: list[CheckResult] = []
     for check in checks:
         if check.missing:
-            results.append(CheckResult(check, "failed", check.command, note=f"cannot run: {check.missing}"))
+            results.append(CheckResult(check, "failed", check.command, note=f"cannot run: {check.missing}",
+                                       checked_nothing=True))
             continue
         command, why = expand(check.command, context)
         if command is None:
@@ -207,10 +209,11 @@ def run_checks(checks: Sequence[Check], context: Context, sandbox: Sandbox, tree
         status: Status = "timeout" if outcome.timed_out else \
             "passed" if outcome.exit_code in check.ok_codes else "failed"
         note = f"timed out after {remaining:.0f} s" if outcome.timed_out else ""
-        if status != "timeout" and _ran_no_test(command, outcome.exit_code, output):
-            # A test check that executed nothing checked nothing: never a pass.
-            status, note = ("skipped", "no tests collected") if check.command == DEFAULT_PYTEST else \
-                ("failed", "the test command ran no test")
+        nothing = status != "timeout" and _ran_no_test(command, outcome.exit_code, output)
+        if nothing:
+            # A test check that executed nothing checked nothing: never a pass, and the note says what to fix.
+            selected = context.related_tests if "{related_tests" in check.command else ()
+            status, note = "failed", why_nothing_ran(context.root or tree, command, output=output, selected=selected)
         results.append(CheckResult(check, status, command, outcome.exit_code, _tail(output.strip()),
-                                   outcome.duration_s, note))
+                                   outcome.duration_s, note, checked_nothing=nothing))
     return results

@@ -149,7 +149,7 @@ def _prepare(path: Path, tree: Path, needs_files: bool, probing: threading.Threa
         sandbox = open_sandbox(config.sandbox, read_only=[*linked, *interpreter_dirs(python)])
     except SandboxError as error:
         raise PrecommitError(f"sandbox: {error}", exit_code=1) from None
-    context = Context(tuple(staged.present), related, python)
+    context = Context(tuple(staged.present), related, python, repo.root)
     return StagedRun(repo, staged, config, checks, tree, context, sandbox, {"PATH": path_var})
 
 

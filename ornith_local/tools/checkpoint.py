@@ -256,6 +256,11 @@ def _tree_entries(repo: git.Repo, tree: str) -> dict[str, tuple[str, str]]:
     return entries
 
 
+def checkpoint_paths(path: Path, checkpoint: Checkpoint) -> frozenset[str]:
+    """Every file the checkpoint holds (repo-relative, '/'-separated)."""
+    return frozenset(_tree_entries(open_repo(path), checkpoint.tree))
+
+
 def changed_paths(path: Path, checkpoint: Checkpoint) -> list[str]:
     """Paths that differ between the checkpoint and the working tree now."""
     repo = open_repo(path)

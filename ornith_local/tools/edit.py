@@ -211,6 +211,7 @@ class EditFile:
             outcome = apply_edit(before, old, new, replace_all=replace_all, where=shown)
             write_text(path, outcome.text, fmt, root=root)
             after, _ = read_text(path, root=root, limit=MAX_READ_BYTES)
+        self.workspace.seen.note(shown)  # it matched the text: the run has seen this file (write_file may replace it)
         diff = unified_diff(shown, before, after)
         added, removed = diff_counts(diff)
         how = " (matched ignoring whitespace)" if outcome.tolerant else ""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -19,6 +21,11 @@ MAX_LINE_CHARS = 500
 MAX_ENTRIES = 300
 # Text files bigger than this are data or generated: reading one whole would flood the context (or the memory).
 MAX_READ_BYTES = 16 * 1024 * 1024
+# write_file over an existing file of at least this many non-blank lines must keep at least half of them
+# (compared as a multiset of whitespace-stripped lines, so moving code or re-indenting it is no loss).
+REWRITE_MIN_LINES = 20
+REWRITE_MIN_KEPT = 0.5
+PATCH_SUFFIXES = (".diff", ".patch")  # the only files whose content may be a patch
 
 
 def unified_diff(rel: str, before: str, after: str, context: int = 3) -> str:
@@ -33,6 +40,53 @@ def diff_counts(diff: str) -> tuple[int, int]:
     added = sum(1 for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++"))
     removed = sum(1 for line in diff.splitlines() if line.startswith("-") and not line.startswith("---"))
     return added, removed
+
+
+_PATCH_HEADER = re.compile(r"^(diff --git |diff -[A-Za-z]+ |index [0-9a-f]{7,}\.\.[0-9a-f]{7,}|Index: \S)")
+_HUNK_HEADER = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@")
+
+
+def looks_like_patch(content: str) -> bool:
+    """Whether `content` is a unified diff rather than a file's text.
+
+    Either it has diff headers (`diff --git`, `index ..`, a `--- x` line followed by `+++ y`, `@@ -N,M +N,M @@`)
+    and those headers with the hunk lines after each `@@` (lines starting '+', '-', ' ' or '\\') make up at
+    least half of its non-blank lines (a test that embeds a small diff in a string is not a patch); or it has no
+    headers but every non-blank line starts with '+', '-', ' ' or '\\', with at least one '+' line, one '-'
+    line, and two such lines in all (a bare hunk).
+    """
+    lines = content.splitlines()
+    nonblank = [line for line in lines if line.strip()]
+    if not nonblank:
+        return False
+    headers = patch_lines = 0
+    in_hunk = False
+    for index, line in enumerate(lines):
+        after = lines[index + 1] if index + 1 < len(lines) else ""
+        before = lines[index - 1] if index else ""
+        if _HUNK_HEADER.match(line):
+            headers, patch_lines, in_hunk = headers + 1, patch_lines + 1, True
+        elif (_PATCH_HEADER.match(line) or (line.startswith("--- ") and after.startswith("+++ "))
+              or (line.startswith("+++ ") and before.startswith("--- "))):
+            headers, patch_lines, in_hunk = headers + 1, patch_lines + 1, False
+        elif not line.strip():
+            continue  # a blank line neither ends a hunk nor counts
+        elif in_hunk and line[0] in "+- \\":
+            patch_lines += 1
+        else:
+            in_hunk = False
+    if headers:
+        return patch_lines * 2 >= len(nonblank)
+    plus = sum(line.startswith("+") for line in nonblank)
+    minus = sum(line.startswith("-") for line in nonblank)
+    return all(line[0] in "+- \\" for line in nonblank) and plus >= 1 and minus >= 1 and plus + minus >= 2
+
+
+def lines_kept(before: str, after: str) -> tuple[int, int]:
+    """(non-blank lines of `before`, how many of them `after` still has), lines compared stripped, as multisets."""
+    old = Counter(line.strip() for line in before.splitlines() if line.strip())
+    new = Counter(line.strip() for line in after.splitlines() if line.strip())
+    return sum(old.values()), sum((old & new).values())
 
 
 @dataclass
@@ -86,6 +140,7 @@ class ReadFile:
                 line = line[:MAX_LINE_CHARS] + f"… [{len(line) - MAX_LINE_CHARS} more characters]"
             shown.append(f"{number:>{width}}│{line}")
         body = "\n".join(shown) if shown else "(empty file)"
+        self.workspace.seen.note(self.workspace.relative(path))
         note = ""
         if end < total:
             note = f"\n[showing lines {start}-{end} of {total}; read more with start_line={end + 1}]"
@@ -148,8 +203,10 @@ class WriteFile:
     workspace: Workspace
     name: str = "write_file"
     description: str = (
-        "Create a file (parent directories too) or replace a whole file's content. Prefer edit_file for "
-        "changes to an existing file. An existing file keeps its encoding, line endings and permissions."
+        "Create a file (parent directories too) or replace a whole file's content. Use edit_file for "
+        "changes to an existing file; replacing one needs a read_file of it first and must keep most of its "
+        "lines. The content is the file's complete text, never a diff. An existing file keeps its encoding, "
+        "line endings and permissions."
     )
     parameters: dict[str, Any] = field(default_factory=lambda: schema({
         "path": {"type": "string", "description": "file path relative to the workspace root"},
@@ -173,15 +230,20 @@ class WriteFile:
         shown = self.workspace.relative(path)
         before: str | None = None
         root = self.workspace.root
+        content = content.replace("\r\n", "\n")
+        if not shown.lower().endswith(PATCH_SUFFIXES) and looks_like_patch(content):
+            raise ToolError(f"refused: the content for {shown} is a diff, not the file's text; use edit_file "
+                            "(old_string/new_string) to change part of a file, or write_file with the complete text")
         with refusals_as_tool_errors():
             if os.path.lexists(path):
                 try:
                     before, _ = read_text(path, root=root, limit=MAX_READ_BYTES)
                 except BinaryFileError:
                     raise ToolError(f"{rel} is a binary file; refusing to overwrite it with text") from None
-            content = content.replace("\r\n", "\n")
+                self._check_replace(shown, before, content)
             write_text(path, content, root=root)
             after, _ = read_text(path, root=root, limit=MAX_READ_BYTES)
+        self.workspace.seen.note(shown)
         if before is None:
             lines = len(after.splitlines())
             return ToolResult(True, f"created {shown} ({lines} lines)", title=f"created {shown} ({lines} lines)",
@@ -190,3 +252,16 @@ class WriteFile:
         added, removed = diff_counts(diff)
         return ToolResult(True, f"wrote {shown} (+{added} -{removed})", title=f"wrote {shown} (+{added} -{removed})",
                           data={"path": shown, "created": False, "added": added, "removed": removed}, diff=diff)
+
+    def _check_replace(self, shown: str, before: str, content: str) -> None:
+        """Refuse replacing an existing file the run has not seen, or one whose lines the new content mostly drops."""
+        if shown not in self.workspace.seen:
+            raise ToolError(f"refused: read_file {shown} first; it exists and this run has not read it "
+                            "(use edit_file for a change to part of a file)")
+        total, kept = lines_kept(before, content)
+        if total and not content.strip():
+            raise ToolError(f"refused: empty content would erase all {total} lines of {shown}; "
+                            "use edit_file to remove the lines you mean to remove")
+        if total >= REWRITE_MIN_LINES and kept < total * REWRITE_MIN_KEPT:
+            raise ToolError(f"refused: this would drop {total - kept} of the {total} lines of {shown} "
+                            f"(keeping {kept}); use edit_file for a change to part of a file")

@@ -6,7 +6,7 @@ import contextlib
 import fnmatch
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from ornith_local.sandbox.paths import OutsideWorkspace, resolve_in_workspace
@@ -14,11 +14,33 @@ from ornith_local.sandbox.workspace_fs import UnsafePath, WorkspaceFS
 from ornith_local.tools.base import ToolError
 
 
+class ReadLog:
+    """The files one run has seen: read with read_file, matched by edit_file, or written by the run itself.
+
+    write_file replaces an existing file only when it is here, so the model cannot overwrite a file it never
+    looked at. Paths are as `Workspace.relative` gives them for the real (symlink-resolved) path.
+    """
+
+    def __init__(self) -> None:
+        self._paths: set[str] = set()
+
+    def note(self, rel: str) -> None:
+        self._paths.add(rel)
+
+    def __contains__(self, rel: object) -> bool:
+        return rel in self._paths
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+
 @dataclass(frozen=True)
 class Workspace:
     root: Path  # always the real (symlink-free) absolute path
     # Glob patterns of paths the model may not see at all (held-back tests): listings and searches leave them out.
     hidden: tuple[str, ...] = ()
+    # What this run's tools have seen (one Workspace per run, shared by every tool of the run).
+    seen: ReadLog = field(default_factory=ReadLog, compare=False, repr=False)
 
     @classmethod
     def at(cls, root: Path | str, hidden: tuple[str, ...] = ()) -> Workspace:

@@ -13,14 +13,15 @@ from pathlib import Path
 
 from ornith_local.sandbox import Sandbox
 from ornith_local.tools.testing import TestCase, TestCommand, TestReport
+from ornith_local.tools.testing.coverage import SuiteRun, run_suite
 from ornith_local.tools.testing.model import parse_frames
+from ornith_local.tools.testing.nothing_ran import ran_no_test, why_nothing_ran
 from ornith_local.triage.cluster import Group, group_failures, merge_by_top
-from ornith_local.triage.failures import Failure, read_failure
+from ornith_local.triage.failures import Failure, is_test_path, read_failure
 from ornith_local.triage.functions import FunctionIndex
 from ornith_local.triage.gitsignal import GitRecency
 from ornith_local.triage.localize import Evidence, Weights, learned_ranking, localize, merge_rankings
 from ornith_local.triage.model import Cluster, Suspect, TriageReport
-from ornith_local.triage.run import SuiteRun, run_suite
 from ornith_local.triage.sbfl import best_per_test
 
 Progress = Callable[[str], None]
@@ -49,7 +50,8 @@ class Collected:
 
 def collect(root: Path, sandbox: Sandbox, command: TestCommand, options: TriageOptions) -> Collected:
     started = time.monotonic()
-    suite = run_suite(root, sandbox, command, timeout_s=options.timeout_s, coverage=options.coverage)
+    suite = run_suite(root, sandbox, command, timeout_s=options.timeout_s, coverage=options.coverage,
+                      include=lambda path: not is_test_path(path))
     tests_s = time.monotonic() - started
     functions = FunctionIndex(root)
     cases = list(suite.report.failures) or _synthetic_failures(suite.report)
@@ -146,7 +148,7 @@ def build_report(collected: Collected, options: TriageOptions, tier: str) -> Tri
         runner=collected.command.runner, tests=_counts(collected), clusters=clusters, suspects=suspects,
         coverage=suite.spectra is not None, sandbox_tier=tier, output_tail=report.output,
     )
-    if suite.coverage_note:
+    if suite.coverage_note and not collected.command.missing:  # no run, no coverage: nothing to note
         result.notes.append(suite.coverage_note)
     if collected.evidence.git.note:
         result.notes.append(collected.evidence.git.note)
@@ -173,12 +175,17 @@ def _set_status(result: TriageReport, collected: Collected, options: TriageOptio
         if result.suspects:
             top = result.suspects[0]
             result.summary += f"; most suspicious: {top.path}:{top.line} {top.symbol}"
-    elif report.exit_code == 0 and result.tests["passed"] + result.tests["skipped"] > 0:
+    elif collected.command.missing:  # never ran: what is missing, and how to fix it
+        result.status = "error"
+        result.summary = report.error or f"cannot run the tests: {collected.command.missing}"
+    elif report.exit_code == 0 and result.tests["passed"] > 0:
         result.status = "all-passed"
         result.summary = f"all {result.tests['passed']} tests passed"
-    elif (report.error and "collected no tests" in report.error) or (report.exit_code == 0 and not report.cases):
+    elif result.tests["passed"] == 0 and (report.exit_code == 0 or report.ran_nothing or
+                                          ran_no_test(collected.command.argv, report.exit_code, report.output)):
+        # Zero tests executed (none found, all skipped, or none ornith can see) is never a pass.
         result.status = "no-tests"
-        result.summary = "the test command ran but found no tests"
+        result.summary = why_nothing_ran(collected.root, collected.command.argv, output=report.output)
     else:
         result.status = "error"
         result.summary = report.error or f"the test command failed (exit {report.exit_code})"

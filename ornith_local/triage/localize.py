@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ornith_local.tools.testing.spectra import Spectra
 from ornith_local.triage.failures import Failure, is_test_path
 from ornith_local.triage.features import Observation, features
 from ornith_local.triage.functions import Function, FunctionIndex
@@ -31,7 +32,6 @@ from ornith_local.triage.gitsignal import GitRecency, recently_changed_files
 from ornith_local.triage.model import Suspect
 from ornith_local.triage.ranker import Ranker, shipped
 from ornith_local.triage.sbfl import FunctionScore, dstar, ochiai, score_functions
-from ornith_local.triage.spectra import Spectra
 
 TRACEBACK_DECAY = 0.5
 MODULE_LINE = 1  # where a module's import-time code "starts", for its key and snippet

@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ornith_local.tools.testing.spectra import Spectra
 from ornith_local.triage.functions import Function, FunctionIndex
-from ornith_local.triage.spectra import Spectra
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,14 @@ from textual.content import Content
 from textual.widgets import Static
 
 from ornith_local.agent import events
+from ornith_local.agent.evidence import Evidence
 from ornith_local.tools.testing import CANNOT_RUN, NO_SUITE
 from ornith_local.tui.widgets.scaffold_panel import ScaffoldPanel
 from ornith_local.tui.widgets.status_bar import StatusBar
 from ornith_local.tui.widgets.transcript import ModelTurn, Notice, ToolCard, Transcript, UserEntry, markup
 
 OUTCOME_STYLE = {"verified": "$success", "flagged": "$error", "failed": "$error", "aborted": "$warning",
-                 "error": "$error", "interrupted": "$warning"}
+                 "error": "$error", "interrupted": "$warning", "unverified": "$warning"}
 
 
 class EventRenderer:
@@ -102,8 +103,13 @@ class EventRenderer:
                     mark = "[$success]✓[/]" if check.get("passed") else "[$error]✗[/]"
                     lines.append(Static(markup(f"{mark} $command: $summary", command=check.get("command", ""),
                                                summary=check.get("summary", ""))))
+                if event.evidence is not None:
+                    lines.append(Static(markup("[b]evidence:[/] $summary",
+                                               summary=Evidence.from_json(event.evidence).summary())))
                 self.transcript.add(Vertical(*lines, classes="checks"))
                 self.phase = "reviewing the diff"
+            case events.Reproduction():
+                self.transcript.add(Notice(Content(event.detail), "reproduction"))
             case events.Judged():
                 style = "$success" if event.verdict == "approve" else "$error"
                 self.transcript.add(Notice(markup(f"[b]judge:[/] [{style}]$verdict[/] — $reason",
@@ -177,6 +183,8 @@ class EventRenderer:
         label = "gaming suspected" if outcome == "flagged" else outcome
         lines = [markup(f"[b]outcome[/] [{OUTCOME_STYLE.get(outcome, '')} b]$label[/]$reason", label=label,
                         reason=f" ({event.reason})" if event.reason else "")]
+        if event.evidence is not None:
+            lines.append(Content(f"evidence: {Evidence.from_json(event.evidence).summary()}"))
         rules = sorted({str(finding.get("rule")) for finding in event.findings})
         lines.append(Content(f"guard: sandbox ✓ · monitor: {', '.join(rules) if rules else 'clean'}"))
         tokens = event.tokens

@@ -82,6 +82,10 @@ def _report_checks(args: argparse.Namespace, results: list[CheckResult]) -> None
         detail = f"{result.duration_s:.1f} s" if result.status != "skipped" else result.note
         if result.status == "timeout":
             detail = result.note
+        if result.checked_nothing:  # one line: what is missing or why no test ran, and what to do about it
+            _print(args, Text.assemble("  ", Text.from_markup(MARKS[result.status]), f" {result.check.name}  ",
+                                       (result.note, "red")))
+            continue
         _print(args, f"  {MARKS[result.status]} {result.check.name}  [dim]{detail}[/]")
         if result.failed:
             lines = result.output.splitlines()
@@ -100,7 +104,8 @@ def _json(args: argparse.Namespace, data: dict[str, Any]) -> None:
 def _check_json(result: CheckResult) -> dict[str, Any]:
     return {"name": result.check.name, "status": result.status, "command": result.command,
             "source": result.check.source, "exit_code": result.exit_code, "seconds": round(result.duration_s, 3),
-            "note": result.note, "output": result.output if result.failed else ""}
+            "note": result.note, "checked_nothing": result.checked_nothing,
+            "output": result.output if result.failed else ""}
 
 
 def _apply_saved(args: argparse.Namespace, run: StagedRun, budget: float) -> str | None:
@@ -199,7 +204,10 @@ def _run(args: argparse.Namespace, run: StagedRun) -> int:
     warn_only = args.warn_only or run.config.precommit.warn_only
     budget = args.budget or run.config.precommit.time_budget_s
     patch = _apply_saved(args, run, budget) if args.apply else None
-    if patch is None:
+    if all(r.checked_nothing for r in failures):
+        # A missing runner or a run with no test: no edit to the staged code fixes that, so no model is asked.
+        data["note"] = "no fix to suggest: the failing checks tested nothing (see above)"
+    elif patch is None:
         choice = choose_model(run.config, args.model, args.no_model)
         label = choice.label or "the model"
         with stderr.status(f"asking {label} for a fix (at most {budget:.0f} s)…"):

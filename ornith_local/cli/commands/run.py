@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from ornith_local.agent import events
+from ornith_local.agent.evidence import Evidence
 from ornith_local.agent.sessions import ResumeState
 from ornith_local.agent.state import RunResult
 from ornith_local.cli.argtypes import context_size, endpoint_url
@@ -36,6 +37,10 @@ NAME = "run"
 HELP = "run a task headless: propose a scaffold, work inside it, verify"
 
 STATUS_STYLE = {"done": "green", "replan": "yellow", "failed": "red", "abort": "red"}
+# One exit status per outcome, so a script can tell them apart (2: bad usage, 130: interrupted).
+EXIT_CODES: dict[str, int] = {"verified": 0, "failed": 1, "unverified": 3, "flagged": 4, "aborted": 5, "error": 6}
+EPILOG = ("exit status: 0 verified, 1 failed, 2 bad usage, 3 unverified (the checks pass but nothing showed the "
+             "problem fixed), 4 flagged (gaming suspected), 5 aborted, 6 error, 130 interrupted")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -119,6 +124,10 @@ class EventPrinter:
                 for check in event.checks:
                     mark = "[green]✓[/]" if check["passed"] else "[red]✗[/]"
                     stdout.print(f"  {mark} {escape(check['command'])}: {escape(check['summary'])}")
+                if event.evidence is not None:
+                    stdout.print(f"  [bold]evidence:[/] {escape(Evidence.from_json(event.evidence).summary())}")
+            case events.Reproduction():
+                stdout.print(f"    [cyan]{escape(event.detail)}[/]")
             case events.Judged():
                 style = "green" if event.verdict == "approve" else "red"
                 stdout.print(f"[bold]Judge:[/] [{style}]{event.verdict}[/] — {escape(event.reason)}")
@@ -181,6 +190,8 @@ def print_summary(result: RunResult, repo: Path) -> None:
     table.add_row("outcome", f"[{outcome_style}]{label}[/]" + (f" ({escape(result.reason)})" if result.reason else ""))
     checks = ", ".join(f"{c.name}: {'pass' if c.passed else 'fail'}" for c in result.checks)
     table.add_row("checks", checks or "none ran")
+    if result.evidence is not None:
+        table.add_row("evidence", escape(result.evidence.summary()))
     flags = [f for f in result.findings if f.flags_run]
     notices = [f for f in result.findings if not f.flags_run]
     table.add_row("guard", "sandbox ✓ · monitor: " + (
@@ -275,12 +286,16 @@ def execute(*, task: str, repo: Path, args: argparse.Namespace, resume: ResumeSt
             return 130
     if as_json:
         emit_summary({"session_id": result.session_id, "outcome": result.outcome, "reason": result.reason,
+                      "exit_code": EXIT_CODES[result.outcome],
+                      "checks": [check.to_json() for check in result.checks],
+                      "evidence": result.evidence.to_json() if result.evidence else None,
+                      "findings": [finding.to_json() for finding in result.findings], "judge": result.judge,
                       "turns": result.turns, "tokens": result.tokens, "elapsed_s": result.elapsed_s,
                       "files_changed": result.files_changed, "error": result.error,
                       "undo": f"ornith undo --session {result.session_id} --repo {repo}"})
     else:
         print_summary(result, repo)
-    return 0 if result.outcome == "verified" else 1
+    return EXIT_CODES[result.outcome]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -25,7 +25,8 @@ NAME = "sessions"
 HELP = "list, show, resume and export past runs"
 
 OUTCOME_STYLE = {"verified": "green", "flagged": "bold red", "failed": "red", "aborted": "yellow",
-                 "interrupted": "yellow", "error": "red"}
+                 "interrupted": "yellow", "error": "red",
+                 "unverified": "yellow"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -22,6 +22,7 @@ from ornith_local.tools.base import CallPreview, Effect, ToolError, ToolResult, 
 from ornith_local.tools.testing import integrity
 from ornith_local.tools.testing.detect import TestCommand, detect_test_command
 from ornith_local.tools.testing.model import Frame, TestCase, TestReport
+from ornith_local.tools.testing.nothing_ran import ran_no_test, why_nothing_ran
 from ornith_local.tools.testing.parsers import (
     looks_like_tap,
     parse_cargo,
@@ -123,7 +124,7 @@ def run_tests(root: Path, sandbox: Sandbox | None = None, *, command: TestComman
         report.cases = parse_unittest(output)
     elif command.runner in (*JS_RUNNERS, "custom") and looks_like_tap(result.stdout):
         report.cases = parse_tap(result.stdout, root)
-    report.error = junit_problem or _problem(report, command, timeout)
+    report.error = junit_problem or _problem(root, report, command, timeout)
     if changed:  # the result cannot be trusted, whatever it says
         report.error = "the test setup changed since the run started: " + ", ".join(changed)
     return report
@@ -143,7 +144,7 @@ def _read_report(root: Path, junit: Path | None) -> tuple[str | None, str | None
     return data.decode("utf-8", errors="replace"), None
 
 
-def _problem(report: TestReport, command: TestCommand, timeout: float) -> str | None:
+def _problem(root: Path, report: TestReport, command: TestCommand, timeout: float) -> str | None:
     if report.timed_out:
         return f"the test command timed out after {timeout:.0f} s"
     if report.exit_code == 127:
@@ -152,6 +153,9 @@ def _problem(report: TestReport, command: TestCommand, timeout: float) -> str | 
         return "pytest collected no tests"
     if report.ran_nothing:
         return f"the test command ran no test (exit {report.exit_code}): a check that runs nothing never passes"
+    if not report.cases and ran_no_test(command.argv, report.exit_code, report.output):
+        # A configured command reads as "custom": its own output says it ran nothing (unittest on pytest tests).
+        return why_nothing_ran(root, command.argv, output=report.output)
     if report.exit_code != 0 and not report.cases:
         return f"the test command failed (exit {report.exit_code}) before reporting any test"
     if report.exit_code != 0 and not report.failures and command.runner in {"pytest", "go", "cargo", "unittest"}:

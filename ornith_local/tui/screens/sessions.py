@@ -23,7 +23,8 @@ from ornith_local.tui.widgets.transcript import Transcript, markup
 MAX_ROWS = 200
 # DataTable cells are Rich renderables: named colours, which every theme maps.
 OUTCOME_COLOUR = {"verified": "green", "flagged": "bold red", "failed": "red", "aborted": "yellow",
-                  "interrupted": "yellow", "error": "red"}
+                  "interrupted": "yellow", "error": "red",
+                  "unverified": "yellow"}
 
 
 class SessionsScreen(Screen[tuple[str, Path] | None]):

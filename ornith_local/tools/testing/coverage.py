@@ -1,9 +1,9 @@
-"""Run the project's suite once, in the sandbox, through `run_tests`, with per-test coverage on the side.
+"""Run the project's suite once, in the sandbox, through `run_tests`, with per-test line coverage on the side.
 
-The tools' `run_tests` detects and runs the suite and parses its results; triage adds only
-environment: `_EnvSandbox` passes PYTHONPATH / PYTEST_ADDOPTS through to the sandboxed command so our
-pytest plugin (`_pytest_plugin.py`) records which test ran which line. One run gives both the
-results and the spectra, which is what keeps triage within about one and a half plain test runs.
+`run_tests` detects and runs the suite and parses its results; this adds only environment: `_EnvSandbox`
+passes PYTHONPATH / PYTEST_ADDOPTS through to the sandboxed command so our pytest plugin
+(`_coverage_plugin.py`) records which test ran which line. One run gives both the results and the
+spectra: triage ranks suspects with them, the agent's verifier asks which tests execute a change.
 """
 
 from __future__ import annotations
@@ -12,18 +12,17 @@ import json
 import re
 import secrets
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ornith_local.sandbox import CommandResult, Sandbox, ShellSession
 from ornith_local.tools.testing import Frame, TestCommand, TestReport, run_tests
-from ornith_local.triage.failures import is_test_path
-from ornith_local.triage.spectra import Spectra, read_spectra
+from ornith_local.tools.testing.spectra import Spectra, read_spectra
 
 PLUGIN_MODULE = "ornith_triage_cov"
 _DUMP_FRAME = re.compile(r'File "(?P<path>[^"]+)", line (?P<line>\d+) in (?P<func>\S+)')
-PLUGIN_SOURCE = Path(__file__).with_name("_pytest_plugin.py")
+PLUGIN_SOURCE = Path(__file__).with_name("_coverage_plugin.py")
 SCRATCH_PREFIX = ".ornith-triage-"
 
 
@@ -131,23 +130,24 @@ def _plugin_problem(scratch: Path) -> str:
 
 
 def run_suite(root: Path, sandbox: Sandbox, command: TestCommand, *, timeout_s: float, coverage: bool = True,
-              ) -> SuiteRun:
-    """Run `command` once; spectra when it is pytest-based and coverage.py could record."""
+              include: Callable[[str], bool] = lambda path: True, select: Sequence[str] = ()) -> SuiteRun:
+    """Run `command` once (or its `select`ed tests); spectra of the files `include` keeps when the suite is
+    pytest-based and coverage.py could record."""
     pytest_based = command.runner == "pytest" or (command.runner == "custom" and "pytest" in command.display)
     if not (coverage and pytest_based):
-        report = run_tests(root, sandbox, command=command, timeout_s=timeout_s)
+        report = run_tests(root, sandbox, command=command, timeout_s=timeout_s, select=select)
         note = "coverage off (--no-coverage)" if not coverage else \
             f"no per-test coverage for {command.runner} suites: SBFL needs pytest"
         return SuiteRun(report, None, note)
     scratch = _prepare_scratch(root)
     try:
         report = run_tests(root, _EnvSandbox(sandbox, _coverage_env(root, scratch, timeout_s)), command=command,
-                           timeout_s=timeout_s)
+                           timeout_s=timeout_s, select=select)
         progress = _read_progress(scratch)
         hang = _read_hang(scratch) if report.timed_out else ()
         data_files = sorted(scratch.glob("coverage.data.*"))
         problem = _plugin_problem(scratch)
-        spectra = read_spectra(data_files, root, include=lambda path: not is_test_path(path)) if data_files \
+        spectra = read_spectra(data_files, root, include=include) if data_files \
             else None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""Splitting a shared bill between friends."""

@@ -1,0 +1,1 @@
+"""Newsletter tooling: the contact list and its export to the mailing service."""

@@ -1,0 +1,1 @@
+"""E-mail notifications: which users get which kind of mail."""

@@ -1,0 +1,1 @@
+"""Monthly subscriptions: renewal dates and what the subscription page shows."""

@@ -1,0 +1,11 @@
+"""Calendar arithmetic for monthly billing."""
+
+from datetime import date
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day of the month `months` later. When that month is shorter, its last day:
+    Jan 31 + 1 month is Feb 29 in a leap year, Feb 28 otherwise."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return day.replace(year=year, month=month)

@@ -1,0 +1,1 @@
+"""User accounts of the community site."""

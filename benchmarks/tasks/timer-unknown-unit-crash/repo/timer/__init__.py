@@ -1,0 +1,1 @@
+"""A kitchen timer for the terminal."""
