@@ -12,7 +12,8 @@ from ornith_local.llm.tool_format import tool_format_for
 
 SYSTEM = """You are ornith, a careful coding agent working inside the user's repository on their own machine.
 You act only through tool calls. Read before you edit; make the smallest change that does the job;
-never edit tests to make them pass; never claim success: the runtime runs the checks itself.
+never edit existing tests to make them pass (a new test file that shows the problem is welcome); never
+claim success: the runtime runs the checks itself, and a fix counts only when a test shows the problem before it.
 Work in the current step only, with the tools that step allows. End a step by calling step_done with a
 one-sentence summary of what you found or changed, or call replan with the reason if the plan is wrong."""
 
@@ -22,6 +23,8 @@ ordered steps. Each step has a short name, its intent, the tools it needs (only 
 A step can use only the tools it lists, so give each step every tool its work needs: a step that edits
 also needs read_file, a step that runs the tests also needs what fixes a failure.
 Add acceptance checks only if a shell command beyond the project's tests would prove the goal.
+When no existing test fails because of the problem, start with a step that writes a new test file
+showing it (the test must fail before the fix).
 Keep plans short: most tasks need 2-4 steps and at most {max_turns} turns in all.
 
 For example, for the task "The CSV export drops the last row" a good scaffold is:

@@ -27,6 +27,7 @@ from ornith_local.tools.testing import (
     run_tests,
 )
 from ornith_local.tools.testing.coverage import run_suite
+from ornith_local.tools.testing.detect import TestCommand
 from ornith_local.tools.testing.model import COUNTING_RUNNERS
 
 
@@ -142,14 +143,21 @@ class SandboxVerifier:
         if not all(is_test_path(other) for other in changed):
             return None  # the code has changed already: a failure now would not be the untouched code's
         new = sorted(other for other in changed if is_new_test(other, tree) and (self.root / other).is_file())
-        report = run_tests(self.root, self.sandbox, select=new, timeout_s=self.timeout_s)
-        shown = {case.id: case.message for case in report.failures
+        if _runs_pytest(self.root):
+            report = run_tests(self.root, self.sandbox, select=new, timeout_s=self.timeout_s)
+            candidates = report.failures
+        elif self.before is not None:  # runners that select by name, not file: the tests the baseline did not have
+            report = run_tests(self.root, self.sandbox, timeout_s=self.timeout_s)
+            candidates = [case for case in report.failures if case.id not in self.before]
+        else:
+            return None
+        shown = {case.id: case.message for case in candidates
                  if case.outcome == "failed" and not broken_test(case.message)}
         self.reproduced = shown  # the latest state of the new tests before the first change to the code
         if shown:
             return (f"runtime: {len(shown)} new test(s) fail on the untouched code "
                     f"({', '.join(sorted(shown)[:3])}): recorded as the reproduction of the problem")
-        broken = [case for case in report.failures if case.id not in shown]
+        broken = [case for case in candidates if case.id not in shown]
         if broken or report.error:
             why = broken[0].message if broken else report.error
             return f"runtime: the new tests cannot run ({why}): they do not show the problem yet"
@@ -178,7 +186,7 @@ class SandboxVerifier:
             report = run_tests(self.root, self.sandbox, timeout_s=self.timeout_s)
             return self._result(report.error or "no test ran", report.command, [], {"unrunnable": True}), \
                 Evidence(tests_ran=0, empty_diff=not diff.strip(), coverage_note="no test ran")
-        pytest = command.runner == "pytest" or (command.runner == "custom" and "pytest" in command.display)
+        pytest = _is_pytest(command)
         runs = [run_suite(self.root, self.sandbox, command, timeout_s=self.timeout_s, include=source_only,
                           select=[f"--ignore={path}" for path in new] if pytest else ())]
         if pytest and new:
@@ -194,6 +202,7 @@ class SandboxVerifier:
         check = self._result(error, runs[0].report.command, cases,
                              {"report": format_report(runs[0].report), "unrunnable": ran == 0})
         passing = {case.id for case in cases if case.outcome == "passed"}
+        ran_ids = {case.id for case in cases}
         failed_before = self.already_failing or frozenset()
         spectra = [(run.spectra, {c.id for c in run.report.cases if c.outcome == "passed"})
                    for run in runs if run.spectra is not None]
@@ -202,8 +211,8 @@ class SandboxVerifier:
             tests_ran=ran,
             fail_to_pass=tuple(sorted(passing & (failed_before | self.reproduced.keys()))),
             reproduced=tuple(sorted(self.reproduced)),
-            regressions=tuple(sorted(test for test in (self.before or {}) if self.before and self.before[test] ==
-                                     "passed" and test not in passing and any(c.id == test for c in cases))),
+            regressions=tuple(sorted(test for test, outcome in (self.before or {}).items()
+                                     if outcome == "passed" and test in ran_ids and test not in passing)),
             coverage=coverage, empty_diff=not diff.strip(),
             coverage_note="" if coverage else (runs[0].coverage_note or "coverage was not recorded"))
         return check, evidence
@@ -228,6 +237,15 @@ class SandboxVerifier:
         tail = (result.stdout + result.stderr).strip().splitlines()[-1:] or [""]
         summary = "timed out" if result.timed_out else f"exit {result.exit_code}: {tail[0][:160]}"
         return CheckResult(name, command, result.exit_code == 0 and not result.timed_out, summary)
+
+
+def _is_pytest(command: TestCommand) -> bool:
+    return command.runner == "pytest" or (command.runner == "custom" and "pytest" in command.display)
+
+
+def _runs_pytest(root: Path) -> bool:
+    frozen = integrity.frozen(root)
+    return frozen is not None and frozen.command is not None and _is_pytest(frozen.command)
 
 
 def _merge(reports: list[list[TestCase]], new: list[str]) -> list[TestCase]:
