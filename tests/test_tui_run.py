@@ -13,6 +13,7 @@ from ornith_local.llm.scripted import ScriptedBackend
 from ornith_local.tui.screens.approval import ApprovalScreen
 from ornith_local.tui.widgets.scaffold_panel import ScaffoldPanel
 from ornith_local.tui.widgets.transcript import ModelTurn, ToolCard
+from tests.conftest import git
 
 pytestmark = pytest.mark.anyio
 
@@ -45,6 +46,8 @@ async def test_approve_an_edit_with_y_applies_it_and_the_run_reports(example_rep
         assert "edited invoicing/discounts.py" in transcript
         assert "Checks" in transcript and "outcome" in transcript
         assert app.last_outcome == "verified"  # the example's suite decides (fewer failures than before)
+        # What earned it: the tests that failed before and pass now, and the passing tests that run the change.
+        assert "evidence: 2 failing before, passing after; changed lines covered by" in transcript
 
 
 async def test_no_declines_the_edit_and_leaves_the_file_alone(example_repo: Path) -> None:
@@ -263,3 +266,21 @@ async def test_a_narrow_terminal_keeps_model_mode_sandbox_and_guard_on_the_statu
         await wait_until(pilot, lambda: wide.status.model is not None, "the model")
         await pilot.pause()
         assert "tok/s" in str(wide.status.render()) and "ctx " in str(wide.status.render())
+
+
+async def test_a_run_that_changed_nothing_on_a_green_suite_ends_unverified(example_repo: Path) -> None:
+    for rel, old, new in (("invoicing/discounts.py", "quantity > minimum", "quantity >= minimum"),
+                          ("invoicing/invoice.py", "        return round_cents(self.subtotal / len(self.lines))",
+                           "        if not self.lines:\n            return round_cents(0)\n"
+                           "        return round_cents(self.subtotal / len(self.lines))")):
+        (example_repo / rel).write_text((example_repo / rel).read_text().replace(old, new))
+    git(example_repo, "commit", "-qam", "a green suite")
+    replies = [scaffold(("look", ["read_file"], 2, "abort"), kind="explain"),
+               call("read_file", path="invoicing/money.py"), call("step_done", summary="nothing to change")]
+    app = make_app(example_repo, replies, mode="auto")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await send(pilot, "negative amounts should print the minus sign first")
+        await wait_until(pilot, lambda: not app.running, "the end of the run")
+        assert app.last_outcome == "unverified"
+        transcript = texts(app.transcript)
+        assert "unverified" in transcript and "nothing was changed" in transcript

@@ -55,9 +55,9 @@ class Evidence:
 
     def missing(self) -> list[str]:
         """What `verified` needs and this run did not show, one phrase each; empty when nothing is missing."""
+        if self.empty_diff:  # the rest follows from it
+            return ["nothing was changed"]
         gaps: list[str] = []
-        if self.empty_diff:
-            gaps.append("nothing was changed")
         if not self.fail_to_pass:
             gaps.append("no test failed before the change and passes after it (nothing showed the problem; a new "
                         "test that fails on the untouched code is the evidence)")

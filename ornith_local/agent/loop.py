@@ -81,7 +81,7 @@ class Loop:
             if missing := evidence.missing():
                 outcome, reason = "unverified", "the checks pass, but " + "; ".join(missing)
             else:
-                outcome, reason = "verified", "the checks pass; " + evidence.summary()
+                outcome, reason = "verified", "the checks pass and show the problem fixed"
                 if self.deps.judge is not None:
                     judge = self.deps.judge(task, diff)
                     self._emit(events.Judged(verdict=judge.get("verdict", ""), reason=judge.get("reason", "")))

@@ -26,8 +26,7 @@ from ornith_local.tools.testing import (
     integrity,
     run_tests,
 )
-from ornith_local.tools.testing.coverage import run_suite
-from ornith_local.tools.testing.detect import TestCommand
+from ornith_local.tools.testing.coverage import is_pytest, run_suite
 from ornith_local.tools.testing.model import COUNTING_RUNNERS
 
 
@@ -186,16 +185,18 @@ class SandboxVerifier:
             report = run_tests(self.root, self.sandbox, timeout_s=self.timeout_s)
             return self._result(report.error or "no test ran", report.command, [], {"unrunnable": True}), \
                 Evidence(tests_ran=0, empty_diff=not diff.strip(), coverage_note="no test ran")
-        pytest = _is_pytest(command)
+        pytest = is_pytest(command)
         runs = [run_suite(self.root, self.sandbox, command, timeout_s=self.timeout_s, include=source_only,
                           select=[f"--ignore={path}" for path in new] if pytest else ())]
         if pytest and new:
             runs.append(run_suite(self.root, self.sandbox, command, timeout_s=self.timeout_s, include=source_only,
                                   select=new))
         cases = _merge([run.report.cases for run in runs], new)
-        error = next((run.report.error for run in runs if run.report.error), None)
+        # New files that hold no test (a helper module) are nothing to judge: pytest's exit 5 there is no failure.
+        judged = [runs[0], *(run for run in runs[1:] if run.report.exit_code != 5)]
+        error = next((run.report.error for run in judged if run.report.error), None)
         if error is None and not any(case.outcome in ("failed", "error") for case in cases) and any(
-                run.report.exit_code != 0 for run in runs):
+                run.report.exit_code != 0 for run in judged):
             error = f"the test command exited {runs[0].report.exit_code}"
         counting = runs[0].report.runner in COUNTING_RUNNERS
         ran = sum(case.outcome in ("passed", "failed") for case in cases) if counting else -1
@@ -239,13 +240,9 @@ class SandboxVerifier:
         return CheckResult(name, command, result.exit_code == 0 and not result.timed_out, summary)
 
 
-def _is_pytest(command: TestCommand) -> bool:
-    return command.runner == "pytest" or (command.runner == "custom" and "pytest" in command.display)
-
-
 def _runs_pytest(root: Path) -> bool:
     frozen = integrity.frozen(root)
-    return frozen is not None and frozen.command is not None and _is_pytest(frozen.command)
+    return frozen is not None and frozen.command is not None and is_pytest(frozen.command)
 
 
 def _merge(reports: list[list[TestCase]], new: list[str]) -> list[TestCase]:

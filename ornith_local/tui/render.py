@@ -103,9 +103,6 @@ class EventRenderer:
                     mark = "[$success]✓[/]" if check.get("passed") else "[$error]✗[/]"
                     lines.append(Static(markup(f"{mark} $command: $summary", command=check.get("command", ""),
                                                summary=check.get("summary", ""))))
-                if event.evidence is not None:
-                    lines.append(Static(markup("[b]evidence:[/] $summary",
-                                               summary=Evidence.from_json(event.evidence).summary())))
                 self.transcript.add(Vertical(*lines, classes="checks"))
                 self.phase = "reviewing the diff"
             case events.Reproduction():

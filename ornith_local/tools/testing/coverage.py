@@ -129,15 +129,19 @@ def _plugin_problem(scratch: Path) -> str:
     return ""
 
 
+def is_pytest(command: TestCommand) -> bool:
+    """The command runs pytest (detected, or configured as a command that calls it): the plugin can record."""
+    return command.runner == "pytest" or (command.runner == "custom" and "pytest" in command.display)
+
+
 def run_suite(root: Path, sandbox: Sandbox, command: TestCommand, *, timeout_s: float, coverage: bool = True,
               include: Callable[[str], bool] = lambda path: True, select: Sequence[str] = ()) -> SuiteRun:
     """Run `command` once (or its `select`ed tests); spectra of the files `include` keeps when the suite is
     pytest-based and coverage.py could record."""
-    pytest_based = command.runner == "pytest" or (command.runner == "custom" and "pytest" in command.display)
-    if not (coverage and pytest_based):
+    if not (coverage and is_pytest(command)):
         report = run_tests(root, sandbox, command=command, timeout_s=timeout_s, select=select)
         note = "coverage off (--no-coverage)" if not coverage else \
-            f"no per-test coverage for {command.runner} suites: SBFL needs pytest"
+            f"no per-test coverage for {command.runner} suites (measured for pytest suites only)"
         return SuiteRun(report, None, note)
     scratch = _prepare_scratch(root)
     try:
