@@ -86,6 +86,7 @@ def test_formula_update_points_at_the_sdist(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # its own steps allow 900 + 1500 s: a build and a pipx install on a busy 2-core machine
 def test_built_wheel_installs_with_pipx_and_runs(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
     subprocess.run([sys.executable, "-m", "build", "--wheel", "--sdist", "--outdir", str(dist), str(ROOT)],
