@@ -169,3 +169,27 @@ def test_ornith_run_prints_a_suite_that_cannot_run_in_red(monkeypatch: pytest.Mo
     shown = buffer.getvalue()
     assert "tests: cannot run the tests: pytest is not installed" in Text.from_ansi(shown).plain
     assert "\x1b[31m" in shown  # red: the run cannot be verified
+
+
+def test_coverage_runs_with_a_project_venv_whose_interpreter_links_outside_the_repo(example_repo: Path,
+                                                                                    tmp_path: Path) -> None:
+    """The README demo's setup: `.venv/bin/python` links to a python3 in another folder, which the sandbox must be
+    shown for the final run under coverage too (it was not: exit 127, and the demo's fix ended unverified)."""
+    base = Path(sys.base_prefix) / "bin" / "python3"
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "python3").symlink_to(base)
+    venv = example_repo / ".venv"
+    subprocess.run([str(tmp_path / "bin" / "python3"), "-m", "venv", str(venv)], check=True)
+    installed = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
+                                "--disable-pip-version-check", "pytest"], capture_output=True, text=True, timeout=300)
+    if installed.returncode != 0:
+        pytest.skip(f"pytest could not be installed in the project's venv: {installed.stderr.strip()[-200:]}")
+    (example_repo / ".gitignore").write_text(".venv/\n")
+    git(example_repo, "add", ".gitignore")
+    git(example_repo, "commit", "-qm", "ignore the venv")
+    verifier, tree = opened(example_repo)
+    assert ".venv" in verifier.describe()
+    fix_the_empty_average(example_repo)
+    checked = verifier.verify((), tree)
+    assert checked.checks[0].passed, checked.checks[0].summary
+    assert checked.evidence.coverage is not None and checked.evidence.coverage.covered >= 1

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ornith_local.sandbox import CommandResult, Sandbox, ShellSession
+from ornith_local.sandbox import CommandResult, Sandbox, ShellSession, with_read_only
 from ornith_local.tools.testing import Frame, TestCommand, TestReport, run_tests
 from ornith_local.tools.testing.spectra import Spectra, read_spectra
 
@@ -145,7 +145,9 @@ def run_suite(root: Path, sandbox: Sandbox, command: TestCommand, *, timeout_s: 
         return SuiteRun(report, None, note)
     scratch = _prepare_scratch(root)
     try:
-        report = run_tests(root, _EnvSandbox(sandbox, _coverage_env(root, scratch, timeout_s)), command=command,
+        # The interpreter's own folders first (a venv linking outside the repo): the wrapper hides the real sandbox.
+        shown = with_read_only(sandbox, command.read_only)
+        report = run_tests(root, _EnvSandbox(shown, _coverage_env(root, scratch, timeout_s)), command=command,
                            timeout_s=timeout_s, select=select)
         progress = _read_progress(scratch)
         hang = _read_hang(scratch) if report.timed_out else ()
