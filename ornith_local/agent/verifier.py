@@ -176,7 +176,8 @@ class SandboxVerifier:
 
     def _tests(self, diff: str, tree: ChangedTree) -> tuple[CheckResult, Evidence]:
         """The suite once more, under coverage where it is pytest: the tests that were there without the new
-        test files (a new file's import-time code could patch what the old tests see), then the new files."""
+        test files (a new file's import-time code could patch what the old tests see), then the new files. Only
+        pytest can leave files out by path: for other runners one run holds both, and that patch is not ruled out."""
         frozen = integrity.frozen(self.root)
         command = frozen.command if frozen else None
         new = sorted(path for path in tree.changed_files() if is_new_test(path, tree) and (self.root / path).is_file())
