@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ornith_local.agent.evidence import Evidence, broken_test, change_coverage, changed_lines
-from ornith_local.guard.monitor import is_test_config, is_test_path
+from ornith_local.guard.monitor import GuardPolicy, is_test_path
 from ornith_local.sandbox import Sandbox
 from ornith_local.tools.testing import (
     CANNOT_RUN,
@@ -82,7 +82,7 @@ class Verifier(Protocol):
 def is_new_test(path: str, tree: ChangedTree) -> bool:
     """A test file the run created: allowed, unlike an edit of the tests that were there (a new conftest.py or
     test configuration is not a test: it changes how every test runs)."""
-    return is_test_path(path) and not is_test_config(path) and tree.is_new_file(path)
+    return GuardPolicy().may_create(path) and tree.is_new_file(path)
 
 
 class SandboxVerifier:

@@ -173,11 +173,6 @@ def tool_path(root: Path, python: str) -> str:
     return os.pathsep.join(dict.fromkeys(dirs))
 
 
-def _ran_no_test(command: str, exit_code: int, output: str) -> bool:
-    """pytest's exit 5, or a runner's own "ran 0 tests" line (unittest exits 0 for it before Python 3.12)."""
-    return ran_no_test(command, exit_code, output)
-
-
 def _tail(text: str) -> str:
     return text if len(text) <= OUTPUT_TAIL_CHARS else "[…]\n" + text[-OUTPUT_TAIL_CHARS:]
 
@@ -209,7 +204,7 @@ def run_checks(checks: Sequence[Check], context: Context, sandbox: Sandbox, tree
         status: Status = "timeout" if outcome.timed_out else \
             "passed" if outcome.exit_code in check.ok_codes else "failed"
         note = f"timed out after {remaining:.0f} s" if outcome.timed_out else ""
-        nothing = status != "timeout" and _ran_no_test(command, outcome.exit_code, output)
+        nothing = status != "timeout" and ran_no_test(command, outcome.exit_code, output)
         if nothing:
             # A test check that executed nothing checked nothing: never a pass, and the note says what to fix.
             selected = context.related_tests if "{related_tests" in check.command else ()

@@ -30,9 +30,6 @@ class ReadLog:
     def __contains__(self, rel: object) -> bool:
         return rel in self._paths
 
-    def __len__(self) -> int:
-        return len(self._paths)
-
 
 @dataclass(frozen=True)
 class Workspace:
