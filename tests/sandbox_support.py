@@ -29,7 +29,9 @@ PROBES = {probe.name: probe for probe in probe_tiers()}
 # What the fallback does not claim to stop (it is labelled unsandboxed and needs approval).
 FALLBACK_OPEN = {
     "write_outside", "append_bashrc", "read_ssh_key", "read_agent_config", "proc_environ", "signal_agent",
-    "ptrace_agent", "tcp_loopback", "tcp_outside", "udp", "unix_path", "unix_abstract", "symlink_escape",
+    "ptrace_agent", "tcp_loopback_without_network", "tcp_outside", "udp_without_network", "unix_path",
+    "allow_network_keeps_host_loopback_out", "allow_network_keeps_host_loopback_out_udp", "allow_network_reaches_out",
+    "allow_network_resolver_when_the_host_uses_a_loopback_one", "unix_abstract", "symlink_escape",
     "git_dir_readonly", "daemon", "nested_userns", "remount_root", "tiocsti", "new_git_dir_readonly",
     "repo_config_readonly", "setuid_bit", "private_dev", "hidden_root_files", "mknod_block", "setpgid_hopper",
     "tmpfs_bounded", "unprivileged_uid",

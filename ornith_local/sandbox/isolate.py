@@ -124,6 +124,9 @@ def isolate(spec: dict[str, Any]) -> None:
     for path in spec["read_only"]:
         if os.path.lexists(path) and not stat.S_ISLNK(os.lstat(path).st_mode):
             _read_only(path)
+    for source, target in spec.get("binds", []):  # e.g. a resolv.conf the command's own network can reach
+        _mount(source, target, None, MS_BIND)
+        _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
     if spec.get("private_dev"):
         _private_dev(int(spec["tmpfs_bytes"]))
     _become_init()

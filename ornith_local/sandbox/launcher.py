@@ -20,6 +20,7 @@ _CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446  # the same on every 
 _CREATE_RULESET_VERSION = 1
 _RULE_PATH_BENEATH, _RULE_NET_PORT = 1, 2
 _PR_SET_NO_NEW_PRIVS, _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 38, 22, 2
+_CLONE_NEWNET, _CLONE_NEWUSER = 0x40000000, 0x10000000
 
 # Landlock filesystem rights, with the ABI that introduced each one.
 EXECUTE, WRITE_FILE, READ_FILE, READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
@@ -166,6 +167,20 @@ def become(uid: int, gid: int) -> None:
     os.setresuid(uid, uid, uid)
 
 
+def join_network(netns: dict[str, str | None]) -> None:
+    """Enter the command's own network namespace (sandbox/network.py): its user namespace first when not root."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for path, kind in ((netns.get("user"), _CLONE_NEWUSER), (netns["net"], _CLONE_NEWNET)):
+        if path:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                if libc.setns(ctypes.c_int(fd), ctypes.c_int(kind)) != 0:
+                    error = ctypes.get_errno()
+                    raise OSError(error, f"setns {path}: {os.strerror(error)}")
+            finally:
+                os.close(fd)
+
+
 def join_cgroup(path: str) -> None:
     """Move this process (so every later descendant) into the command's cgroup."""
     with open(os.path.join(path, "cgroup.procs"), "w") as handle:
@@ -176,6 +191,8 @@ def main(argv: list[str]) -> int:
     spec = json.loads(argv[1])
     command = argv[3:]  # argv[2] is "--"
     try:
+        if spec.get("netns"):
+            join_network(spec["netns"])
         if spec.get("cgroup"):
             join_cgroup(spec["cgroup"])
         apply_rlimits(spec["rlimits"], spec.get("processes"))

@@ -9,14 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ornith_local.sandbox.launcher import landlock_abi
+from ornith_local.sandbox.network import network_guarantee
 from ornith_local.sandbox.policy import Limits, RunRequest, SandboxError
 from ornith_local.sandbox.process import execute
 from ornith_local.sandbox.seccomp import seccomp_supported
-from ornith_local.sandbox.tiers import Tier, can_isolate, make_tier
+from ornith_local.sandbox.tiers import Tier, can_isolate, make_tier, private_network
 
 _PROBE_TIMEOUT_S = 15.0
 _COMMON = ("other homes, /root and root-only /etc files hidden; no setuid/setgid bits; processes end with the "
-           "command; no network (--allow-network shares the host's network, loopback services included)")
+           "command; no network unless allowed")
 _cache: list[TierProbe] | None = None
 
 
@@ -68,7 +69,7 @@ def _probe_bwrap() -> TierProbe:
         )
     return TierProbe("bwrap", True, "namespaces + seccomp, no capabilities, no_new_privs: read-only root; workspace "
                      "writable except every .git and .ornith.toml; private /dev, /proc and /tmp (tmpfs size-capped); "
-                     f"{_COMMON}")
+                     f"{_COMMON} ({network_guarantee(private_network())})")
 
 
 def _probe_landlock() -> TierProbe:
@@ -89,7 +90,7 @@ def _probe_landlock() -> TierProbe:
     if can_isolate():
         return TierProbe("landlock", True, f"Landlock ABI {abi} + seccomp + mount/pid namespaces, no capabilities, "
                          f"no_new_privs: every .git and .ornith.toml read-only; private /dev and /proc, a per-command "
-                         f"TMPDIR on the host; {_COMMON}{limits}")
+                         f"TMPDIR on the host; {_COMMON} ({network_guarantee(private_network())}){limits}")
     return TierProbe("landlock", True, f"Landlock ABI {abi} + seccomp, no_new_privs; no mount namespace here, so .git "
                      "and .ornith.toml stay writable (ornith's own git runs none of their programs) and /dev is "
                      f"the host's{limits}")

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from ornith_local.config import bundled_dir
 from ornith_local.sandbox.cgroup import CommandCgroup, create_command_cgroup
+from ornith_local.sandbox.network import PrivateNetwork, open_private_network, private_network_available
 from ornith_local.sandbox.policy import Limits, RunRequest, SandboxError, home_toolchains, sandbox_env
 from ornith_local.sandbox.protect import HIDDEN_DIRS, hidden_paths, protected_paths
 from ornith_local.sandbox.seccomp import FilterOptions, build_filter
@@ -108,6 +109,21 @@ def _launcher_argv(spec: Mapping[str, object], argv: list[str] | tuple[str, ...]
     return [sys.executable, "-I", "-S", str(LAUNCHER), json.dumps(spec), "--", *argv]
 
 
+def private_network() -> bool:
+    """Whether a command allowed the network gets a network namespace of its own here (not the host's)."""
+    return private_network_available() and can_isolate()
+
+
+def _network(request: RunRequest, cleanups: list[Callable[[], None]]) -> PrivateNetwork | None:
+    """The command's own network namespace when it may use the network and slirp4netns is here; None: no
+    network at all (the tier's default), or the host's (no slirp4netns: `network_guarantee()` says so)."""
+    if not request.allow_network or not private_network():
+        return None
+    network = open_private_network()
+    cleanups.append(network.close)
+    return network
+
+
 def _private_dir(launch_cleanups: list[Callable[[], None]]) -> Path:
     """A per-command HOME and TMPDIR for the tiers that cannot mount a tmpfs."""
     path = Path(tempfile.mkdtemp(prefix="ornith-sandbox-"))
@@ -166,7 +182,9 @@ class BwrapTier:
         ws = str(request.workspace)
         home = str(request.home)
         argv = [self.bwrap, "--unshare-all", "--die-with-parent", "--cap-drop", "ALL"]
-        if request.allow_network:
+        cleanups: list[Callable[[], None]] = []
+        network = _network(request, cleanups)
+        if request.allow_network:  # the launcher's network: the command's own (network is set) or the host's
             argv.append("--share-net")
         if not request.interactive:
             # A new session detaches from the agent's terminal. The shell keeps it so Ctrl-C works;
@@ -191,6 +209,8 @@ class BwrapTier:
         for path in dict.fromkeys([*map(str, request.read_only), sys.prefix, sys.base_prefix]):
             if owner is None or _reachable(Path(path), *owner):  # bwrap, as the owner, could not bind the rest
                 argv += ["--ro-bind", path, path]
+        if network is not None and network.resolv_conf is not None:
+            argv += ["--ro-bind", network.resolv_conf, os.path.realpath("/etc/resolv.conf")]
         argv += ["--bind", ws, ws]
         for protected in protected_paths(request.workspace):  # every git dir and .ornith.toml, found now
             argv += ["--ro-bind", str(protected), str(protected)]
@@ -207,11 +227,12 @@ class BwrapTier:
             # nothing here but a Python launcher's start-up (~0.1 s) to every command.
             cgroup.remove()
             cgroup = None
-        if cgroup is not None or owner is not None:
-            # The launcher joins the cgroup (and drops to the workspace owner) before bwrap starts.
-            spec: dict[str, object] = {"rlimits": {}, "cgroup": str(cgroup.path) if cgroup else None, "uid": owner}
+        if cgroup is not None or owner is not None or network is not None:
+            # The launcher joins the network and the cgroup (and drops to the workspace owner) before bwrap starts.
+            spec: dict[str, object] = {"rlimits": {}, "cgroup": str(cgroup.path) if cgroup else None, "uid": owner,
+                                       "netns": network.spec() if network else None}
             argv = _launcher_argv(spec, argv)
-        return Launch(argv, env, pass_fds=(read_end,), members=pidns_members, cgroup=cgroup)
+        return Launch(argv, env, pass_fds=(read_end,), members=pidns_members, cgroup=cgroup, cleanups=cleanups)
 
     def _limit_prefix(self, limits: Limits) -> list[str]:
         rlimits = _rlimits(limits)
@@ -267,11 +288,15 @@ class LandlockTier:
         cgroup = create_command_cgroup(request.limits.memory_mib, request.limits.processes)
         # Landlock only adds rights, so a read-only .git inside the writable workspace needs a mount
         # namespace (made by the launcher before Landlock), found afresh for each command.
+        network = _network(request, cleanups)
         isolate = {"read_only": [str(path) for path in protected_paths(request.workspace)], "private_dev": True,
-                   "tmpfs_bytes": request.limits.tmpfs_mib * 1024 * 1024} if can_isolate() else None
+                   "tmpfs_bytes": request.limits.tmpfs_mib * 1024 * 1024,
+                   "binds": [[network.resolv_conf, os.path.realpath("/etc/resolv.conf")]]
+                   if network is not None and network.resolv_conf else []} if can_isolate() else None
         spec = {"rlimits": _rlimits(request.limits), "processes": request.limits.processes,
                 "cgroup": str(cgroup.path) if cgroup else None, "isolate": isolate, "drop_caps": True,
-                "uid": owner, "landlock": landlock, "seccomp": program.hex()}
+                "uid": owner, "landlock": landlock, "seccomp": program.hex(),
+                "netns": network.spec() if network else None}
         argv = _launcher_argv(spec, request.argv)
         env = sandbox_env(request.env, str(private / "home"), str(private / "tmp"))
         return Launch(argv, env, members=session_members, cleanups=cleanups, cgroup=cgroup)
