@@ -58,6 +58,18 @@ def test_sandbox_tiers_are_tried_and_the_strongest_working_one_is_active() -> No
     assert report["sandbox"]["active"] == first_working
 
 
+def test_doctor_says_who_commands_run_as() -> None:
+    from ornith_local.sandbox.tiers import SANDBOX_ID, idmap_supported
+
+    runs_as = doctor_json()["sandbox"]["runs_as"]  # run from this root-owned (or your own) checkout
+    if os.geteuid() != 0:
+        assert runs_as == "as you"
+    elif idmap_supported(Path.cwd()):
+        assert f"as uid {SANDBOX_ID}" in runs_as and "idmapped" in runs_as
+    else:
+        assert "as uid 0 with no capabilities" in runs_as and "readable" in runs_as
+
+
 def test_dirs_and_user_gguf_files_are_listed(tmp_path: Path) -> None:
     data = tmp_path / "data"
     (data / "models").mkdir(parents=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sandbox_support import PY, SECRET, TIERS, Ctx, bare, make_ctx
 
-from ornith_local.sandbox import Limits, TierSandbox
+from ornith_local.sandbox import Limits, TierSandbox, tiers
 from ornith_local.sandbox.tiers import make_tier
 
 
@@ -49,6 +49,17 @@ def test_repo_config_readonly(ctx: Ctx) -> None:
     assert config.read_text() == "[agent]\nmax_turns = 5\n"
     bare(f"printf '[sandbox]\\ntier = \"fallback\"\\n' > {config}")
     assert "fallback" in config.read_text()
+
+
+def test_repo_hook_scripts_readonly(ctx: Ctx) -> None:
+    """A trusted .ornith.toml runs the repo's hook scripts: a command must not rewrite them mid-run."""
+    script = ctx.workspace / ".ornith" / "hooks" / "guard.sh"
+    script.parent.mkdir(parents=True)
+    script.write_text("exit 2\n")
+    ctx.run("echo started; echo 'exit 0' > .ornith/hooks/guard.sh; rm -rf .ornith; touch .ornith/new")
+    assert script.read_text() == "exit 2\n" and not (ctx.workspace / ".ornith" / "new").exists()
+    bare(f"echo 'exit 0' > {script}")  # the control: outside the sandbox the same write lands
+    assert script.read_text() == "exit 0\n"
 
 
 SETUID = """import os, shutil, stat
@@ -192,7 +203,37 @@ def test_unprivileged_uid(ctx: Ctx, owned_workspace: Path) -> None:
     result = sandbox.run("echo started; id -u; cat root-only.txt; touch made-by-command", workspace=owned_workspace)
     assert result.stdout.split()[1] == "65534" and SECRET not in result.stdout, result
     assert (owned_workspace / "made-by-command").stat().st_uid == 65534
-    # Control: in a root-owned workspace the same tier runs as uid 0 and reads root's file.
-    os.chown(owned_workspace, 0, 0)
-    control = sandbox.run("echo started; id -u; cat root-only.txt", workspace=owned_workspace)
-    assert SECRET in control.stdout, control
+    # Control: as that user is not who runs it, root's own file in the project is root's alone.
+    assert SECRET in bare(f"cat {owned_workspace / 'root-only.txt'}").stdout
+
+
+@pytest.fixture
+def root_secret() -> Iterator[Path]:
+    """A root-only file outside every path the tiers hide (not under a home, /tmp or /etc)."""
+    base = Path("/opt")
+    if not ROOT or not base.is_dir():
+        pytest.skip("needs root and /opt for a root-only file the sandbox does not hide")
+    folder = Path(tempfile.mkdtemp(prefix="ornith-test-", dir=base))
+    folder.chmod(0o700)
+    secret = folder / "key"
+    secret.write_text(SECRET)
+    secret.chmod(0o600)
+    yield secret
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_root_owned_project_runs_unprivileged(ctx: Ctx, root_secret: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ornith as root in its own project: the command runs as a uid nobody has, sees the project (an idmapped
+    mount) as its own, and cannot read what root alone may."""
+    if not tiers.idmap_supported(ctx.workspace):
+        pytest.skip("this filesystem or kernel has no idmapped mounts: root-owned projects run as uid 0 here")
+    (ctx.workspace / "tracked.txt").write_text("before\n")
+    command = f"echo started; id -u; cat {root_secret}; echo after >> tracked.txt; touch made"
+    result = ctx.run(command)
+    assert result.stdout.split()[1] == str(tiers.SANDBOX_ID) and SECRET not in result.stdout, result
+    assert (ctx.workspace / "tracked.txt").read_text() == "before\nafter\n"
+    assert (ctx.workspace / "made").stat().st_uid == 0  # root's on disk, like the rest of the project
+    # Control: without the idmapped mount the command runs as uid 0 and reads root's file.
+    monkeypatch.setattr(tiers, "idmap_supported", lambda path: False)
+    control = ctx.run(command)
+    assert control.stdout.split()[1] == "0" and SECRET in control.stdout, control

@@ -118,9 +118,88 @@ def _become_init() -> None:
     os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
 
 
-def isolate(spec: dict[str, Any]) -> None:
+_OPEN_TREE, _MOVE_MOUNT, _MOUNT_SETATTR = 428, 429, 442  # the same number on every architecture
+_AT_FDCWD, _AT_EMPTY_PATH, _OPEN_TREE_CLONE, _MOVE_MOUNT_F_EMPTY_PATH = -100, 0x1000, 1, 4
+_MOUNT_ATTR_RDONLY, _MOUNT_ATTR_IDMAP = 0x1, 0x00100000
+
+
+def _syscall(number: int, *args: Any) -> int:
+    result = int(_libc.syscall(number, *args))
+    if result < 0:
+        error = ctypes.get_errno()
+        raise OSError(error, os.strerror(error))
+    return result
+
+
+def _mapping_namespace(uid: int, gid: int) -> int:
+    """A user namespace (as an fd) whose id 0 is `uid`/`gid` outside: the idmapping of the workspace mount."""
+    ready_read, ready_write = os.pipe()
+    child = os.fork()
+    if child == 0:
+        try:
+            _unshare(CLONE_NEWUSER)
+            os.write(ready_write, b"1")
+            signal.pause()
+        finally:
+            os._exit(0)
+    os.close(ready_write)  # so a child that failed reads as the end of the pipe, not a wait forever
+    try:
+        if os.read(ready_read, 1) != b"1":
+            raise OSError("could not make the idmapping's user namespace")
+        for name, value in (("uid_map", uid), ("gid_map", gid)):
+            with open(f"/proc/{child}/{name}", "w") as handle:
+                handle.write(f"0 {value} 1")
+        return os.open(f"/proc/{child}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+    finally:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+        os.close(ready_read)
+
+
+def idmap(spec: dict[str, Any]) -> None:
+    """Show the root-owned workspace `spec["path"]` as owned by `spec["uid"]`/`spec["gid"]` (an idmapped bind mount
+    over itself, in our private mount namespace): root working in its own project still runs the command as an
+    unprivileged uid, which can write the project (its new files are root's on disk) and nothing else root owns.
+    `spec["reveal"]`: directories that uid could not search on the way to what it needs (/root for root's own
+    interpreter, /tmp/pytest-of-root...), shown to it the same way but read-only; each tier still hides what is
+    not granted (bwrap's tmpfs over /root, Landlock's rules)."""
+    uid, gid, path = int(spec["uid"]), int(spec["gid"]), str(spec["path"])
+    userns = spec["userns"] if "userns" in spec else _mapping_namespace(uid, gid)
+    workspace = os.open(path, os.O_PATH | os.O_CLOEXEC)  # before a revealed parent covers it
+    try:
+        for directory in spec.get("reveal", []):
+            _idmapped_clone(_AT_FDCWD, str(directory).encode(), 0, str(directory), userns, read_only=True)
+        _idmapped_clone(workspace, b"", _AT_EMPTY_PATH, path, userns, read_only=False)
+        os.chdir(os.getcwd())  # the command starts in the workspace: the new mount's, not the one below it
+    finally:
+        os.close(workspace)
+        os.close(userns)
+
+
+def _idmapped_clone(dirfd: int, name: bytes, flags: int, target: str, userns: int, *, read_only: bool) -> None:
+    tree = _syscall(_OPEN_TREE, dirfd, name, flags | _OPEN_TREE_CLONE | os.O_CLOEXEC)
+    try:
+        attr = struct.pack("=QQQQ", _MOUNT_ATTR_IDMAP | (_MOUNT_ATTR_RDONLY if read_only else 0), 0, 0, userns)
+        _syscall(_MOUNT_SETATTR, tree, b"", _AT_EMPTY_PATH, attr, len(attr))
+        _syscall(_MOVE_MOUNT, tree, b"", _AT_FDCWD, target.encode(), _MOVE_MOUNT_F_EMPTY_PATH)
+    finally:
+        os.close(tree)
+
+
+def private_mounts() -> None:
+    """A mount namespace of our own (root only) where nothing propagates back to the host."""
+    _unshare(CLONE_NEWNS)
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+
+
+def isolate(spec: dict[str, Any], workspace_idmap: dict[str, Any] | None = None) -> None:
+    if workspace_idmap is not None:  # its helper process forks: before the pid namespace, which allows one child
+        workspace_idmap = {**workspace_idmap, "userns": _mapping_namespace(workspace_idmap["uid"],
+                                                                           workspace_idmap["gid"])}
     _enter_namespaces()
     _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing below propagates back to the host
+    if workspace_idmap is not None:  # first: the read-only binds below are made inside the idmapped mount
+        idmap(workspace_idmap)
     for path in spec["read_only"]:
         if os.path.lexists(path) and not stat.S_ISLNK(os.lstat(path).st_mode):
             _read_only(path)
@@ -153,3 +232,14 @@ def drop_capabilities(owner: list[int] | None) -> None:
         raise OSError("capabilities remain after dropping them")
     if os.geteuid() == 0 and int(status.get("CapBnd", "0"), 16):
         raise OSError("the capability bounding set could not be emptied")
+
+
+if __name__ == "__main__":  # `python -I -S isolate.py PATH`: whether PATH's filesystem takes an idmapped mount here
+    import sys
+
+    try:
+        private_mounts()
+        idmap({"path": sys.argv[1], "uid": 1, "gid": 1})
+    except OSError as failure:
+        sys.stderr.write(f"{failure}\n")
+        sys.exit(1)

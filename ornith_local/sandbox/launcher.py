@@ -198,9 +198,12 @@ def main(argv: list[str]) -> int:
         apply_rlimits(spec["rlimits"], spec.get("processes"))
         if spec.get("isolate") is not None:
             # Forks: from here on this is pid 1 of a fresh pid namespace, in a private mount namespace.
-            _sibling("isolate").isolate(spec["isolate"])
+            _sibling("isolate").isolate(spec["isolate"], spec.get("idmap"))
             if spec.get("landlock") is not None:
                 spec["landlock"]["private_proc"] = True  # our own /proc shows only the command's processes
+        elif spec.get("idmap") is not None:  # bwrap comes next, and binds the idmapped workspace
+            _sibling("isolate").private_mounts()
+            _sibling("isolate").idmap(spec["idmap"])
         owner = spec.get("uid")
         if spec.get("drop_caps"):
             _sibling("isolate").drop_capabilities(owner)

@@ -25,11 +25,14 @@ _ETC_DEPTH = 4
 
 
 def protected_paths(workspace: Path) -> list[Path]:
-    """Git dirs/files and `.ornith.toml` under `workspace`, shallowest first (bind order matters)."""
+    """Git dirs/files, `.ornith.toml` and `.ornith/` under `workspace`, shallowest first (bind order matters)."""
     found: list[Path] = []
     config = workspace / REPO_CONFIG_NAME
     if config.is_file() and not config.is_symlink():
         found.append(config)
+    scripts = workspace / ".ornith"  # the repo's hook scripts, which a trusted .ornith.toml runs
+    if scripts.is_dir() and not scripts.is_symlink():
+        found.append(scripts)
     pending = [workspace]
     seen = 0
     while pending and seen < _MAX_DIRS:

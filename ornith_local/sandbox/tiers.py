@@ -61,28 +61,87 @@ def _rlimits(limits: Limits) -> dict[str, int]:
             "RLIMIT_FSIZE": limits.file_size_mib * mib}
 
 
-def workspace_owner(workspace: Path) -> tuple[int, int] | None:
-    """(uid, gid) to run commands as when ornith runs as root in someone else's project; else None.
+# The uid and gid commands run as when ornith runs as root in a root-owned project: no account has them, so
+# the command owns nothing outside the workspace (which an idmapped mount shows it as its own).
+SANDBOX_ID = 1_999_999
+SANDBOX_OWNER = (SANDBOX_ID, SANDBOX_ID)
+_idmap_by_device: dict[int, bool] = {}
 
-    Root-owned workspaces keep uid 0 (the command could not write them otherwise), but with no
-    capabilities at all, and with root-only files under /etc hidden."""
+
+def workspace_owner(workspace: Path) -> tuple[int, int] | None:
+    """(uid, gid) to run commands as when ornith runs as root; None otherwise.
+
+    Someone else's project: its owner. A root-owned project: SANDBOX_ID, the workspace shown to it as its own
+    through an idmapped mount (`workspace_idmap`); where the filesystem or kernel has no idmapped mounts,
+    uid 0 with no capabilities at all and root-only files under /etc hidden (weaker: `ornith doctor` says so)."""
     if os.name != "posix" or os.geteuid() != 0:
         return None
     info = workspace.stat()
-    return (info.st_uid, info.st_gid) if info.st_uid != 0 else None
+    if info.st_uid != 0:
+        return (info.st_uid, info.st_gid)
+    return SANDBOX_OWNER if idmap_supported(workspace) else None
+
+
+def workspace_idmap(request: RunRequest, owner: tuple[int, int] | None) -> dict[str, object] | None:
+    """The launcher's idmapped-mount step for a root-owned workspace run as SANDBOX_ID, else None: the workspace,
+    and the directories SANDBOX_ID could not search on the way to it or to what the command may read."""
+    if owner != SANDBOX_OWNER:
+        return None
+    needed = [request.workspace, *request.read_only, Path(sys.prefix), Path(sys.base_prefix),
+              *home_toolchains(request.home)]
+    reveal: list[Path] = []
+    for path in needed:
+        blocked = next((parent for parent in [*reversed(path.parents), path]
+                        if parent.is_dir() and not _searchable(parent, SANDBOX_ID, SANDBOX_ID)), None)
+        if blocked is not None and not any(blocked == done or done in blocked.parents for done in reveal):
+            reveal = [done for done in reveal if blocked not in done.parents] + [blocked]
+    return {"path": str(request.workspace), "uid": SANDBOX_ID, "gid": SANDBOX_ID, "reveal": [str(p) for p in reveal]}
+
+
+def commands_run_as(workspace: Path) -> str:
+    """Who commands run as in `workspace`, in one phrase for `ornith doctor`."""
+    if os.name != "posix" or os.geteuid() != 0:
+        return "as you"
+    owner = workspace_owner(workspace)
+    if owner == SANDBOX_OWNER:
+        return (f"as uid {SANDBOX_ID}, an account nobody has, with this root-owned project shown to it as its own "
+                "(an idmapped mount): root's other files are out of reach")
+    if owner is not None:
+        return f"as the project's owner (uid {owner[0]}), not root"
+    return ("as uid 0 with no capabilities (this filesystem or kernel has no idmapped mounts): root-only files "
+            "outside the hidden paths stay readable")
+
+
+def idmap_supported(path: Path) -> bool:
+    """Whether `path`'s filesystem takes an idmapped mount here (Linux >= 5.12; ext4, xfs, btrfs, tmpfs...),
+    tried once per filesystem in a throwaway mount namespace."""
+    if platform.system() != "Linux" or os.geteuid() != 0:
+        return False
+    device = path.stat().st_dev
+    if device not in _idmap_by_device:
+        import subprocess
+
+        probe = [sys.executable, "-I", "-S", str(LAUNCHER.with_name("isolate.py")), str(path)]
+        try:
+            _idmap_by_device[device] = subprocess.run(probe, capture_output=True, timeout=10).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            _idmap_by_device[device] = False
+    return _idmap_by_device[device]
+
+
+def _searchable(directory: Path, uid: int, gid: int) -> bool:
+    """Whether `uid`/`gid` may search `directory` (plain mode bits; no ACLs)."""
+    try:
+        info = directory.stat()
+    except OSError:
+        return False
+    bit = 0o100 if info.st_uid == uid else 0o010 if info.st_gid == gid else 0o001
+    return bool(info.st_mode & bit)
 
 
 def _reachable(path: Path, uid: int, gid: int) -> bool:
-    """Whether `uid`/`gid` may search every directory down to `path` (plain mode bits; no ACLs)."""
-    for directory in [*reversed(path.parents), path]:
-        try:
-            info = directory.stat()
-        except OSError:
-            return False
-        bit = 0o100 if info.st_uid == uid else 0o010 if info.st_gid == gid else 0o001
-        if not info.st_mode & bit:
-            return False
-    return True
+    """Whether `uid`/`gid` may search every directory down to `path`."""
+    return all(_searchable(directory, uid, gid) for directory in [*reversed(path.parents), path])
 
 
 _isolation: bool | None = None
@@ -201,13 +260,15 @@ class BwrapTier:
             else:
                 argv += ["--ro-bind", "/dev/null", str(hidden)]
         owner = workspace_owner(request.workspace)
-        if home != "/" and request.home.is_dir() and owner is None:  # root's tools are not the owner's to use
+        mine = owner in (None, SANDBOX_OWNER)  # root's own project: the launcher reveals what it needs
+        if home != "/" and request.home.is_dir() and mine:  # root's tools are not another owner's to use
             for tool in home_toolchains(request.home):
                 argv += ["--ro-bind", str(tool), str(tool)]
         # After the tmpfs mounts, so they show through them. ornith's own interpreter is always readable
         # (as in the Landlock tier): run_tests falls back to it, and it may live under /tmp or $HOME.
         for path in dict.fromkeys([*map(str, request.read_only), sys.prefix, sys.base_prefix]):
-            if owner is None or _reachable(Path(path), *owner):  # bwrap, as the owner, could not bind the rest
+            # bwrap, as another owner, could not bind the rest
+            if owner is None or owner == SANDBOX_OWNER or _reachable(Path(path), *owner):
                 argv += ["--ro-bind", path, path]
         if network is not None and network.resolv_conf is not None:
             argv += ["--ro-bind", network.resolv_conf, os.path.realpath("/etc/resolv.conf")]
@@ -230,7 +291,8 @@ class BwrapTier:
         if cgroup is not None or owner is not None or network is not None:
             # The launcher joins the network and the cgroup (and drops to the workspace owner) before bwrap starts.
             spec: dict[str, object] = {"rlimits": {}, "cgroup": str(cgroup.path) if cgroup else None, "uid": owner,
-                                       "netns": network.spec() if network else None}
+                                       "netns": network.spec() if network else None,
+                                       "idmap": workspace_idmap(request, owner)}
             argv = _launcher_argv(spec, argv)
         return Launch(argv, env, pass_fds=(read_end,), members=pidns_members, cgroup=cgroup, cleanups=cleanups)
 
@@ -295,7 +357,8 @@ class LandlockTier:
                    if network is not None and network.resolv_conf else []} if can_isolate() else None
         spec = {"rlimits": _rlimits(request.limits), "processes": request.limits.processes,
                 "cgroup": str(cgroup.path) if cgroup else None, "isolate": isolate, "drop_caps": True,
-                "uid": owner, "landlock": landlock, "seccomp": program.hex(),
+                "uid": owner, "idmap": workspace_idmap(request, owner), "landlock": landlock,
+                "seccomp": program.hex(),
                 "netns": network.spec() if network else None}
         argv = _launcher_argv(spec, request.argv)
         env = sandbox_env(request.env, str(private / "home"), str(private / "tmp"))

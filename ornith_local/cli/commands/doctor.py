@@ -27,6 +27,7 @@ from ornith_local.models.threads import BUSY_HINT, thread_plan
 from ornith_local.models.tiny import TINY_MODEL_NAME, TinyModelUnavailable
 from ornith_local.sandbox import TierProbe, active_tier, probe_tiers
 from ornith_local.sandbox.cgroup import cgroup_support
+from ornith_local.sandbox.tiers import commands_run_as
 
 NAME = "doctor"
 HELP = "report hardware, llama.cpp build, models, sandbox tiers and what to fix"
@@ -163,7 +164,7 @@ def collect(repo: Path) -> dict[str, Any]:
         "threads": {"count": threads.count, "reason": threads.reason, "busy": threads.busy},
         "offload_plan": offload,
         "sandbox": {"active": active_tier(tiers).name, "tiers": [asdict(tier) for tier in tiers],
-                    "limits": cgroup_support()},
+                    "limits": cgroup_support(), "runs_as": commands_run_as(repo)},
         "tests": tests,
         "problems": [asdict(problem) for problem in problems],
     }
@@ -245,6 +246,7 @@ def render(report: dict[str, Any]) -> None:
         tiers.add_row(tier["name"] + active, _mark(tier["works"]), tier["detail"])
     stdout.print(tiers)
     stdout.print(f"limits: {report['sandbox']['limits']}")
+    stdout.print(f"commands here run {report['sandbox']['runs_as']}")
 
     if report["problems"]:
         stdout.print("\n[bold]What to do[/]")
