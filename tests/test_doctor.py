@@ -59,7 +59,7 @@ def test_sandbox_tiers_are_tried_and_the_strongest_working_one_is_active() -> No
 
 
 def test_doctor_says_who_commands_run_as() -> None:
-    from ornith_local.sandbox.tiers import SANDBOX_ID, idmap_supported
+    from ornith_local.sandbox.owner import SANDBOX_ID, idmap_supported
 
     runs_as = doctor_json()["sandbox"]["runs_as"]  # run from this root-owned (or your own) checkout
     if os.geteuid() != 0:

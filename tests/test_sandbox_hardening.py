@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sandbox_support import PY, SECRET, TIERS, Ctx, bare, make_ctx
 
-from ornith_local.sandbox import Limits, TierSandbox, tiers
+from ornith_local.sandbox import Limits, TierSandbox, owner
 from ornith_local.sandbox.tiers import make_tier
 
 
@@ -225,15 +225,15 @@ def root_secret() -> Iterator[Path]:
 def test_root_owned_project_runs_unprivileged(ctx: Ctx, root_secret: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """ornith as root in its own project: the command runs as a uid nobody has, sees the project (an idmapped
     mount) as its own, and cannot read what root alone may."""
-    if not tiers.idmap_supported(ctx.workspace):
+    if not owner.idmap_supported(ctx.workspace):
         pytest.skip("this filesystem or kernel has no idmapped mounts: root-owned projects run as uid 0 here")
     (ctx.workspace / "tracked.txt").write_text("before\n")
     command = f"echo started; id -u; cat {root_secret}; echo after >> tracked.txt; touch made"
     result = ctx.run(command)
-    assert result.stdout.split()[1] == str(tiers.SANDBOX_ID) and SECRET not in result.stdout, result
+    assert result.stdout.split()[1] == str(owner.SANDBOX_ID) and SECRET not in result.stdout, result
     assert (ctx.workspace / "tracked.txt").read_text() == "before\nafter\n"
     assert (ctx.workspace / "made").stat().st_uid == 0  # root's on disk, like the rest of the project
     # Control: without the idmapped mount the command runs as uid 0 and reads root's file.
-    monkeypatch.setattr(tiers, "idmap_supported", lambda path: False)
+    monkeypatch.setattr(owner, "idmap_supported", lambda path: False)
     control = ctx.run(command)
     assert control.stdout.split()[1] == "0" and SECRET in control.stdout, control

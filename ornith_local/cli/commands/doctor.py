@@ -27,7 +27,7 @@ from ornith_local.models.threads import BUSY_HINT, thread_plan
 from ornith_local.models.tiny import TINY_MODEL_NAME, TinyModelUnavailable
 from ornith_local.sandbox import TierProbe, active_tier, probe_tiers
 from ornith_local.sandbox.cgroup import cgroup_support
-from ornith_local.sandbox.tiers import commands_run_as
+from ornith_local.sandbox.owner import commands_run_as
 
 NAME = "doctor"
 HELP = "report hardware, llama.cpp build, models, sandbox tiers and what to fix"
