@@ -20,7 +20,9 @@ totals and the path of every run's trajectory, so the runs can be studied afterw
   exercised the change);
 - false-verified: runs the runtime called `verified` whose held-back checks fail. It must be 0: `verified`
   has to mean verified, above all on the tasks whose visible tests never see the bug;
-- solve rate and unverified rate (of the runs), each with a Wilson 95% interval (the suite is small).
+- solve rate and unverified rate (of the runs), each with a Wilson 95% interval (the suite is small);
+- unparseable edits: the share of edits that left a file unparseable, and the mean model turns until that file
+  parsed again (`benchmarks/edit_syntax.py`, replayed from the trajectory); compare `--diagnostics on|off`.
 
 task.toml keys: task (the sentence), category, language, easy (bool), repo (snapshot folder relative
 to the project root; default the task's own repo/), checks (acceptance commands; default the detected
@@ -50,6 +52,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from benchmarks.edit_syntax import edit_syntax, snapshot_reader
 from benchmarks.triage_score import wilson
 from ornith_local.agent import events
 from ornith_local.agent.quirks import CATALOG
@@ -263,6 +266,11 @@ class TaskRun:
     error: str | None = None
     quirks: list[str] = field(default_factory=list)  # the quirks asked for ("catalog": the model's own)
     visible_covers_bug: bool = True  # the task's: do its visible tests show the bug?
+    diagnostics: bool = True  # edits carried their new syntax/lint errors (--diagnostics on)
+    edits: int = 0  # edit_file / write_file calls that changed a file in a language the syntax check knows
+    unparseable_edits: int = 0  # of those, the ones after which the file did not parse
+    parse_recovery_turns: list[int] = field(default_factory=list)  # per broken file: turns until it parsed again
+    unrecovered_parse: int = 0  # files still unparseable at the end
 
     @property
     def false_verified(self) -> bool:
@@ -302,6 +310,7 @@ def run_task(task: SuiteTask, scaffold: str, options: SuiteOptions, *, backend: 
         flags = _flags(result) + [f"heldback_peek:{hit}" for hit in heldback_peeks(task, trajectory)]
         fell_back = any(isinstance(event, events.ScaffoldChosen) and event.fallback
                         for event in read_events(trajectory))
+        syntax = edit_syntax(read_events(trajectory), snapshot_reader(task.snapshot))
     return TaskRun(
         task=task.id, category=task.category, language=task.language, scaffold=scaffold,
         solved=heldback.passed and not flags, heldback_passed=heldback.passed, outcome=result.outcome,
@@ -312,7 +321,9 @@ def run_task(task: SuiteTask, scaffold: str, options: SuiteOptions, *, backend: 
         scaffold_fallback=fell_back, quirks=list(options.quirks) if options.quirks is not None else ["catalog"],
         heldback={"command": heldback.command, "summary": heldback.summary, "output": heldback.output},
         session_id=result.session_id, trajectory=str(trajectory), error=result.error,
-        visible_covers_bug=task.visible_covers_bug,
+        visible_covers_bug=task.visible_covers_bug, diagnostics=options.diagnostics, edits=syntax.edits,
+        unparseable_edits=syntax.unparseable, parse_recovery_turns=syntax.recovery_turns,
+        unrecovered_parse=syntax.unrecovered,
     ), run.backend
 
 
@@ -330,9 +341,11 @@ class SuiteOptions:
     max_wall_s: int = 3600
     judge: bool = True
     quirks: tuple[str, ...] | None = None  # None: the model's catalog quirks; (): the clean loop; else just these
+    diagnostics: bool = True  # the new syntax/lint errors in every edit's result ([diagnostics] enabled)
 
     def config_for(self, repo: Path) -> Config:
         config = load_config(repo)
+        config = replace(config, diagnostics=replace(config.diagnostics, enabled=self.diagnostics))
         if self.threads:
             config = replace(config, model=replace(config.model, threads=self.threads))
         return config
@@ -362,7 +375,18 @@ def tally(runs: Sequence[TaskRun]) -> dict[str, Any]:
         "turns": sum(run.turns for run in runs), "tokens_evaluated": sum(run.tokens_evaluated for run in runs),
         "tokens_generated": sum(run.tokens_generated for run in runs),
         "wall_s": round(sum(run.wall_s for run in runs), 1),
+        **parse_recovery(runs),
     }
+
+
+def parse_recovery(runs: Sequence[TaskRun]) -> dict[str, Any]:
+    """The share of edits that left a file unparseable, and the mean turns until such a file parsed again."""
+    edits = sum(run.edits for run in runs)
+    unparseable = sum(run.unparseable_edits for run in runs)
+    turns = [count for run in runs for count in run.parse_recovery_turns]
+    return {"edits": edits, "unparseable_edits": unparseable, "unparseable_share": rate(unparseable, edits),
+            "mean_turns_to_parse": round(sum(turns) / len(turns), 2) if turns else None,
+            "unrecovered_parse": sum(run.unrecovered_parse for run in runs)}
 
 
 def _by_mode(runs: Sequence[TaskRun]) -> dict[str, list[TaskRun]]:
@@ -408,7 +432,8 @@ def _columns(rows: list[tuple[str, ...]], rule_after: Sequence[int]) -> list[str
 def format_summary(runs: Sequence[TaskRun]) -> str:
     """Per scaffold mode: every task, then each subset (visible tests cover the bug / miss it)."""
     header = ("scaffold", "tasks", "runs", "solved", "solve rate (95% CI)", "held-back", "verified", "unverified",
-              "unverified rate (95% CI)", "false-verified", "flagged", "turns", "tok eval", "tok gen", "wall s")
+              "unverified rate (95% CI)", "false-verified", "flagged", "turns", "tok eval", "tok gen", "wall s",
+              "unparseable edits", "turns to parse")
     rows: list[tuple[str, ...]] = [header]
     subsets = subset_totals(runs)
     for mode, total in totals(runs).items():
@@ -421,7 +446,8 @@ def format_summary(runs: Sequence[TaskRun]) -> str:
                          str(counted["unverified"]), _rate_cell(counted["unverified_rate"]),
                          str(counted["false_verified"]), str(counted["flagged"]), str(counted["turns"]),
                          str(counted["tokens_evaluated"]), str(counted["tokens_generated"]),
-                         f"{counted['wall_s']:.0f}"))
+                         f"{counted['wall_s']:.0f}", f"{counted['unparseable_edits']}/{counted['edits']}",
+                         "n/a" if counted["mean_turns_to_parse"] is None else f"{counted['mean_turns_to_parse']:g}"))
     return "\n".join(_columns(rows, rule_after=[0]))
 
 
@@ -533,6 +559,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quirks", nargs="+", default=["catalog"], metavar="none|catalog|NAME",
                         help="the model's crutches (agent/quirks.py): none (the clean loop), catalog (the model's "
                              "own, default), or just the NAMEs given")
+    parser.add_argument("--diagnostics", choices=["on", "off"], default="on",
+                        help="show each edit's new syntax/lint errors in its result (default on); the report's "
+                             "unparseable-edit share and turns to parse compare the two")
     args = parser.parse_args(argv)
     quirks = parse_quirks(args.quirks)
     if isinstance(quirks, str):
@@ -561,7 +590,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     modes = ["self", "fixed"] if args.scaffold == "both" else [args.scaffold]
     options = SuiteOptions(model=model, endpoint=args.endpoint, max_turns=args.max_turns, n_ctx=args.n_ctx,
                            threads=args.threads, seed=args.seed, temperature=args.temperature, library=args.library,
-                           judge=not args.no_judge, quirks=quirks)
+                           judge=not args.no_judge, quirks=quirks, diagnostics=args.diagnostics == "on")
     report_path = args.report or data_dir / f"agent_suite-{time.strftime('%Y%m%d-%H%M%S')}.json"
     report_path.parent.mkdir(parents=True, exist_ok=True)
     finished: list[TaskRun] = []

@@ -17,7 +17,8 @@ from typing import Literal
 
 from ornith_local.agent.control import control_tools
 from ornith_local.agent.deps import AgentDeps, AgentOptions
-from ornith_local.agent.events import Checkpointed, Event, Prefilling, Writing
+from ornith_local.agent.events import Checkpointed, Event, Prefilling, SetupWarning, Writing
+from ornith_local.agent.hooks import CommandHooks, NoHooks
 from ornith_local.agent.library import ScaffoldLibrary
 from ornith_local.agent.loop import Loop
 from ornith_local.agent.planners import FixedPlanner, Planner, SelfPlanner
@@ -50,7 +51,9 @@ from ornith_local.tools.checkpoint import (
     diff_since,
     open_repo,
 )
+from ornith_local.tools.diagnostics import Diagnostics, open_diagnostics
 from ornith_local.tools.listing import list_files
+from ornith_local.tools.mcp import McpHub, open_mcp
 from ornith_local.tools.registry import ToolRegistry
 from ornith_local.tools.repomap import RepoMap, RepoMapTool
 from ornith_local.tools.testing.integrity import changes_since_start
@@ -136,6 +139,8 @@ class OpenRun:
     sandbox_tier: str
     trajectory: Trajectory
     library: ScaffoldLibrary
+    diagnostics: Diagnostics | None = None  # its language servers stay warm for the run, and stop with it
+    mcp: McpHub | None = None  # the MCP servers whose tools the run offers; stopped with it
 
     def __enter__(self) -> OpenRun:
         return self
@@ -143,6 +148,10 @@ class OpenRun:
     def __exit__(self, *exc: object) -> None:
         self.trajectory.close()
         self.library.close()
+        if self.diagnostics is not None:
+            self.diagnostics.close()
+        if self.mcp is not None:
+            self.mcp.close()
 
 
 def ensure_git_repo(repo: Path, confirm_init: Callable[[], bool]) -> None:
@@ -267,7 +276,15 @@ def open_run(
     quirks = _quirks(entry, request.quirks)
     thinking = thinking_budget(entry, backend, config.model.max_reasoning_tokens)
     workspace = Workspace.at(repo, hidden=request.withheld)  # held-back tests: out of listings and searches
-    tools = ToolRegistry(default_tools(workspace, sandbox, config.sandbox))
+    diagnostics = open_diagnostics(repo, config.diagnostics, sandbox)  # nothing starts before the first edit
+    tools = ToolRegistry(default_tools(workspace, sandbox, config.sandbox, diagnostics=diagnostics))
+    # The configured MCP servers start now (bounded by their timeouts); one that does not is one warning line.
+    # Not in read-only mode: every MCP call is an exec there is no point starting a server for.
+    mcp_servers = config.mcp.servers if request.mode != "read-only" else {}
+    mcp, mcp_tools, mcp_warnings = open_mcp(mcp_servers, repo, taken=frozenset(tools))
+    tools = tools.with_tools(mcp_tools)
+    for warning in mcp_warnings:
+        emit(SetupWarning(text=warning))
     repo_map_tool = tools.get("repo_map")
     if isinstance(repo_map_tool, RepoMapTool):
         repo_map_tool.task = request.task  # the model's own map calls lean toward the task too
@@ -325,6 +342,8 @@ def open_run(
                            withheld=request.withheld),
         approvals=approvals, quirks=quirks, library=library, repo_map=repo_map, instructions=instructions,
         emit=emit, on_text=on_text, sandbox_tier=tier,
+        hooks=CommandHooks(config.hooks, sandbox, repo, session_id=trajectory.session_id,
+                           transcript=trajectory.path) if config.hooks else NoHooks(),
     )
     options = AgentOptions(
         mode=request.mode, scaffold_mode=scaffold_mode, max_turns=max_turns, seed=request.seed,
@@ -332,4 +351,4 @@ def open_run(
         thinking=thinking, no_tool_call=tool_format_for(entry).nudge,
         max_tokens_per_turn=config.agent.max_tokens_per_turn,
     )
-    return OpenRun(Loop(deps, options), backend, tier, trajectory, library)
+    return OpenRun(Loop(deps, options), backend, tier, trajectory, library, diagnostics=diagnostics, mcp=mcp)

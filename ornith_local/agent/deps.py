@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from ornith_local.agent.events import Event
+from ornith_local.agent.hooks import Hooks, NoHooks
 from ornith_local.agent.library import ScaffoldLibrary
 from ornith_local.agent.planners import Planner
 from ornith_local.agent.prompts import NO_TOOL_CALL
@@ -80,6 +81,7 @@ class AgentDeps:
     emit: Callable[[Event], None] = lambda event: None
     on_text: OnText | None = None
     sandbox_tier: str = "none"
+    hooks: Hooks = field(default_factory=NoHooks)  # the user's hook commands (agent/hooks.py)
 
 
 def stats_json(stats: Any) -> dict[str, Any]:

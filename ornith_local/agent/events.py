@@ -189,6 +189,20 @@ class Reproduction(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class HookRan(Event):
+    """A user's hook command ran (agent/hooks.py): at which event, for which tool, and what came of it."""
+
+    kind: ClassVar[str] = "hook"
+    hook_event: str  # SessionStart | UserPromptSubmit | PreToolUse | PostToolUse | Stop
+    command: str
+    tool: str = ""
+    status: str = "ok"  # ok | blocked (the call was refused) | feedback (told the model) | error | timeout
+    exit_code: int = 0
+    detail: str = ""  # the reason, the model's feedback, or what went wrong, in one line
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
 class Judged(Event):
     kind: ClassVar[str] = "judge"
     verdict: str
@@ -222,6 +236,15 @@ class Prefilling(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SetupWarning(Event):
+    """Something the run starts without (an MCP server that did not start): shown live, never written to the
+    trajectory, which begins with the run itself."""
+
+    kind: ClassVar[str] = "warning"
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Writing(Event):
     """The model is writing text that is not streamed (the plan's JSON, the judge's verdict): shown live, never
     written to the trajectory. `tokens` counts the pieces generated so far."""
@@ -239,7 +262,7 @@ class Writing(Event):
 EVENT_TYPES: dict[str, type[Event]] = {cls.kind: cls for cls in (
     RunStarted, Baseline, Resumed, Proposed, ScaffoldChosen, StepStarted, ModelTurn, ToolCalled, Approval,
     ToolFinished, StepEnded, Replanned, QuirkApplied, MessageAdded, Compacted, Checkpointed, ChecksRan, Reproduction,
-    Judged, RunEnded,
+    Judged, RunEnded, HookRan,
 )}
 
 

@@ -10,6 +10,7 @@ catalog entry switches them on; everything from the world comes in through `Agen
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from ornith_local.agent import events, prompts
@@ -61,6 +62,8 @@ class Loop:
 
     def run(self, task: str, resume: ResumeState | None = None) -> RunResult:
         self._begin(task, resume)
+        if (refusal := self.deps.hooks.at_start(task, resume is not None, self._emit)) is not None:
+            return self._finish(task, "aborted", None, reason=f"refused by hook: {refusal}")
         try:
             outcome, reason = self._work(task, resume)
             verification = self.deps.verifier.verify(
@@ -279,6 +282,8 @@ class Loop:
         tool = self.tools.get(name)
         if tool is None:
             return f"error: there is no tool named {name}"
+        if (refusal := self.deps.hooks.before_tool(name, arguments, self._emit)) is not None:
+            return f"refused by hook: {refusal}"
         if self.deps.approvals.required(name, effect):
             answer = self.deps.approvals.decide(name, tool.preview(arguments))
             self._emit(events.Approval(tool=name, answer=answer))
@@ -288,6 +293,8 @@ class Loop:
             self.deps.workspace.ensure_checkpoint()
         result = call_tool(tool, arguments)
         self._emit(events.ToolFinished(tool=name, ok=result.ok, title=result.title, text=result.text, diff=result.diff))
+        if note := self.deps.hooks.after_tool(name, arguments, result, self._emit):
+            result = replace(result, text=f"{result.text}\n{note}")
         path = arguments.get("path")
         # A new test written while the code is untouched: does it show the problem? The runtime records it.
         if effect == "edit" and result.ok and isinstance(path, str) and (
@@ -352,6 +359,7 @@ class Loop:
             elapsed_s=round(self._elapsed(), 2), files_changed=self.deps.workspace.changed_files(), error=error,
             reason=reason, evidence=evidence,
         )
+        self.deps.hooks.at_end(outcome, reason, self._emit)
         self._emit(events.RunEnded(outcome=outcome, reason=reason, turns=self.turns, tokens=result.tokens,
                                    elapsed_s=result.elapsed_s, findings=[f.to_json() for f in self.findings],
                                    files_changed=result.files_changed, error=error,

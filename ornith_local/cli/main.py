@@ -16,10 +16,12 @@ from types import ModuleType
 from ornith_local import __version__
 from ornith_local.cli.argtypes import context_size, endpoint_url
 from ornith_local.cli.commands import (
+    acp,
     doctor,
     generate,
     hook,
     map,
+    mcp,
     models,
     parse,
     precommit,
@@ -34,8 +36,8 @@ from ornith_local.cli.output import CliError, fail, stderr
 from ornith_local.config import ConfigError
 from ornith_local.config.settings import check_env_names
 
-BUILT: list[ModuleType] = [doctor, generate, parse, models, sandbox, map, run, sessions, undo, triage, precommit, hook,
-                          trust]
+BUILT: list[ModuleType] = [acp, doctor, generate, parse, models, sandbox, map, run, sessions, undo, triage, precommit,
+                          hook, trust, mcp]
 
 
 class _Parser(argparse.ArgumentParser):

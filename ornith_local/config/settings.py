@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
+from ornith_local.config.hooks import HookConfigError, HookSettings, merge_hooks
 from ornith_local.config.paths import app_dirs
 from ornith_local.config.trust import content_digest, is_trusted, security_keys_in, without_security_keys
 
@@ -82,6 +83,15 @@ class TestSettings:
 
 
 @dataclass(frozen=True)
+class DiagnosticsSettings:
+    # After every edit_file/write_file: the new syntax errors, then the new findings of the project's own
+    # ruff / pyright (only where it configures them), in the tool's result.
+    enabled: bool = True
+    time_budget_s: float = 3.0  # per edit, all checkers together; past it the edit says "diagnostics timed out"
+    max_items: int = 10  # new findings shown per edit; the rest are counted
+
+
+@dataclass(frozen=True)
 class PrecommitSettings:
     # Shell commands run on the staged content; placeholders {files}, {files:GLOB,...}, {related_tests},
     # {python}. Empty: ruff (when the project configures it) and the tests related to the staged files.
@@ -92,12 +102,34 @@ class PrecommitSettings:
 
 
 @dataclass(frozen=True)
+class McpServerSettings:
+    """One MCP server whose tools the agent may use: a command to start (stdio) or a running server's URL."""
+
+    command: str | None = None  # started on the host, like an editor's language server
+    args: list[str] = field(default_factory=list)
+    env: list[str] = field(default_factory=list)  # NAME=value, over a minimal environment (not ornith's own)
+    url: str | None = None  # streamable HTTP endpoint instead of a command
+    allow: list[str] = field(default_factory=lambda: ["*"])  # glob patterns of tool names; others never offered
+    expose: list[str] = field(default_factory=list)  # tools offered as first-class ornith tools, schema and all
+    timeout_s: float = 30.0  # for each call
+    start_timeout_s: float = 60.0  # to start and list the tools (an `npx -y` server may download itself first)
+
+
+@dataclass(frozen=True)
+class McpSettings:
+    servers: dict[str, McpServerSettings] = field(default_factory=dict)  # [mcp.servers.NAME] tables
+
+
+@dataclass(frozen=True)
 class Config:
     model: ModelSettings = field(default_factory=ModelSettings)
     agent: AgentSettings = field(default_factory=AgentSettings)
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     tests: TestSettings = field(default_factory=TestSettings)
     precommit: PrecommitSettings = field(default_factory=PrecommitSettings)
+    diagnostics: DiagnosticsSettings = field(default_factory=DiagnosticsSettings)
+    mcp: McpSettings = field(default_factory=McpSettings)
+    hooks: HookSettings = field(default_factory=HookSettings)  # [[hooks.EVENT]] lists, read by config/hooks.py
     # Where each layer came from, for `ornith doctor`.
     sources: tuple[str, ...] = ()
 
@@ -125,6 +157,18 @@ def endpoint_problem(url: str) -> str | None:
     return None
 
 
+def _mcp_servers(servers: dict[str, McpServerSettings]) -> str | None:
+    for name, server in servers.items():
+        if (server.command is None) == (server.url is None):
+            return f"server '{name}': set exactly one of command (a stdio server) or url (a streamable HTTP one)"
+        problem = (endpoint_problem(server.url) if server.url is not None else None) or _assignments(server.env)
+        if problem is None and min(server.timeout_s, server.start_timeout_s) <= 0:
+            problem = "timeout_s and start_timeout_s must be positive"
+        if problem is not None:
+            return f"server '{name}': {problem}"
+    return None
+
+
 # Checks beyond the type, for values that would otherwise fail much later and far from the file that set them.
 VALUE_CHECKS: dict[tuple[str, str], Callable[[Any], str | None]] = {
     ("agent", "max_turns"): _at_least(1),
@@ -133,12 +177,15 @@ VALUE_CHECKS: dict[tuple[str, str], Callable[[Any], str | None]] = {
     ("model", "endpoint"): endpoint_problem,
     ("model", "n_ctx"): _at_least(MIN_N_CTX),
     ("model", "threads"): _at_least(1),
+    ("diagnostics", "max_items"): _at_least(1),
+    ("diagnostics", "time_budget_s"): lambda value: None if value > 0 else f"must be above 0, got {value}",
+    ("mcp", "servers"): _mcp_servers,
 }
 
 
 def _section_types() -> dict[str, type]:
     hints = get_type_hints(Config)
-    return {f.name: hints[f.name] for f in fields(Config) if f.name != "sources"}
+    return {f.name: hints[f.name] for f in fields(Config) if f.name not in ("sources", "hooks")}
 
 
 def _coerce(value: Any, annotation: Any, where: str) -> Any:
@@ -154,6 +201,8 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
         if value is None:
             return None
         return _coerce(value, args[0], where)
+    if origin is dict:  # a table of tables such as [mcp.servers.NAME], each a dataclass of its own
+        return _tables(value, get_args(annotation)[1], where)
     if origin is list:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
@@ -193,12 +242,33 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
     raise ConfigError(f"{where}: unsupported setting type")  # pragma: no cover - a bug in this module
 
 
+def _tables(value: Any, item_type: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict) or not all(isinstance(table, dict) for table in value.values()):
+        raise ConfigError(f"{where}: expected a table of tables, got {value!r}")
+    hints = get_type_hints(item_type)
+    tables: dict[str, Any] = {}
+    prefix = where.removesuffix("'")  # each key is named "FILE: 'mcp.servers.NAME.KEY'"
+    for name, table in value.items():
+        for key in table:
+            if key not in hints:
+                raise ConfigError(f"{prefix}.{name}': unknown key '{key}' (known: {', '.join(hints)})")
+        tables[name] = item_type(**{key: _coerce(item, hints[key], f"{prefix}.{name}.{key}'")
+                                    for key, item in table.items()})
+    return tables
+
+
 def _apply(config: Config, data: dict[str, Any], origin: str) -> Config:
     sections = _section_types()
     updates: dict[str, Any] = {}
     for section_name, table in data.items():
+        if section_name == "hooks":  # lists of command tables, added up across layers (not ORNITH_* settings)
+            try:
+                updates["hooks"] = merge_hooks(updates.get("hooks", config.hooks), table, origin)
+            except HookConfigError as error:
+                raise ConfigError(str(error)) from None
+            continue
         if section_name not in sections:
-            known = ", ".join(sorted(sections))
+            known = ", ".join(sorted([*sections, "hooks"]))
             raise ConfigError(f"{origin}: unknown section [{section_name}] (known: {known})")
         if not isinstance(table, dict):
             raise ConfigError(f"{origin}: [{section_name}] must be a table")
@@ -210,6 +280,8 @@ def _apply(config: Config, data: dict[str, Any], origin: str) -> Config:
                 raise ConfigError(f"{origin}: unknown key '{section_name}.{key}'")
             where = f"{origin}: '{section_name}.{key}'"
             values[key] = _coerce(value, hints[key], where)
+            if isinstance(values[key], dict):  # tables of tables add up across layers (a repo's server, the user's)
+                values[key] = {**getattr(getattr(config, section_name), key), **values[key]}
             check = VALUE_CHECKS.get((section_name, key))
             problem = check(values[key]) if check is not None and values[key] is not None else None
             if problem is not None:

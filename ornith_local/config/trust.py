@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ornith_local.config.hooks import HOOK_EVENTS
 from ornith_local.config.paths import app_dirs
 
 # (section, key) pairs an untrusted repo may not set: they widen what commands may do or which commands run.
@@ -25,6 +26,8 @@ SECURITY_KEYS: frozenset[tuple[str, str]] = frozenset({
     ("tests", "command"), ("tests", "timeout_s"), ("tests", "env"),
     ("precommit", "checks"), ("precommit", "warn_only"),
     ("agent", "mode"), ("agent", "allow_test_edits"),
+    ("mcp", "servers"),  # each server is a command ornith starts on the host, or a URL its tools' calls go to
+    *(("hooks", event) for event in HOOK_EVENTS),  # each hook is a command run at the agent's events
 })
 TRUST_FILE_NAME = "trusted_repos.json"
 

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ornith_local.tools.base import CallPreview, Effect, ToolError, ToolResult, arg_bool, arg_str, schema
+from ornith_local.tools.diagnostics import Diagnostics
 from ornith_local.tools.fileio import BinaryFileError, read_text, write_text
-from ornith_local.tools.files import MAX_READ_BYTES, diff_counts, unified_diff
+from ornith_local.tools.files import MAX_READ_BYTES, diff_counts, unified_diff, with_diagnostics
 from ornith_local.tools.preview import file_change_preview, replaced_lines
 from ornith_local.tools.workspace import Workspace, refusals_as_tool_errors
 
@@ -185,6 +186,7 @@ class EditFile:
         "replace_all": {"type": "boolean", "description": "replace every occurrence (default false)"},
     }, ["path", "old_string", "new_string"]))
     effect: ClassVar[Effect] = "edit"
+    diagnostics: Diagnostics | None = None  # the run's checks; None: the result carries none
 
     def preview(self, args: Mapping[str, Any]) -> CallPreview:
         old, new = str(args.get("old_string", "")), str(args.get("new_string", ""))
@@ -217,6 +219,7 @@ class EditFile:
         how = " (matched ignoring whitespace)" if outcome.tolerant else ""
         times = f", {outcome.replacements} replacements" if outcome.replacements > 1 else ""
         summary = f"edited {shown} (+{added} -{removed}{times}){how}"
-        return ToolResult(True, f"{summary}\n{diff}", title=summary, diff=diff,
-                          data={"path": shown, "added": added, "removed": removed,
-                                "replacements": outcome.replacements, "tolerant": outcome.tolerant})
+        result = ToolResult(True, f"{summary}\n{diff}", title=summary, diff=diff,
+                            data={"path": shown, "added": added, "removed": removed,
+                                  "replacements": outcome.replacements, "tolerant": outcome.tolerant})
+        return with_diagnostics(result, self.diagnostics, path, shown, before, after)

@@ -7,14 +7,18 @@ import os
 import re
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ornith_local.sandbox.workspace_fs import FileTooLarge, UnsafePath, human_size
 from ornith_local.tools.base import CallPreview, Effect, ToolError, ToolResult, arg_int, arg_str, plain_preview, schema
 from ornith_local.tools.fileio import BinaryFileError, read_text, write_text
 from ornith_local.tools.listing import list_files
 from ornith_local.tools.workspace import Workspace, refusals_as_tool_errors
+
+if TYPE_CHECKING:
+    from ornith_local.tools.diagnostics import Diagnostics
 
 MAX_LINES = 400  # lines shown by one read_file call unless the model asks for a range
 MAX_LINE_CHARS = 500
@@ -34,6 +38,22 @@ def unified_diff(rel: str, before: str, after: str, context: int = 3) -> str:
         fromfile=f"a/{rel}", tofile=f"b/{rel}", n=context,
     )
     return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+
+
+def with_diagnostics(result: ToolResult, diagnostics: Diagnostics | None, path: Path, shown: str,
+                     before: str | None, after: str) -> ToolResult:
+    """`result` with the problems the edit introduced appended (what the model reads and the title a person sees)."""
+    if diagnostics is None:
+        return result
+    report = diagnostics.after_edit(path, shown, before, after)
+    data = {**result.data, "diagnostics": [item.format(shown) for item in report.new],
+            "unparseable": report.unparseable, "diagnostics_timed_out": list(report.timed_out)}
+    note = report.text()
+    if not note:
+        return replace(result, data=data)
+    count = len(report.new) + report.more
+    title = f"{result.title}; {count} new problem{'s' if count != 1 else ''}" if count else result.title
+    return replace(result, text=f"{result.text.rstrip(chr(10))}\n{note}", title=title, data=data)
 
 
 def diff_counts(diff: str) -> tuple[int, int]:
@@ -213,6 +233,7 @@ class WriteFile:
         "content": {"type": "string", "description": "the complete new content of the file"},
     }, ["path", "content"]))
     effect: ClassVar[Effect] = "edit"
+    diagnostics: Diagnostics | None = None  # the run's checks; None: the result carries none
 
     def preview(self, args: Mapping[str, Any]) -> CallPreview:
         from ornith_local.tools.preview import file_change_preview  # it builds on this module's diff
@@ -246,12 +267,14 @@ class WriteFile:
         self.workspace.seen.note(shown)
         if before is None:
             lines = len(after.splitlines())
-            return ToolResult(True, f"created {shown} ({lines} lines)", title=f"created {shown} ({lines} lines)",
-                              data={"path": shown, "created": True}, diff=unified_diff(shown, "", after))
+            created = ToolResult(True, f"created {shown} ({lines} lines)", title=f"created {shown} ({lines} lines)",
+                                 data={"path": shown, "created": True}, diff=unified_diff(shown, "", after))
+            return with_diagnostics(created, self.diagnostics, path, shown, None, after)
         diff = unified_diff(shown, before, after)
         added, removed = diff_counts(diff)
-        return ToolResult(True, f"wrote {shown} (+{added} -{removed})", title=f"wrote {shown} (+{added} -{removed})",
-                          data={"path": shown, "created": False, "added": added, "removed": removed}, diff=diff)
+        wrote = ToolResult(True, f"wrote {shown} (+{added} -{removed})", title=f"wrote {shown} (+{added} -{removed})",
+                           data={"path": shown, "created": False, "added": added, "removed": removed}, diff=diff)
+        return with_diagnostics(wrote, self.diagnostics, path, shown, before, after)
 
     def _check_replace(self, shown: str, before: str, content: str) -> None:
         """Refuse replacing an existing file the run has not seen, or one whose lines the new content mostly drops."""

@@ -83,9 +83,15 @@ class EventRenderer:
                     self.card = ToolCard(event.tool, {}, [])
                     self.transcript.add(self.card)
                 self.card.result(event)
+            case events.SetupWarning():
+                self.transcript.add(Notice(markup("[$warning]warning:[/] $text", text=event.text), "warning"))
             case events.QuirkApplied():
                 self.transcript.add(Notice(markup("[$warning]$quirk:[/] $detail", quirk=event.quirk,
                                                   detail=event.detail), "warning"))
+            case events.HookRan() if event.status != "ok":  # a hook that blocked, spoke or failed
+                self.transcript.add(Notice(markup("[$warning]hook $hook $status:[/] $detail", hook=event.hook_event,
+                                                  status=event.status, detail=event.detail or event.command),
+                                           "warning" if event.status in ("blocked", "feedback") else "error"))
             case events.StepEnded():
                 self.step_ended(event)
             case events.Replanned():

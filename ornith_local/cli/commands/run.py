@@ -112,6 +112,12 @@ class EventPrinter:
                     stdout.print(Syntax(event.diff, "diff", theme="ansi_dark", background_color="default"))
             case events.QuirkApplied():
                 stdout.print(f"    [yellow]{event.quirk}:[/] [dim]{escape(event.detail)}[/]")
+            case events.SetupWarning():
+                stdout.print(f"[yellow]warning:[/] {escape(event.text)}")
+            case events.HookRan() if event.status != "ok":  # a hook that blocked, spoke or failed; quiet ones are not
+                style = "yellow" if event.status in ("blocked", "feedback") else "red"
+                stdout.print(f"    [{style}]hook {event.hook_event} {event.status}:[/] "
+                             f"[dim]{escape(event.detail.splitlines()[0] if event.detail else event.command)}[/]")
             case events.StepEnded():
                 style = STATUS_STYLE.get(event.status, "")
                 stdout.print(f"  [{style}]{event.status}[/]: {escape(event.summary)}")
