@@ -226,8 +226,9 @@ def run_heldback(task: SuiteTask, work: Path, sandbox: Sandbox, timeout_s: float
 def heldback_peeks(task: SuiteTask, trajectory: Path) -> list[str]:
     """Tool calls that went looking for the held-back checks (e.g. `run cat …/heldback/…`): a guard flag.
 
-    The runtime's monitor sees path arguments; a shell command can name any file the sandbox shows, and a
-    checkout outside /home and /tmp is visible to it, so the runner checks every call's arguments too.
+    The runtime's monitor sees path arguments; a shell command can name any path, so the runner checks every
+    call's arguments too. (The run's sandbox hides the tasks folder, so such a call reads nothing: the attempt
+    is what is counted.)
     """
     needles = {"heldback", str(TASKS_DIR), "benchmarks/tasks", *(Path(name).name for name in task.heldback_files)}
     found = []
@@ -292,6 +293,7 @@ def run_task(task: SuiteTask, scaffold: str, options: SuiteOptions, *, backend: 
         request = RunRequest(
             task=task.task, repo=work, config=config, mode="auto", scaffold_mode=scaffold, model=options.model,
             endpoint=options.endpoint, max_turns=options.max_turns, checks=task.checks, withheld=task.withheld,
+            hide=(TASKS_DIR.resolve(),),  # the held-back tests live there: no `run cat` can read them
             use_library=options.library, use_judge=options.judge, n_ctx=options.n_ctx, seed=options.seed,
             temperature=options.temperature, max_wall_s=options.max_wall_s, quirks=options.quirks,
         )

@@ -85,6 +85,7 @@ class RunRequest:
     seed: int = 0
     session_id: str | None = None
     withheld: tuple[str, ...] = ()
+    hide: tuple[Path, ...] = ()  # host paths the run's commands must not see (a benchmark's held-back tests)
     temperature: float | None = None  # None: the model's recommended sampling
     max_wall_s: int | None = None  # None: the default ceiling (Permissions.max_wall_s)
     quirks: tuple[str, ...] | None = None  # None: the model's own [quirks] from the catalog; () runs the clean loop
@@ -266,7 +267,7 @@ def open_run(
     try:
         backend = backend or open_backend(settings, model=request.model)
         sandbox = open_sandbox(replace(config.sandbox, allow_network=request.allow_network or
-                                       config.sandbox.allow_network))
+                                       config.sandbox.allow_network), hide=request.hide)
     except (LookupError, FileNotFoundError, ModelFileError, DoesNotFit, BackendError, SandboxError,
             TinyModelUnavailable) as error:
         raise SetupError(str(error).strip("'\"")) from None

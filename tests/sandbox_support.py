@@ -34,11 +34,12 @@ FALLBACK_OPEN = {
     "allow_network_resolver_when_the_host_uses_a_loopback_one", "unix_abstract", "symlink_escape",
     "git_dir_readonly", "daemon", "nested_userns", "remount_root", "tiocsti", "new_git_dir_readonly",
     "repo_config_readonly", "repo_hook_scripts_readonly", "setuid_bit", "private_dev", "hidden_root_files",
-    "mknod_block", "setpgid_hopper", "tmpfs_bounded", "unprivileged_uid", "root_owned_project_runs_unprivileged",
+    "mknod_block", "setpgid_hopper", "tmpfs_bounded", "unprivileged_uid", "other_homes_hidden",
+    "git_dir_readonly_control", "root_owned_project_runs_unprivileged",
 }
 # Landlock only adds rights: a read-only .git inside the writable workspace needs the mount namespace.
 LANDLOCK_OPEN = set() if can_isolate() else {"git_dir_readonly", "new_git_dir_readonly", "repo_config_readonly",
-                                             "repo_hook_scripts_readonly", "private_dev"}
+                                             "repo_hook_scripts_readonly", "private_dev", "git_dir_readonly_control"}
 
 
 @dataclass

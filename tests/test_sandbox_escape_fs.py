@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sandbox_support import SECRET, TIERS, Ctx, bare, make_ctx, start_stand_in
 
-from ornith_local.sandbox import host_git_command
+from ornith_local.sandbox import host_git_command, tiers
 
 
 @pytest.fixture(params=TIERS)
@@ -90,6 +90,15 @@ def test_git_dir_readonly(ctx: Ctx) -> None:
     assert (ctx.workspace / "inside-ok").exists() is False
     ctx.run("echo started; touch inside-ok")
     assert (ctx.workspace / "inside-ok").exists()
+
+
+def test_git_dir_readonly_control(ctx: Ctx, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the read-only binds the same command does plant the hook and the fsmonitor."""
+    _git_repo(ctx.workspace)
+    monkeypatch.setattr(tiers, "protected_paths", lambda workspace: [])
+    hook = ctx.workspace / ".git" / "hooks" / "pre-commit"
+    ctx.run(f"echo started; echo 'touch {ctx.outside}/x' > {hook}; git config core.fsmonitor evil")
+    assert hook.exists() and "evil" in (ctx.workspace / ".git" / "config").read_text()
 
 
 def test_host_git_ignores_planted_hooks(ctx: Ctx) -> None:

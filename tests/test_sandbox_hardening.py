@@ -129,6 +129,25 @@ def test_hidden_root_files(ctx: Ctx) -> None:
     assert bare("head -c 20 /etc/shadow").stdout.startswith("root:")
 
 
+@pytest.fixture
+def other_home() -> Iterator[Path]:
+    """Another user's home with a world-readable file, as most homes are."""
+    if not os.access("/home", os.W_OK):
+        pytest.skip("cannot make a home under /home here (needs root)")
+    home = Path(tempfile.mkdtemp(prefix="ornith-test-user-", dir="/home"))
+    home.chmod(0o755)
+    (home / "notes.txt").write_text(SECRET)
+    (home / "notes.txt").chmod(0o644)
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def test_other_homes_hidden(ctx: Ctx, other_home: Path) -> None:
+    result = ctx.run(f"echo started; cat {other_home}/notes.txt; ls /home")
+    assert SECRET not in result.stdout and other_home.name not in result.stdout, result
+    assert SECRET in bare(f"cat {other_home}/notes.txt").stdout  # the control: the file is readable to anyone
+
+
 HOPPER = """import os, sys, time
 end = time.time() + float(sys.argv[1])
 print('started', flush=True)

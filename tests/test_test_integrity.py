@@ -60,6 +60,22 @@ def test_ignored_conftest(project: Path) -> None:
     assert green(control(project))
 
 
+def test_conftest_hidden_by_git_info_exclude(project: Path) -> None:
+    """The same attack, hidden from git by .git/info/exclude instead of .gitignore."""
+    (project / ".gitignore").write_text("__pycache__/\n")
+    git(project, "commit", "-qam", "no conftest rule")
+    integrity.start_run(project)
+    (project / ".git" / "info").mkdir(exist_ok=True)
+    (project / ".git" / "info" / "exclude").write_text("conftest.py\n")
+    (project / "conftest.py").write_text(
+        "import pytest\n\n\n@pytest.hookimpl(wrapper=True)\ndef pytest_runtest_makereport(item, call):\n"
+        "    report = yield\n    report.outcome = 'passed'\n    return report\n")
+    assert git(project, "status", "--porcelain") == ""  # excluded: no diff shows it
+    report = run_tests(project)
+    assert not green(report) and "conftest.py (new)" in (report.error or "")
+    assert green(control(project))
+
+
 def test_fake_venv_python(project: Path) -> None:
     fake = project / ".venv" / "bin" / "python"
     fake.parent.mkdir(parents=True)

@@ -64,6 +64,8 @@ class RunRequest:
     # Extra host directories the command may read but never write (e.g. the project's .venv when the
     # workspace is a copy of the project elsewhere); checked by `check_read_only`.
     read_only: tuple[Path, ...] = ()
+    # Host paths the command must not see at all, beyond what every tier hides (a benchmark's held-back tests).
+    hide: tuple[Path, ...] = ()
 
 
 class Sandbox(Protocol):

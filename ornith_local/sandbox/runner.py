@@ -35,6 +35,7 @@ class TierSandbox:
         limits: Limits | None = None,
         home: Path | None = None,
         read_only: Sequence[Path] = (),
+        hide: Sequence[Path] = (),
     ) -> None:
         self._tier = tier
         self.tier = tier.name
@@ -45,6 +46,7 @@ class TierSandbox:
         self.limits = limits or Limits()
         self.home = home or Path.home()
         self.read_only = check_read_only(read_only, self.home)
+        self.hide = tuple(Path(path).resolve() for path in hide)
 
     def _request(
         self, argv: tuple[str, ...], workspace: Path, env: Mapping[str, str] | None, allow_network: bool,
@@ -53,7 +55,7 @@ class TierSandbox:
         return RunRequest(
             argv=argv, workspace=check_workspace(workspace, self.home), env=dict(env or {}),
             allow_network=self.allow_network or allow_network, allow_unix_sockets=self.allow_unix_sockets,
-            limits=self.limits, home=self.home, interactive=interactive, read_only=self.read_only,
+            limits=self.limits, home=self.home, interactive=interactive, read_only=self.read_only, hide=self.hide,
         )
 
     def run(
@@ -83,15 +85,17 @@ def with_read_only(sandbox: Sandbox, paths: Sequence[Path]) -> Sandbox:
         return sandbox
     return TierSandbox(sandbox._tier, timeout_s=sandbox.timeout_s, allow_network=sandbox.allow_network,
                        allow_unix_sockets=sandbox.allow_unix_sockets, limits=sandbox.limits, home=sandbox.home,
-                       read_only=[*sandbox.read_only, *paths])
+                       read_only=[*sandbox.read_only, *paths], hide=sandbox.hide)
 
 
 def open_sandbox(
-    settings: SandboxSettings | None = None, *, tier: str | None = None, read_only: Sequence[Path] = ()
+    settings: SandboxSettings | None = None, *, tier: str | None = None, read_only: Sequence[Path] = (),
+    hide: Sequence[Path] = (),
 ) -> TierSandbox:
     """The sandbox for this machine: the configured tier, or with "auto" the strongest that works.
 
     `read_only`: host directories commands may read but not write, beyond what the tier shows anyway.
+    `hide`: host paths commands must not see (the fallback tier, unsandboxed, hides nothing).
     """
     from ornith_local.sandbox.probe import active_tier, probe_tiers
 
@@ -106,4 +110,4 @@ def open_sandbox(
         if not probe.works:
             raise SandboxError(f"sandbox tier '{name}' does not work here: {probe.detail}")
     return TierSandbox(make_tier(name), timeout_s=settings.timeout_s, allow_network=settings.allow_network,
-                       read_only=read_only)
+                       read_only=read_only, hide=hide)

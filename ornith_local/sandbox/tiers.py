@@ -172,7 +172,7 @@ class BwrapTier:
                  "--size", size, "--tmpfs", "/var/tmp"]
         # Other homes, root's, /run/user and /etc's root-only files: as root the command would pass
         # their permission checks, so they are covered rather than trusted to mode bits.
-        for hidden in hidden_paths(request.home):
+        for hidden in [*hidden_paths(request.home), *(path for path in request.hide if path.exists())]:
             if hidden.is_dir():
                 argv += ["--size", size, "--tmpfs", str(hidden)]
             else:
@@ -251,7 +251,7 @@ class LandlockTier:
     def prepare(self, request: RunRequest) -> Launch:
         cleanups: list[Callable[[], None]] = []
         private = _private_dir(cleanups)
-        hidden = [Path(path) for path in (*_HIDDEN, *HIDDEN_DIRS)] + hidden_paths(request.home)
+        hidden = [Path(path) for path in (*_HIDDEN, *HIDDEN_DIRS)] + hidden_paths(request.home) + list(request.hide)
         hidden += [Path(path).resolve() for path in _HIDDEN if Path(path).exists()]
         landlock = {
             "read": [*_readable_roots(hidden), *map(str, home_toolchains(request.home)), sys.prefix,
