@@ -119,6 +119,17 @@ def test_a_syntax_error_the_file_already_had_is_not_repeated(project: Path, diag
     assert result.ok and "new problems" not in result.text
 
 
+def test_a_file_this_run_broke_is_said_to_be_broken_after_every_edit_until_it_parses(
+        project: Path, diagnostics: Diagnostics) -> None:
+    """A model that repeats its breaking edit must not hear silence the second time."""
+    first = edit(project, diagnostics, "def total(items):", "def total(items):\n        x = 1")
+    assert "new problems" in first.text and "IndentationError" in first.text
+    second = edit(project, diagnostics, "def total(items):", "def total(items):\n        y = 2")
+    assert "still does not parse" in second.text and "IndentationError" in second.text, second.text
+    fixed = edit(project, diagnostics, "\n        y = 2\n        x = 1", "")
+    assert fixed.ok and "parse" not in fixed.text and "new problems" not in fixed.text, fixed.text
+
+
 def test_write_file_of_a_new_broken_file_reports_it(project: Path, diagnostics: Diagnostics) -> None:
     result = call_tool(WriteFile(Workspace.at(project), diagnostics=diagnostics),
                        {"path": "pkg/new.py", "content": "def f(:\n    return 1\n"})

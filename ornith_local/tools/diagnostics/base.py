@@ -96,10 +96,13 @@ class DiagnosticsReport:
     more: int = 0  # new findings beyond the cap
     timed_out: tuple[str, ...] = ()  # sources that did not answer within the budget ("pyright (still starting)")
     budget_s: float = 0.0
+    # The file parsed when the run first touched it and still does not: said again after every edit, since
+    # silence after an edit reads as "fixed" (a model repeating the breaking edit heard nothing the second time).
+    still_broken: tuple[Diagnostic, ...] = ()
 
     @property
     def unparseable(self) -> bool:
-        return any(diagnostic.source == "syntax" for diagnostic in self.new)
+        return any(diagnostic.source == "syntax" for diagnostic in (*self.new, *self.still_broken))
 
     def text(self) -> str:
         """The lines appended to the edit's result; empty when there is nothing to say."""
@@ -110,6 +113,9 @@ class DiagnosticsReport:
             lines += [f"  {diagnostic.format(self.rel)}" for diagnostic in self.new]
             if self.more:
                 lines.append(f"  … and {self.more} more")
+        elif self.still_broken:
+            lines.append(f"{self.rel} still does not parse after this change; fix it before going on:")
+            lines += [f"  {diagnostic.format(self.rel)}" for diagnostic in self.still_broken]
         if self.timed_out:
             lines.append(f"diagnostics timed out ({', '.join(self.timed_out)}: no answer within "
                          f"{self.budget_s:g} s); the edit was made")

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from ornith_local.config.settings import DiagnosticsSettings
@@ -57,6 +58,7 @@ class Diagnostics:
         self._timeouts: dict[str, int] = {}  # source -> timeouts in a row
         # (source, path) -> the digest of the text last checked and its findings: the next edit's "before".
         self._last: dict[tuple[str, str], tuple[str, list[Diagnostic]]] = {}
+        self._parsed_at_start: dict[str, bool] = {}  # path -> whether it parsed before the run's first edit of it
 
     def after_edit(self, path: Path, rel: str, before: str | None, after: str) -> DiagnosticsReport:
         """What the edit from `before` (None: a new file) to `after` of `path` (shown as `rel`) introduced."""
@@ -67,10 +69,14 @@ class Diagnostics:
         if self.syntax.applies(path):
             broken = self._syntax(path, after, deadline)
             old_broken = self._syntax(path, before, deadline) if before is not None else []
+            parsed_at_start = self._parsed_at_start.setdefault(str(path), not old_broken)
             if broken:  # the linters would only say the same; the model must fix the syntax first
                 if before is not None and not old_broken:
                     self._remember(path, before, deadline)  # what the repair will be judged against
-                return self._report(rel, new_since(old_broken, broken), timed_out)
+                report = self._report(rel, new_since(old_broken, broken), timed_out)
+                if not report.new and parsed_at_start:  # broken by this run, and this edit did not mend it
+                    return replace(report, still_broken=capped(broken, self.max_items)[0])
+                return report
             before_parses = not old_broken
         for source in self.linters:
             if source.name in self._dropped or not source.applies(path):
