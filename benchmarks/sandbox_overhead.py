@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ornith_local.sandbox import TierSandbox, probe_tiers
+from ornith_local.sandbox import TierSandbox, owner, probe_tiers
 from ornith_local.sandbox.tiers import make_tier
 
 
@@ -45,6 +45,16 @@ def main() -> None:
             with sandbox.shell(workspace=workspace) as shell:
                 round_trip = _median_ms(lambda sh=shell: sh.run("true"), args.runs)  # type: ignore[misc]
             print(f"{'':>9}  persistent shell round trip (`true`): {round_trip:.2f} ms median")
+            if owner.workspace_owner(workspace) == owner.SANDBOX_OWNER:
+                # ornith as root in its own project: the same command as uid 0 (no idmapped mount), side by side
+                real = owner.idmap_supported
+                owner.idmap_supported = lambda path: False
+                try:
+                    as_root = _median_ms(lambda s=sandbox: s.run(["true"], workspace=workspace), args.runs)  # type: ignore[misc]
+                finally:
+                    owner.idmap_supported = real
+                print(f"{'':>9}  root-owned project: as uid {owner.SANDBOX_ID} (idmapped) {median:.2f} ms, as uid 0 "
+                      f"{as_root:.2f} ms: x{median / as_root:.2f}")
 
 
 if __name__ == "__main__":
