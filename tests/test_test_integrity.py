@@ -48,10 +48,13 @@ def control(project: Path) -> TestReport:
     return run_tests(project)
 
 
+# A conftest.py that reports every test as passed, whatever it did.
+EVERY_TEST_PASSES = ("import pytest\n\n\n@pytest.hookimpl(wrapper=True)\ndef pytest_runtest_makereport(item, call):\n"
+                     "    report = yield\n    report.outcome = 'passed'\n    return report\n")
+
+
 def test_ignored_conftest(project: Path) -> None:
-    (project / "conftest.py").write_text(
-        "import pytest\n\n\n@pytest.hookimpl(wrapper=True)\ndef pytest_runtest_makereport(item, call):\n"
-        "    report = yield\n    report.outcome = 'passed'\n    return report\n")
+    (project / "conftest.py").write_text(EVERY_TEST_PASSES)
     assert git(project, "status", "--porcelain") == ""  # ignored: no diff shows it
     report = run_tests(project)
     assert not green(report) and "conftest.py (new)" in (report.error or "")
@@ -67,9 +70,7 @@ def test_conftest_hidden_by_git_info_exclude(project: Path) -> None:
     integrity.start_run(project)
     (project / ".git" / "info").mkdir(exist_ok=True)
     (project / ".git" / "info" / "exclude").write_text("conftest.py\n")
-    (project / "conftest.py").write_text(
-        "import pytest\n\n\n@pytest.hookimpl(wrapper=True)\ndef pytest_runtest_makereport(item, call):\n"
-        "    report = yield\n    report.outcome = 'passed'\n    return report\n")
+    (project / "conftest.py").write_text(EVERY_TEST_PASSES)
     assert git(project, "status", "--porcelain") == ""  # excluded: no diff shows it
     report = run_tests(project)
     assert not green(report) and "conftest.py (new)" in (report.error or "")
