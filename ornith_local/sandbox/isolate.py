@@ -60,8 +60,9 @@ def _enter_namespaces() -> None:
             handle.write(text)
 
 
-def _read_only(path: str) -> None:
-    _mount(path, path, None, MS_BIND | MS_REC)
+def _read_only(path: str, source: str | None = None) -> None:
+    """`path` read-only: itself, or `source` bound over it."""
+    _mount(source or path, path, None, MS_BIND | MS_REC)
     flags = os.statvfs(path).f_flag
     keep = sum(mount_flag for bit, mount_flag in _KEEP if flags & bit)
     _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | keep)
@@ -204,8 +205,7 @@ def isolate(spec: dict[str, Any], workspace_idmap: dict[str, Any] | None = None)
         if os.path.lexists(path) and not stat.S_ISLNK(os.lstat(path).st_mode):
             _read_only(path)
     for source, target in spec.get("binds", []):  # e.g. a resolv.conf the command's own network can reach
-        _mount(source, target, None, MS_BIND)
-        _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+        _read_only(target, source)
     if spec.get("private_dev"):
         _private_dev(int(spec["tmpfs_bytes"]))
     _become_init()
