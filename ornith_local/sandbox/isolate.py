@@ -14,9 +14,10 @@ import os
 import signal
 import stat
 import struct
+import sys
 from typing import Any
 
-CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER = 0x00020000, 0x20000000, 0x10000000
+CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x20000000, 0x10000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND = 1, 2, 4, 8, 32, 4096
 MS_NOATIME, MS_NODIRATIME, MS_REC, MS_PRIVATE, MS_RELATIME = 1024, 2048, 16384, 1 << 18, 1 << 21
 # statvfs f_flag bit -> the mount flag a read-only remount must keep (the kernel refuses to drop
@@ -48,16 +49,25 @@ def _unshare(flags: int) -> None:
     _check(_libc.unshare(ctypes.c_int(flags)), "unshare")
 
 
-def _enter_namespaces() -> None:
-    """New mount + pid namespaces; a user namespace first when we are not root."""
+def _enter_namespaces(flags: int = CLONE_NEWNS | CLONE_NEWPID) -> None:
+    """New namespaces (`flags`); a user namespace first when we are not root, mapping us to ourselves."""
     if os.geteuid() == 0:
-        _unshare(CLONE_NEWNS | CLONE_NEWPID)
+        _unshare(flags)
         return
     uid, gid = os.geteuid(), os.getegid()
-    _unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID)
+    _unshare(CLONE_NEWUSER | flags)
     for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
         with open(f"/proc/self/{name}", "w") as handle:
             handle.write(text)
+
+
+def hold_network() -> None:
+    """A new network namespace (sandbox/network.py), held until stdin closes: when the command ends, or ornith
+    dies, the namespace goes with it."""
+    _enter_namespaces(CLONE_NEWNET)
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    sys.stdin.read()
 
 
 def _read_only(path: str, source: str | None = None) -> None:
@@ -234,10 +244,15 @@ def drop_capabilities(owner: list[int] | None) -> None:
         raise OSError("the capability bounding set could not be emptied")
 
 
-if __name__ == "__main__":  # `python -I -S isolate.py PATH`: whether PATH's filesystem takes an idmapped mount here
-    import sys
-
-    try:
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--hold-network"]:
+        try:
+            hold_network()
+        except OSError as failure:  # one line: it becomes the SandboxError the user reads
+            sys.stderr.write(f"{failure}\n")
+            sys.exit(1)
+        sys.exit(0)
+    try:  # `python -I -S isolate.py PATH`: whether PATH's filesystem takes an idmapped mount here
         private_mounts()
         idmap({"path": sys.argv[1], "uid": 1, "gid": 1})
     except OSError as failure:

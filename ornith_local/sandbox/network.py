@@ -30,21 +30,8 @@ from ornith_local.sandbox.policy import SandboxError
 _READY_TIMEOUT_S = 10.0
 SLIRP_DNS = "10.0.2.3"  # slirp4netns's built-in resolver, which forwards to the host's
 
-# The holder: a new network namespace (in a user namespace of its own unless root), then it waits for its
-# stdin to close: when the command ends, or ornith dies, the namespace goes with it.
-_HOLDER = """
-import ctypes, os, sys
-libc = ctypes.CDLL(None, use_errno=True)
-uid, gid = os.geteuid(), os.getegid()
-if libc.unshare(0x40000000 | (0x10000000 if uid else 0)) != 0:
-    sys.stderr.write("unshare: " + os.strerror(ctypes.get_errno()) + "\\n"); sys.exit(1)
-if uid:
-    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
-        with open(f"/proc/self/{name}", "w") as handle:
-            handle.write(text)
-sys.stdout.write("ready\\n"); sys.stdout.flush()
-sys.stdin.read()
-"""
+# The holder: `isolate.py --hold-network` (standard library only, like the launcher that joins what it holds).
+_HOLDER = Path(__file__).with_name("isolate.py")
 
 
 def private_network_available() -> bool:
@@ -123,7 +110,7 @@ def open_private_network() -> PrivateNetwork:
     slirp = shutil.which("slirp4netns")
     if slirp is None:
         raise SandboxError("slirp4netns is not installed")
-    holder = subprocess.Popen([sys.executable, "-I", "-S", "-c", _HOLDER], stdin=subprocess.PIPE,
+    holder = subprocess.Popen([sys.executable, "-I", "-S", str(_HOLDER), "--hold-network"], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert holder.stdout is not None
     if not _readable(holder.stdout.fileno(), _READY_TIMEOUT_S) or holder.stdout.readline().strip() != b"ready":
