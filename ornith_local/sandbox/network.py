@@ -20,7 +20,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -159,9 +158,4 @@ def _attach_slirp(argv: list[str], holder: subprocess.Popen[bytes], log: IO[byte
 
 
 def _readable(fd: int, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while (left := deadline - time.monotonic()) > 0:
-        ready, _, _ = select.select([fd], [], [], left)
-        if ready:
-            return True
-    return False
+    return bool(select.select([fd], [], [], timeout_s)[0])  # an interrupted select is retried (PEP 475)
