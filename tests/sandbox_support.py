@@ -10,8 +10,10 @@ this machine lacks skips with the probe's reason. Loops, memory and CPU are boun
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -89,6 +91,17 @@ def make_ctx(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest
     for name in ("ws", "outside"):
         (tmp_path / name).mkdir()
     return Ctx(tier, tmp_path / "ws", tmp_path / "outside", home, tmp_path)
+
+
+def shown_folder(prefix: str, mode: int) -> Iterator[Path]:
+    """A temp folder in a place no tier hides (/opt: not a home, /tmp or /etc), removed afterwards; skips where
+    this user cannot make one there (root can)."""
+    if not os.access("/opt", os.W_OK):
+        pytest.skip("needs a writable /opt for a folder the sandbox shows (run as root)")
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir="/opt"))
+    folder.chmod(mode)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def start_stand_in() -> Iterator[subprocess.Popen[bytes]]:

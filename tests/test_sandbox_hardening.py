@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sandbox_support import PY, SECRET, TIERS, Ctx, bare, make_ctx
+from sandbox_support import PY, SECRET, TIERS, Ctx, bare, make_ctx, shown_folder
 
 from ornith_local.sandbox import Limits, TierSandbox, owner
 from ornith_local.sandbox.tiers import make_tier
@@ -229,16 +229,13 @@ def test_unprivileged_uid(ctx: Ctx, owned_workspace: Path) -> None:
 @pytest.fixture
 def root_secret() -> Iterator[Path]:
     """A root-only file outside every path the tiers hide (not under a home, /tmp or /etc)."""
-    base = Path("/opt")
-    if not ROOT or not base.is_dir():
-        pytest.skip("needs root and /opt for a root-only file the sandbox does not hide")
-    folder = Path(tempfile.mkdtemp(prefix="ornith-test-", dir=base))
-    folder.chmod(0o700)
-    secret = folder / "key"
-    secret.write_text(SECRET)
-    secret.chmod(0o600)
-    yield secret
-    shutil.rmtree(folder, ignore_errors=True)
+    if not ROOT:
+        pytest.skip("needs root for a root-only file")
+    for folder in shown_folder("ornith-test-", 0o700):
+        secret = folder / "key"
+        secret.write_text(SECRET)
+        secret.chmod(0o600)
+        yield secret
 
 
 def test_root_owned_project_runs_unprivileged(ctx: Ctx, root_secret: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sandbox_support import shown_folder
 
 from ornith_local.config import load_config
 from ornith_local.llm.scripted import ScriptedBackend
@@ -25,14 +23,10 @@ SANDBOXED = [probe.name for probe in probe_tiers() if probe.works and probe.name
 @pytest.fixture
 def heldback() -> Iterator[Path]:
     """A held-back test in a folder every tier shows by default (not under /tmp or a home)."""
-    if not os.access("/opt", os.W_OK):
-        pytest.skip("needs a writable /opt for a folder the sandbox shows (run as root)")
-    folder = Path(tempfile.mkdtemp(prefix="ornith-test-tasks-", dir="/opt"))
-    folder.chmod(0o755)
-    (folder / "heldback").mkdir()
-    (folder / "heldback" / "test_hidden.py").write_text(SECRET)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
+    for folder in shown_folder("ornith-test-tasks-", 0o755):
+        (folder / "heldback").mkdir()
+        (folder / "heldback" / "test_hidden.py").write_text(SECRET)
+        yield folder
 
 
 @pytest.mark.parametrize("tier", SANDBOXED)
