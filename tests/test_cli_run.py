@@ -155,20 +155,24 @@ def scaffold_pieces() -> list[str]:
     return [plan[start:start + 12] for start in range(0, len(plan), 12)]
 
 
+def run_cli(served: ScriptedServer, repo: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """`ornith run TASK` in auto mode without the judge against `served`, as a user runs it (no terminal)."""
+    threading.Thread(target=served.serve_forever, daemon=True).start()
+    try:
+        return subprocess.run(
+            [str(ORNITH), "run", TASK, "--repo", str(repo), "--endpoint", served.url, "--mode", "auto", "--no-judge",
+             *options], capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
+    finally:
+        served.shutdown()
+
+
 @pytest.mark.parametrize("as_json", [False, True], ids=["log", "json"])
 def test_a_slowly_written_plan_shows_progress_headless(example_repo: Path, as_json: bool) -> None:
     """The scaffold's JSON is not streamed to the screen; a slow model writing it still shows it is working."""
     pieces = scaffold_pieces()
     served = ScriptedServer([pieces, call("edit_file", **EDIT), call("step_done", summary="changed > to >=")],
                             piece_delay_s=3.0 / len(pieces))  # ~3 s of writing: past the 1 s before progress shows
-    threading.Thread(target=served.serve_forever, daemon=True).start()
-    try:
-        done = subprocess.run(
-            [str(ORNITH), "run", TASK, "--repo", str(example_repo), "--endpoint", served.url, "--mode", "auto",
-             "--no-judge", *(["--json"] if as_json else [])],
-            capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
-    finally:
-        served.shutdown()
+    done = run_cli(served, example_repo, *(["--json"] if as_json else []))
     assert "Traceback" not in done.stderr
     if as_json:
         lines = [json.loads(line) for line in done.stdout.splitlines()]
@@ -194,13 +198,7 @@ def test_a_server_that_parses_calls_drives_a_whole_run(example_repo: Path) -> No
         Parsed("srv-2", "edit_file", EDIT),
         Parsed("srv-3", "step_done", {"summary": "changed > to >="}),
     ])
-    threading.Thread(target=served.serve_forever, daemon=True).start()
-    try:
-        done = subprocess.run(
-            [str(ORNITH), "run", TASK, "--repo", str(example_repo), "--endpoint", served.url, "--mode", "auto",
-             "--no-judge", "--json"], capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
-    finally:
-        served.shutdown()
+    done = run_cli(served, example_repo, "--json")
     assert "Traceback" not in done.stderr
     summary = json.loads(done.stdout.splitlines()[-1])
     assert summary["outcome"] == "verified", done.stdout[-2000:]
@@ -222,14 +220,7 @@ def test_an_ornith_model_is_reminded_in_its_own_call_format_and_thinks_before_it
     turn without a call is answered with a reminder that shows a Qwen3-XML call, the format Ornith was trained on."""
     served = ScriptedServer(["".join(scaffold_pieces()), "I will look at the file first.",
                              call("edit_file", **EDIT), call("step_done", summary="changed > to >=")])
-    threading.Thread(target=served.serve_forever, daemon=True).start()
-    try:
-        done = subprocess.run(
-            [str(ORNITH), "run", TASK, "--repo", str(example_repo), "--endpoint", served.url, "--mode", "auto",
-             "--model", "ornith-1.0-9b", "--no-judge", "--json"],
-            capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
-    finally:
-        served.shutdown()
+    done = run_cli(served, example_repo, "--model", "ornith-1.0-9b", "--json")
     assert "Traceback" not in done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     start = next(line for line in lines if line["event"] == "start")

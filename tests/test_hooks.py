@@ -10,7 +10,6 @@ import json
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -341,7 +340,7 @@ def test_the_hook_event_reads_back_from_a_trajectory_line() -> None:
 def test_ornith_run_shows_a_blocking_hook_and_keeps_the_file(example_repo: Path) -> None:
     """The real CLI against a scripted OpenAI-compatible server: a PreToolUse hook refuses the edit."""
     from tests.test_cli_run import EDIT as CLI_EDIT
-    from tests.test_cli_run import TASK, ScriptedServer, scaffold_pieces
+    from tests.test_cli_run import ScriptedServer, run_cli, scaffold_pieces
 
     user_config("""
         [[hooks.PreToolUse]]
@@ -350,13 +349,7 @@ def test_ornith_run_shows_a_blocking_hook_and_keeps_the_file(example_repo: Path)
     """)
     served = ScriptedServer(["".join(scaffold_pieces()), call("edit_file", **CLI_EDIT),
                              call("step_done", summary="changed > to >=")])
-    threading.Thread(target=served.serve_forever, daemon=True).start()
-    try:
-        done = subprocess.run(
-            [str(ORNITH), "run", TASK, "--repo", str(example_repo), "--endpoint", served.url, "--mode", "auto",
-             "--no-judge", "--json"], capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
-    finally:
-        served.shutdown()
+    done = run_cli(served, example_repo, "--json")
     assert "Traceback" not in done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     [hook] = [line for line in lines if line["event"] == "hook"]
