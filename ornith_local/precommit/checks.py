@@ -20,7 +20,6 @@ import os
 import re
 import shlex
 import time
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -131,24 +130,15 @@ def configured_checks(commands: Sequence[str], where: str) -> list[Check]:
     return [Check(command, where) for command in commands if command.strip()]
 
 
-def _configures_ruff(root: Path) -> bool:
-    if (root / "ruff.toml").is_file() or (root / ".ruff.toml").is_file():
-        return True
-    try:
-        data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8", errors="replace"))
-    except (OSError, tomllib.TOMLDecodeError):
-        return False
-    return "ruff" in data.get("tool", {})
-
-
 def default_checks(root: Path, tool_path: str) -> list[Check]:
     """What runs when [precommit] checks is unset: the project's own linter, then its related tests."""
     from shutil import which
 
+    from ornith_local.tools.diagnostics.project import ruff_configured
     from ornith_local.tools.testing.detect import detect_test_command
 
     checks: list[Check] = []
-    if _configures_ruff(root) and which("ruff", path=tool_path):
+    if ruff_configured(root) and which("ruff", path=tool_path):
         checks.append(Check(DEFAULT_RUFF, "default: the project configures ruff"))
     command = detect_test_command(root)
     if command is not None:

@@ -19,15 +19,16 @@ PY_SUFFIXES = frozenset({".py", ".pyi"})
 
 def _pyproject_tables(root: Path) -> dict[str, object]:
     try:
-        data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8", errors="replace"))
+    except (OSError, tomllib.TOMLDecodeError):
         return {}
     tool = data.get("tool")
     return tool if isinstance(tool, dict) else {}
 
 
 def ruff_configured(root: Path) -> bool:
-    """[tool.ruff] in pyproject.toml, or a ruff.toml / .ruff.toml, at the workspace root."""
+    """[tool.ruff] in pyproject.toml, or a ruff.toml / .ruff.toml, at the workspace root (the diagnostics and
+    `ornith precommit`'s default checks both ask)."""
     if (root / "ruff.toml").is_file() or (root / ".ruff.toml").is_file():
         return True
     return "ruff" in _pyproject_tables(root)
