@@ -56,6 +56,12 @@ def test_run_with_the_real_tiny_model_is_well_formed(tiny_model_path: Path, exam
     summary = events[-1]
     assert summary["turns"] <= 2
     assert len([kind for kind in kinds if kind == "model_turn"]) == summary["turns"]
+    # Each turn says what the KV cache served and splits the prefill (time to the first token) from decoding.
+    for turn in (event["stats"] for event in events if event["event"] == "model_turn"):
+        assert turn["cached_prompt_tokens"] + turn["evaluated_prompt_tokens"] == turn["prompt_tokens"] > 0
+        assert turn["cache_share"] == pytest.approx(turn["cached_prompt_tokens"] / turn["prompt_tokens"], abs=1e-3)
+        assert turn["prefill_s"] > 0 and turn["prefill_s"] + turn["decode_s"] == pytest.approx(turn["total_s"],
+                                                                                              abs=1e-3)
 
     # The loop ran the checks itself: the example's real suite still fails, so the run is no success, and says why.
     checks = next(event for event in events if event["event"] == "checks")["checks"]

@@ -40,7 +40,7 @@ SCAFFOLD = {"task_kind": "fix_bug", "goal": "exactly 10 items get the 5% rate", 
 DIFF = ("--- a/invoicing/discounts.py\n+++ b/invoicing/discounts.py\n@@ -19,5 +19,5 @@\n"
         "     for minimum, rate in BULK_TIERS:\n-        if quantity > minimum:\n+        if quantity >= minimum:\n"
         "             return rate\n")
-STATS = {"prompt_tokens": 2412, "evaluated_prompt_tokens": 2412, "generated_tokens": 48,
+STATS = {"prompt_tokens": 2412, "evaluated_prompt_tokens": 312, "generated_tokens": 48,
          "time_to_first_token_s": 0.82, "total_s": 3.9}
 TASK = "Fix the bulk discount: buying exactly 10 items should give the 5% rate"
 READ = "\n".join(f"{n:>3}│line {n}" for n in range(1, 36))

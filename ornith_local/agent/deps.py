@@ -85,9 +85,40 @@ class AgentDeps:
 
 
 def stats_json(stats: Any) -> dict[str, Any]:
+    """A model call's cost as the trajectory, `--json` and the TUI show it. `prefill_s` is the time to the first
+    token (the prompt's evaluation, which a local model pays in full for every token not in its cache) and
+    `decode_s` the rest; `cache_share` is the part of the prompt served from the KV cache (or a warm start)."""
+    prompt, evaluated = stats.prompt_tokens, stats.evaluated_prompt_tokens
+    ttft, total = stats.time_to_first_token_s, stats.total_s
     return {
-        "prompt_tokens": stats.prompt_tokens, "evaluated_prompt_tokens": stats.evaluated_prompt_tokens,
-        "generated_tokens": stats.generated_tokens, "time_to_first_token_s": round(stats.time_to_first_token_s, 4),
-        "total_s": round(stats.total_s, 4),
+        "prompt_tokens": prompt, "evaluated_prompt_tokens": evaluated,
+        "cached_prompt_tokens": prompt - evaluated,
+        "cache_share": round((prompt - evaluated) / prompt, 3) if prompt else 0.0,
+        "generated_tokens": stats.generated_tokens, "time_to_first_token_s": round(ttft, 4),
+        "prefill_s": round(ttft, 4), "decode_s": round(max(total - ttft, 0.0), 4),
+        "prefill_tokens_per_s": round(evaluated / ttft, 1) if ttft > 0 and evaluated else 0.0,
+        "decode_tokens_per_s": round(stats.decode_tokens_per_s, 2),
+        "total_s": round(total, 4),
     }
 
+
+def timing_parts(stats: dict[str, Any]) -> list[str]:
+    """A turn's prompt read (how much the cache served, the prefill's time) apart from its decoding."""
+    parts = []
+    prompt, evaluated = int(stats.get("prompt_tokens") or 0), int(stats.get("evaluated_prompt_tokens") or 0)
+    ttft = float(stats.get("time_to_first_token_s") or 0.0)
+    if prompt:
+        parts.append(f"{(prompt - evaluated) / prompt:.0%} of {prompt:,} cached")
+    if ttft:
+        parts.append(f"prefill {evaluated:,} in {ttft:.2f}s")
+    speed = tokens_per_second(stats)
+    if speed:
+        parts.append(f"{speed:.1f} tok/s")
+    return parts
+
+
+def tokens_per_second(stats: dict[str, Any]) -> float:
+    """Decode speed: the tokens after the first over the time after it (the prefill is not in it)."""
+    generated = int(stats.get("generated_tokens") or 0)
+    decode = float(stats.get("total_s") or 0.0) - float(stats.get("time_to_first_token_s") or 0.0)
+    return (generated - 1) / decode if generated > 1 and decode > 0 else 0.0

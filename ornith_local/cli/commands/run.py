@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from ornith_local.agent import events
+from ornith_local.agent.deps import timing_parts
 from ornith_local.agent.evidence import Evidence
 from ornith_local.agent.sessions import ResumeState
 from ornith_local.agent.state import RunResult
@@ -182,9 +183,8 @@ class EventPrinter:
             stdout.print(f"[dim]{escape(event.text[:400])}[/]")
         elif self.stream_text:
             stdout.print()
-        stdout.print(f"  [dim]turn {event.turn}: {stats.get('evaluated_prompt_tokens')}/{stats.get('prompt_tokens')}"
-                     f" prompt tokens evaluated, {stats.get('generated_tokens')} generated, "
-                     f"{stats.get('total_s')} s[/]")
+        stdout.print(f"  [dim]turn {event.turn}: {stats.get('generated_tokens')} tokens · "
+                     f"{' · '.join(timing_parts(stats))} · {float(stats.get('total_s') or 0):.1f} s[/]")
         for problem in event.problems:
             stdout.print(f"  [yellow]parse:[/] {escape(problem)}")
 

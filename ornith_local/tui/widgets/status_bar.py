@@ -1,4 +1,5 @@
-"""The status bar: model and quantisation, backend, GPU layers, context, speed, sandbox, guard, mode."""
+"""The status bar: model and quantisation, backend, GPU layers, context, KV-cache share, decode speed, time to
+first token (the prefill), sandbox, guard, mode."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from ornith_local.agent.deps import tokens_per_second
 from ornith_local.tui.modelinfo import ModelInfo
-from ornith_local.tui.widgets.transcript import markup, tokens_per_second
+from ornith_local.tui.widgets.transcript import markup
 
 GUARD_STYLE = {"clean": "$success", "refused": "$warning", "flagged": "$error"}
 
@@ -26,6 +28,7 @@ class StatusBar(Widget):
     context_used = reactive(0)
     tokens_per_s = reactive(0.0)
     ttft_s = reactive(0.0)
+    cache_share = reactive(-1.0)  # of the last turn's prompt, the part the KV cache served; negative: no turn yet
     sandbox = reactive("")
     guard = reactive("clean")
     refused = reactive(0)
@@ -45,6 +48,8 @@ class StatusBar(Widget):
             if info.gpu_layers:
                 fields.append((Content(f"GPU {info.gpu_layers}"), 2))
             fields.append((Content(f"ctx {compact(self.context_used)}/{compact(info.n_ctx)}"), 5))
+        if self.cache_share >= 0:
+            fields.append((Content(f"cache {self.cache_share:.0%}"), 2))
         fields.append((Content(f"{self.tokens_per_s:.1f} tok/s" if self.tokens_per_s else "– tok/s"), 4))
         fields.append((Content(f"TTFT {self.ttft_s:.2f}s" if self.ttft_s else "TTFT –"), 3))
         fields.append((Content(f"sandbox {self.sandbox or '–'}"), 9))
@@ -69,6 +74,9 @@ class StatusBar(Widget):
         ttft = float(stats.get("time_to_first_token_s") or 0.0)
         if ttft:
             self.ttft_s = ttft
+        prompt = int(stats.get("prompt_tokens") or 0)
+        if prompt:
+            self.cache_share = (prompt - int(stats.get("evaluated_prompt_tokens") or 0)) / prompt
 
     def refused_calls(self, count: int) -> None:
         """Calls the monitor refused during the run (a notice, not a flag)."""

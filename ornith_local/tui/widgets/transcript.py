@@ -14,6 +14,7 @@ from textual.geometry import Size
 from textual.widget import Widget
 from textual.widgets import Collapsible, Static
 
+from ornith_local.agent.deps import timing_parts
 from ornith_local.agent.events import ModelTurn as ModelTurnEvent
 from ornith_local.agent.events import ToolFinished
 from ornith_local.llm.parsing import (
@@ -125,11 +126,7 @@ class ModelTurn(Vertical):
         self._show(streaming=False)
         stats = turn.stats
         parts = [f"turn {turn.turn}", f"{stats.get('generated_tokens', 0)} tokens"]
-        speed = tokens_per_second(stats)
-        if speed:
-            parts.append(f"{speed:.1f} tok/s")
-        if stats.get("time_to_first_token_s"):
-            parts.append(f"TTFT {float(stats['time_to_first_token_s']):.2f} s")
+        parts += timing_parts(stats)
         if turn.finish_reason == "length":
             parts.append("cut at the token limit")
         for problem in turn.problems:
@@ -149,12 +146,6 @@ class ModelTurn(Vertical):
         calls = ", ".join(self._calls) + (" …" if self._writing_call else "")
         self.calls.display = bool(calls.strip())
         self.calls.update(Content(f"→ {calls.strip()}"))
-
-
-def tokens_per_second(stats: dict[str, Any]) -> float:
-    generated = int(stats.get("generated_tokens") or 0)
-    decode = float(stats.get("total_s") or 0.0) - float(stats.get("time_to_first_token_s") or 0.0)
-    return (generated - 1) / decode if generated > 1 and decode > 0 else 0.0
 
 
 class ToolCard(Vertical):
