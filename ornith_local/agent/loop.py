@@ -10,31 +10,28 @@ catalog entry switches them on; everything from the world comes in through `Agen
 from __future__ import annotations
 
 import time
-from dataclasses import replace
-from typing import Any
 
 from ornith_local.agent import events, prompts
+from ornith_local.agent.calls import CallRunner
 from ornith_local.agent.context import Conversation
 from ornith_local.agent.control import (
     LoopSignal,
     ReplanRequested,
-    ReplanTool,
     RunSpent,
     StepDone,
-    StepDoneTool,
     StepFailed,
     control_tools,
 )
 from ornith_local.agent.deps import AgentDeps, AgentOptions, stats_json
+from ornith_local.agent.outcome import decide
 from ornith_local.agent.planners import Plan
-from ornith_local.agent.scaffold import Scaffold, ScaffoldError, Step, scaffold_from_json
+from ornith_local.agent.scaffold import Scaffold, ScaffoldError, scaffold_from_json
 from ornith_local.agent.sessions import ResumeState
 from ornith_local.agent.state import Outcome, RunResult, StepOutcome, StepState
 from ornith_local.agent.verifier import Verification
-from ornith_local.guard.monitor import Finding, check_call, check_diff, check_test_setup
+from ornith_local.guard.monitor import check_diff, check_test_setup
 from ornith_local.llm.backend import BackendError, GenerateOptions, GenerationStats, Message
-from ornith_local.llm.parsing import ParsedOutput, ToolCall, parse_output, parse_server_calls
-from ornith_local.tools.base import call_tool
+from ornith_local.llm.parsing import ParsedOutput, parse_output, parse_server_calls
 
 NO_PROGRESS_TURNS = 3  # consecutive turns without a usable tool call end the step as failed
 
@@ -51,7 +48,7 @@ class Loop:
         # the step's allow-list is enforced by the monitor and named in the step message.
         self.specs = self.tools.specs()
         self.edit_tools = self.tools.named("edit")
-        self.findings: list[Finding] = []
+        self.calls = CallRunner(deps, self.tools, self._emit)  # its findings are the run's guard findings
         self.scaffolds: list[Scaffold] = []
         self.steps: list[tuple[str, StepOutcome]] = []
         self.turns = 0
@@ -72,29 +69,18 @@ class Loop:
             # A plan that cannot be used, or a model call that failed (a prompt that cannot fit, a server gone):
             # the run ends as an error with the reason, its trajectory complete.
             return self._finish(task, "error", None, reason=str(error), error=str(error))
-        checks, evidence = verification.checks, verification.evidence
-        self._emit(events.ChecksRan(checks=[check.to_json() for check in checks], evidence=evidence.to_json()))
+        self._emit(events.ChecksRan(checks=[check.to_json() for check in verification.checks],
+                                    evidence=verification.evidence.to_json()))
         diff = self.deps.workspace.diff()
-        self.findings += check_diff(diff, self.deps.policy, self.deps.workspace.test_literals())
-        self.findings += check_test_setup(self.deps.workspace.test_setup_changes())
-        judge = None
-        if flags := [finding for finding in self.findings if finding.flags_run]:
-            outcome, reason = "flagged", "; ".join(f"{f.rule} ({f.path or f.detail})" for f in flags)
-        elif checks and all(check.passed for check in checks):  # the loop's checks decide, whatever the steps said
-            if missing := evidence.missing():
-                outcome, reason = "unverified", "the checks pass, but " + "; ".join(missing)
-            else:
-                outcome, reason = "verified", "the checks pass and show the problem fixed"
-                if self.deps.judge is not None:
-                    judge = self.deps.judge(task, diff)
-                    self._emit(events.Judged(verdict=judge.get("verdict", ""), reason=judge.get("reason", "")))
-                    if judge.get("verdict") == "veto":
-                        outcome, reason = "failed", f"the judge vetoed the diff: {judge.get('reason', '')}"
-        elif outcome == "failed" and (unrunnable := [c.summary for c in checks if c.details.get("unrunnable")]):
-            outcome, reason = "unverified", "nothing checked the change: " + "; ".join(unrunnable)
-        elif outcome == "failed":
-            reason = f"{reason}; the checks fail" if reason else "the checks fail"
-        return self._finish(task, outcome, verification, reason=reason, judge=judge)
+        self.calls.findings += check_diff(diff, self.deps.policy, self.deps.workspace.test_literals())
+        self.calls.findings += check_test_setup(self.deps.workspace.test_setup_changes())
+
+        judge = self.deps.judge
+        verdict = decide(outcome, reason, verification, self.calls.findings,
+                         (lambda: judge(task, diff)) if judge is not None else None)
+        if verdict.judge is not None:
+            self._emit(events.Judged(verdict=verdict.judge.get("verdict", ""), reason=verdict.judge.get("reason", "")))
+        return self._finish(task, verdict.outcome, verification, reason=verdict.reason, judge=verdict.judge)
 
     def _work(self, task: str, resume: ResumeState | None) -> tuple[Outcome, str]:
         """Plans and their steps until the last plan is done, aborted, or the budget is spent."""
@@ -222,7 +208,7 @@ class Loop:
                 conversation.add(Message("user", "\n".join(feedback) or self.options.no_tool_call))
                 continue
             for call in usable:
-                if not self._call(state, call):
+                if not self.calls.answer(state, call, call.server_id or f"call_{self.turns}_{call.index}"):
                     break
             if feedback:
                 conversation.add(Message("user", "\n".join(feedback)))
@@ -250,58 +236,6 @@ class Loop:
                                     finish_reason=completion.finish_reason, stats=stats_json(completion.stats),
                                     problems=[problem.message for problem in parsed.problems]))
         return parsed
-
-    def _call(self, state: StepState, call: ToolCall) -> bool:
-        """Answer one call (run, refused, or answered by a quirk); False drops the turn's remaining calls."""
-        call_id = call.server_id or f"call_{self.turns}_{call.index}"
-        effect = self.tools.effect_of(call.name)
-        intercepted = self.deps.quirks.on_call(state, call, effect)
-        if intercepted is not None:
-            answer, quirk = intercepted
-            self._emit(events.QuirkApplied(quirk=quirk, step=state.step.name, detail=answer.detail))
-            state.conversation.add(Message("tool", answer.answer, tool_call_id=call_id, name=call.name))
-            if answer.signal is not None:
-                raise answer.signal
-            return answer.rest_of_turn
-        tool = self.tools.get(call.name)
-        if isinstance(tool, StepDoneTool | ReplanTool):  # answered like any call (a valid chat), then acted on
-            state.conversation.add(Message("tool", tool.run(call.arguments).text, tool_call_id=call_id, name=call.name))
-            raise tool.signal(call.arguments)
-        text = self._execute(state.step, call.name, dict(call.arguments))
-        state.conversation.add(Message("tool", text, tool_call_id=call_id, name=call.name))
-        return True
-
-    def _execute(self, step: Step, name: str, arguments: dict[str, Any]) -> str:
-        effect = self.tools.effect_of(name)
-        findings = check_call(name, effect, arguments, step.tools, self.deps.policy, self.deps.workspace.is_new_file)
-        self._emit(events.ToolCalled(step=step.name, tool=name, arguments=arguments,
-                                     findings=[f.to_json() for f in findings]))
-        if findings:
-            self.findings += findings
-            return "refused: " + "; ".join(f"{f.detail}" + (f" ({f.path})" if f.path else "") for f in findings)
-        tool = self.tools.get(name)
-        if tool is None:
-            return f"error: there is no tool named {name}"
-        if (refusal := self.deps.hooks.before_tool(name, arguments, self._emit)) is not None:
-            return f"refused by hook: {refusal}"
-        if self.deps.approvals.required(name, effect):
-            answer = self.deps.approvals.decide(name, tool.preview(arguments))
-            self._emit(events.Approval(tool=name, answer=answer))
-            if answer == "no":
-                return "refused: the user declined this call"
-        if effect in ("edit", "exec"):
-            self.deps.workspace.ensure_checkpoint()
-        result = call_tool(tool, arguments)
-        self._emit(events.ToolFinished(tool=name, ok=result.ok, title=result.title, text=result.text, diff=result.diff))
-        if note := self.deps.hooks.after_tool(name, arguments, result, self._emit):
-            result = replace(result, text=f"{result.text}\n{note}")
-        path = arguments.get("path")
-        # A new test written while the code is untouched: does it show the problem? The runtime records it.
-        if effect == "edit" and result.ok and isinstance(path, str) and (
-                seen := self.deps.verifier.after_edit(path, self.deps.workspace)):
-            self._emit(events.Reproduction(path=path, detail=seen))
-            return f"{result.text}\n{seen}"
-        return result.text
 
     def _ask_plainly(self, state: StepState, prompt: str, max_tokens: int) -> str:
         """A plain-text turn (a quirk's question between steps): counted as a turn, its text not parsed."""
@@ -355,13 +289,13 @@ class Loop:
         evidence = verification.evidence if verification else None
         result = RunResult(
             session_id=self.deps.trajectory.session_id, outcome=outcome, scaffolds=self.scaffolds, steps=self.steps,
-            checks=checks, findings=self.findings, judge=judge, turns=self.turns, tokens=dict(self.tokens),
+            checks=checks, findings=self.calls.findings, judge=judge, turns=self.turns, tokens=dict(self.tokens),
             elapsed_s=round(self._elapsed(), 2), files_changed=self.deps.workspace.changed_files(), error=error,
             reason=reason, evidence=evidence,
         )
         self.deps.hooks.at_end(outcome, reason, self._emit)
         self._emit(events.RunEnded(outcome=outcome, reason=reason, turns=self.turns, tokens=result.tokens,
-                                   elapsed_s=result.elapsed_s, findings=[f.to_json() for f in self.findings],
+                                   elapsed_s=result.elapsed_s, findings=[f.to_json() for f in self.calls.findings],
                                    files_changed=result.files_changed, error=error,
                                    checks=[check.to_json() for check in checks],
                                    evidence=evidence.to_json() if evidence else None, judge=judge))
