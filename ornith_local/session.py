@@ -332,7 +332,8 @@ def open_run(
         instructions=instructions, library=library if request.use_library and config.agent.use_library else None,
         max_turns=max_turns, mode=request.mode, seed=request.seed, repo=str(repo), writing=writing,
         thinking=thinking)
-    planner: Planner = FixedPlanner(stage) if scaffold_mode == "fixed" else SelfPlanner(stage)
+    offered = tuple(tool.name for tool in mcp_tools)
+    planner: Planner = FixedPlanner(stage, offered) if scaffold_mode == "fixed" else SelfPlanner(stage, offered)
     deps = AgentDeps(
         backend=backend, tools=tools,
         workspace=GitWorkspace(repo, f"session {trajectory.session_id}", record_checkpoint),

@@ -334,10 +334,10 @@ TASK = "Note down that the invoicing tests fail."
 PLAN = scaffold_json(("note", ["mcp_tools", "mcp_call"], 4, "abort"))
 
 
-def run_with_mcp(repo: Path, mode: str, answer: str) -> tuple[list[Any], list[str]]:
-    """A real run (self-planned, the model scripted) whose model calls mcp_call once; (events, asked tools)."""
+def run_with_mcp(repo: Path, mode: str, answer: str, scaffold: str = "self") -> tuple[list[Any], list[str]]:
+    """A real run (the model scripted) whose model calls mcp_call once; (events, asked tools)."""
     backend = ScriptedBackend([
-        PLAN,
+        *([PLAN] if scaffold == "self" else []),
         call("mcp_call", server="demo", tool="record_note", arguments={"note": "tests fail"}),
         call("step_done", summary="noted"),
     ])
@@ -348,7 +348,7 @@ def run_with_mcp(repo: Path, mode: str, answer: str) -> tuple[list[Any], list[st
         return answer
 
     request = RunRequest(task=TASK, repo=repo, config=load_config(repo, environ={}), mode=mode,  # type: ignore[arg-type]
-                         max_turns=8, use_judge=False, use_library=False, quirks=())
+                         max_turns=8, use_judge=False, use_library=False, quirks=(), scaffold_mode=scaffold)
     with open_run(request, emit=lambda event: None, ask=ask, backend=backend) as run:
         assert "mcp_call" in run.loop.tools and "mcp_tools" in run.loop.tools
         assert run.mcp is not None
@@ -375,6 +375,13 @@ def test_an_agent_run_calls_an_mcp_tool_and_the_trajectory_shows_it(mcp_repo: Pa
         {"server": "demo", "tool": "record_note", "arguments": {"note": "tests fail"}}]
     assert [(event.ok, event.text) for event in finished] == [(True, "noted: tests fail")]
     assert asked == [] and notebook.read_text() == "tests fail\n"
+
+
+def test_the_fixed_scaffold_offers_the_mcp_tools_in_its_steps(mcp_repo: Path, notebook: Path) -> None:
+    events, _ = run_with_mcp(mcp_repo, "auto", "yes", scaffold="fixed")
+    called = [event for event in events if isinstance(event, ToolCalled) and event.tool == "mcp_call"]
+    assert len(called) == 1 and called[0].findings == []  # the monitor let it through: the step lists it
+    assert notebook.read_text() == "tests fail\n"
 
 
 def test_ask_mode_asks_before_mcp_call_and_no_means_the_server_never_sees_it(mcp_repo: Path,

@@ -43,18 +43,20 @@ class Planner(Protocol):
 @dataclass(frozen=True)
 class FixedPlanner:
     stage: StageOne
+    extra_tools: tuple[str, ...] = ()  # the run's MCP tools, offered in every step
 
     @property
     def can_replan(self) -> bool:
         return False
 
     def plan(self, task: str, history: str | None = None, conversation: Sequence[Message] = ()) -> Plan:
-        return Plan.of(self.stage.clamp(fixed_scaffold(task)))
+        return Plan.of(self.stage.clamp(fixed_scaffold(task, self.extra_tools)))
 
 
 @dataclass(frozen=True)
 class SelfPlanner:
     stage: StageOne
+    extra_tools: tuple[str, ...] = ()  # for the fixed plan it falls back on
 
     @property
     def can_replan(self) -> bool:
@@ -65,7 +67,7 @@ class SelfPlanner:
             proposal = propose_scaffold(self.stage, task, history, conversation)
         except ProposalFailed as error:
             # A model that cannot plan still gets the task done the baseline way; the report says so.
-            fixed = self.stage.clamp(fixed_scaffold(task))
+            fixed = self.stage.clamp(fixed_scaffold(task, self.extra_tools))
             notes = (f"the model's scaffold was unusable ({error}); using the fixed scaffold", *fixed.notes)
             return Plan(fixed.scaffold, fixed.budget, notes, fallback=str(error), stats=error.stats)
         return Plan.of(proposal.clamped, exchange=proposal.exchange, stats=proposal.stats)

@@ -270,22 +270,23 @@ def _with_reproduction(steps: list[Step], permissions: Permissions, allowed: set
     return [*steps[:first_edit], replace(step, tools=tools), *steps[first_edit:]]
 
 
-def fixed_scaffold(task: str) -> Scaffold:
+def fixed_scaffold(task: str, extra_tools: tuple[str, ...] = ()) -> Scaffold:
     """The hand-written baseline: understand, change, verify. Same for every task, by design (the clamp adds the
-    reproduction step when no test fails for the problem yet)."""
+    reproduction step when no test fails for the problem yet). `extra_tools` (the user's MCP tools) join every
+    step: the user configured them to be used, and a fixed plan cannot know which step needs them."""
     return Scaffold(
         task_kind="other",
         goal=task.strip().splitlines()[0][:200] if task.strip() else "complete the task",
         steps=(
             # No repo_map here: the map is already in the task message, and small models re-request it in a loop.
             Step("understand", "Read the code the task is about and run the tests to see the problem.",
-                 ("read_file", "search", "list_dir", "run_tests"), 8,
+                 ("read_file", "search", "list_dir", "run_tests", *extra_tools), 8,
                  "you know which file and function to change", "replan"),
             Step("change", "Make the smallest edit that completes the task.",
-                 ("read_file", "search", "edit_file", "write_file"), 8,
+                 ("read_file", "search", "edit_file", "write_file", *extra_tools), 8,
                  "the edit is made", "retry"),
             Step("verify", "Run the tests; fix what they show until they pass.",
-                 ("run_tests", "read_file", "edit_file", "search"), 8,
+                 ("run_tests", "read_file", "edit_file", "search", *extra_tools), 8,
                  "the tests pass", "abort"),
         ),
     )
