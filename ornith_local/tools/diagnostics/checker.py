@@ -36,6 +36,7 @@ from ornith_local.tools.diagnostics.project import (
     ruff_configured,
 )
 from ornith_local.tools.diagnostics.syntax import SyntaxSource
+from ornith_local.tools.diagnostics.typescript import TypeScriptSource, typescript_configured
 
 MAX_TIMEOUTS = 3  # a checker that missed this many edits' budgets in a row is dropped for the rest of the run
 
@@ -171,5 +172,7 @@ def open_diagnostics(root: Path, settings: DiagnosticsSettings, sandbox: Sandbox
     # Never bare: on the fallback tier every command needs the user's approval, and this one would not ask.
     if sandbox is not None and not sandbox.unsandboxed and eslint_configured(root):
         linters.append(EslintSource(root, sandbox))
+    if sandbox is not None and not sandbox.unsandboxed and typescript_configured(root) and (node := executable("node")):
+        linters.append(TypeScriptSource(root, sandbox, node))
     return Diagnostics(SyntaxSource(), linters, time_budget_s=settings.time_budget_s, max_items=settings.max_items,
                        loop=loop)
