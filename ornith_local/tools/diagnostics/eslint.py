@@ -9,12 +9,12 @@ The project's own ESLint (`node_modules/.bin/eslint`) with the project's own con
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
-from ornith_local.sandbox import Sandbox, SandboxError
-from ornith_local.tools.diagnostics.base import Diagnostic, DiagnosticsTimeout, SourceUnavailable
+from ornith_local.sandbox import Sandbox
+from ornith_local.tools.diagnostics.base import Diagnostic, SourceUnavailable
+from ornith_local.tools.diagnostics.sandboxed import check_in_sandbox
 
 JS_SUFFIXES = frozenset({".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts"})
 ESLINT_CONFIGS = tuple(f"eslint.config.{ext}" for ext in ("js", "mjs", "cjs", "ts", "mts", "cts")) + tuple(
@@ -68,24 +68,12 @@ class EslintSource:
         return path.suffix.lower() in JS_SUFFIXES
 
     def check(self, path: Path, text: str, deadline: float) -> list[Diagnostic]:
-        left = deadline - time.monotonic()
-        if left < MIN_RUN_S:
-            raise DiagnosticsTimeout
+        # Exit 1: findings; 2: a broken config or a crash, which will not get better this run.
+        output = check_in_sandbox(self.sandbox, self.root, path, text, deadline, ok_codes=(0, 1), min_run_s=MIN_RUN_S,
+                                  argv=lambda rel: [str(self.root / ESLINT_BIN), "--format", "json", "--stdin",
+                                                    "--stdin-filename", rel])
         try:
-            rel = path.resolve().relative_to(self.root).as_posix()
-        except ValueError:
-            return []  # outside the workspace: not this project's file
-        argv = [str(self.root / ESLINT_BIN), "--format", "json", "--stdin", "--stdin-filename", rel]
-        try:
-            result = self.sandbox.run(argv, workspace=self.root, timeout_s=left, stdin=text)
-        except SandboxError as error:
-            raise SourceUnavailable(str(error)) from None
-        if result.timed_out:
-            raise DiagnosticsTimeout
-        if result.exit_code not in (0, 1):  # 2: a broken config or a crash; it will not get better this run
-            raise SourceUnavailable((result.stderr or result.stdout).strip()[-300:])
-        try:
-            return parse_eslint_json(result.stdout)
+            return parse_eslint_json(output) if output is not None else []
         except (ValueError, TypeError, AttributeError) as error:
             raise SourceUnavailable(f"unreadable ESLint output: {error}") from None
 

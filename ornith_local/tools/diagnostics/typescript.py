@@ -10,12 +10,12 @@ program comes from disk. Only that file's syntactic and semantic errors come bac
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
-from ornith_local.sandbox import Sandbox, SandboxError
-from ornith_local.tools.diagnostics.base import Diagnostic, DiagnosticsTimeout, SourceUnavailable
+from ornith_local.sandbox import Sandbox
+from ornith_local.tools.diagnostics.base import Diagnostic, SourceUnavailable
+from ornith_local.tools.diagnostics.sandboxed import check_in_sandbox
 
 TS_SUFFIXES = frozenset({".ts", ".tsx", ".mts", ".cts"})
 TYPESCRIPT_LIB = "node_modules/typescript/lib/typescript.js"
@@ -82,24 +82,10 @@ class TypeScriptSource:
         return path.suffix.lower() in TS_SUFFIXES
 
     def check(self, path: Path, text: str, deadline: float) -> list[Diagnostic]:
-        left = deadline - time.monotonic()
-        if left < MIN_RUN_S:
-            raise DiagnosticsTimeout
+        output = check_in_sandbox(self.sandbox, self.root, path, text, deadline, ok_codes=(0,), min_run_s=MIN_RUN_S,
+                                  argv=lambda rel: [self.node, "-e", _CHECK_JS, str(self.root), rel])
         try:
-            rel = path.resolve().relative_to(self.root).as_posix()
-        except ValueError:
-            return []  # outside the workspace: not this project's file
-        argv = [self.node, "-e", _CHECK_JS, str(self.root), rel]
-        try:
-            result = self.sandbox.run(argv, workspace=self.root, timeout_s=left, stdin=text)
-        except SandboxError as error:
-            raise SourceUnavailable(str(error)) from None
-        if result.timed_out:
-            raise DiagnosticsTimeout
-        if result.exit_code != 0:  # a broken install or config: it will not get better this run
-            raise SourceUnavailable((result.stderr or result.stdout).strip()[-300:])
-        try:
-            return parse_typescript_json(result.stdout)
+            return parse_typescript_json(output) if output is not None else []
         except (ValueError, TypeError) as error:
             raise SourceUnavailable(f"unreadable TypeScript output: {error}") from None
 
