@@ -191,7 +191,7 @@ def _covered(pristine: Spectra, site: Site) -> bool:
 
 
 def collect_package(package: Package, cache: Path, *, bugs: int, attempts: int, seed: str, budget_s: float,
-                    log: Callable[[str], None]) -> tuple[PackageRun | None, list[Bug]]:
+                    log: Callable[[str], None], timed: int = 2) -> tuple[PackageRun | None, list[Bug]]:
     """Up to `bugs` caught mutants of `package`, from cache where an earlier run left them."""
     sandbox = open_sandbox()
     run = start_package(package, cache, sandbox, log)
@@ -217,8 +217,8 @@ def collect_package(package: Package, cache: Path, *, bugs: int, attempts: int, 
         if not _covered(run.pristine, site):
             continue  # no test executes the line: no test can catch the mutant
         runs += 1
-        timed = sum(1 for bug in found if bug.plain_s is not None)
-        bug = _caught(run, site, index, sandbox, timeout, with_plain=timed < 2 and not site.import_time)
+        timed_now = sum(1 for bug in found if bug.plain_s is not None)
+        bug = _caught(run, site, index, sandbox, timeout, with_plain=timed_now < timed and not site.import_time)
         tried.add(str(index))
         with tried_file.open("a") as handle:
             handle.write(f"{index}\n")

@@ -3,9 +3,12 @@
 Methods, all from the same cached run of each bug:
 - Ochiai, DStar: each function scored by its best line, nothing else (the baselines).
 - fixed weights: ornith's ranking before the learned one (Ochiai + 0.25 traceback), as `ornith triage` ran it.
-- learned: `ornith triage` today (ranker.py); on a development package the ranker is fitted on the other
-  development packages (leave-one-package-out), on a held-out package on all development packages.
-- learned without <group>: the same, refitted without one group of features (the per-signal ablation).
+- learned alone (before): the learned ranking (ranker.py) for every bug, as `ornith triage` ranked until
+  2026-12-04; on a development package the ranker is fitted on the other development packages
+  (leave-one-package-out), on a held-out package on all development packages.
+- ornith (gated): `ornith triage` today: the learned ranking where at least half the failing tests raised in
+  project code, else Ochiai with the learned score as tie-breaker (localize.Weights.gate).
+- learned without <group>: the gated ranking, refitted without one group of features (the ablation).
 Ties count fairly: a bug tied with t others below b better ones is in the top k with probability
 clamp((k - b) / t, 0, 1), and its EXAM (the fraction of the package's functions one reads before reaching
 it) uses the mean rank b + (t + 1) / 2. A bug a method does not list at all is reached after the listed
@@ -35,10 +38,11 @@ from ornith_local.triage.features import FEATURES, GROUPS
 from ornith_local.triage.functions import Function, FunctionIndex
 from ornith_local.triage.gitsignal import GitRecency
 from ornith_local.triage.localize import Evidence, Weights, feature_rows
-from ornith_local.triage.ranker import SHIPPED, Ranker, fit
+from ornith_local.triage.ranker import SHIPPED, Ranker, fit, shipped
 from ornith_local.triage.sbfl import score_functions
 
 KS = (1, 3, 5)
+NEW = "ornith: learned where failures raise, else Ochiai"
 CLASSES = ("raises", "wrong-value", "import-time")
 
 
@@ -160,9 +164,10 @@ def _by_sbfl(case: Case, attribute: str) -> Placement:
     return place([(s.function.path, s.function.symbol, min(getattr(s, attribute), 1e18)) for s in scores], case)
 
 
-def _by_triage(case: Case, ranker: Ranker | None, learned: bool) -> Placement:
+def _by_triage(case: Case, ranker: Ranker | None, learned: bool, gate: float = Weights().gate) -> Placement:
     case.evidence.ranker = ranker
-    options = TriageOptions(weights=Weights(learned=learned), top_suspects=100_000, suspects_per_cluster=100_000)
+    options = TriageOptions(weights=Weights(learned=learned, gate=gate), top_suspects=100_000,
+                            suspects_per_cluster=100_000)
     _, suspects = analyze(case.collected, options)
     return place([(s.path, s.symbol, s.score) for s in suspects], case)
 
@@ -175,24 +180,29 @@ def _fit(cases: Sequence[Case], use: Sequence[str] = FEATURES) -> Ranker:
 Method = Callable[[Case], Placement]
 
 
-def methods(train_for: Callable[[Case], list[Case]], ablations: bool) -> dict[str, Method]:
-    """Each method as a function of one case; learned ones fit on `train_for(case)` (cached per training set)."""
+def methods(train_for: Callable[[Case], list[Case]], ablations: bool, ranker: Ranker | None = None,
+            ) -> dict[str, Method]:
+    """Each method as a function of one case; learned ones fit on `train_for(case)` (cached per training set),
+    or all use `ranker` when one is given (the shipped fit)."""
     fitted: dict[tuple[tuple[str, ...], tuple[str, ...]], Ranker] = {}
 
-    def learned(use: Sequence[str]) -> Method:
+    def learned(use: Sequence[str], gate: float = Weights().gate) -> Method:
         def method(case: Case) -> Placement:
+            if ranker is not None:
+                return _by_triage(case, ranker, learned=True, gate=gate)
             train = train_for(case)
             key = (tuple(sorted({c.package for c in train})), tuple(use))
             if key not in fitted:
                 fitted[key] = _fit(train, use)
-            return _by_triage(case, fitted[key], learned=True)
+            return _by_triage(case, fitted[key], learned=True, gate=gate)
         return method
 
     table: dict[str, Method] = {
         "Ochiai": lambda case: _by_sbfl(case, "score"),
         "DStar": lambda case: _by_sbfl(case, "dstar"),
         "ornith fixed weights (before)": lambda case: _by_triage(case, None, learned=False),
-        "ornith learned": learned(FEATURES),
+        "learned alone (before)": learned(FEATURES, gate=0.0),
+        NEW: learned(FEATURES),
     }
     if ablations:
         for group, names in GROUPS.items():
@@ -250,7 +260,7 @@ def table(title: str, cases: list[Case], table_methods: dict[str, Method]) -> di
         chosen = [i for i, case in enumerate(cases) if case.kind == kind]
         if not chosen:
             continue
-        for name in ("Ochiai", "DStar", "ornith fixed weights (before)", "ornith learned"):
+        for name in ("Ochiai", "DStar", "learned alone (before)", NEW):
             print(_row(f"{kind}: {name}", [placed[name][i] for i in chosen], [cases[i] for i in chosen]))
     _paired(placed, cases)
     return placed
@@ -258,9 +268,9 @@ def table(title: str, cases: list[Case], table_methods: dict[str, Method]) -> di
 
 def _paired(placed: dict[str, list[Placement]], cases: list[Case]) -> None:
     for k in (1, 5):
-        gain = [a.hit(k) - b.hit(k) for a, b in zip(placed["ornith learned"], placed["Ochiai"], strict=True)]
+        gain = [a.hit(k) - b.hit(k) for a, b in zip(placed[NEW], placed["Ochiai"], strict=True)]
         low, high = bootstrap(gain)
-        print(f"\nlearned - Ochiai, acc@{k}: {statistics.fmean(gain):+.1%} (paired bootstrap 95% CI "
+        print(f"\nornith (gated) - Ochiai, acc@{k}: {statistics.fmean(gain):+.1%} (paired bootstrap 95% CI "
               f"{low:+.1%} to {high:+.1%})", end="")
     print()
 
@@ -288,14 +298,19 @@ def timing(cases: list[Case]) -> None:
           f"max {max(ratios):.2f}x; analysis median {statistics.median(analysis) * 1000:.0f} ms")
 
 
-def report(cache: Path, seed: str, splits: dict[str, list[Package]], split: str, *, fit: bool, git: bool) -> int:
+def report(cache: Path, seed: str, splits: dict[str, list[Package]], split: str, *, fit: bool, git: bool,
+           use_shipped: bool = False) -> int:
     development = load(cache, seed, splits["dev"])
     print(f"loaded {len(development)} development bugs")
     by_package: dict[str, list[Case]] = {}
     for case in development:
         by_package.setdefault(case.package, []).append(case)
     final = _fit(development)
-    if fit:
+    if use_shipped:  # too few development bugs this run for a better fit than the shipped one
+        final = shipped() or final
+        print(f"held-out scored with the shipped ranker ({SHIPPED.name}: {final.bugs} bugs in "
+              f"{', '.join(final.fitted_on)})")
+    elif fit:
         SHIPPED.write_text(json.dumps(final.to_json(), indent=2) + "\n")
         print(f"wrote {SHIPPED} (fitted on {len(development)} bugs in {', '.join(final.fitted_on)})")
     print("ranker fitted on all development packages:", json.dumps(final.to_json()["features"]))
@@ -307,7 +322,8 @@ def report(cache: Path, seed: str, splits: dict[str, list[Package]], split: str,
     if split in {"held-out", "all"}:
         held = load(cache, seed, splits["held-out"])
         placed = table("HELD-OUT packages (ranker fitted on the development packages only)", held,
-                       methods(lambda case: development, ablations=True))
+                       methods(lambda case: development, ablations=not use_shipped,
+                               ranker=final if use_shipped else None))
         del placed
     for case in development + held:  # timing is no tuning target: every package with a timed bug counts
         case.evidence.ranker = final

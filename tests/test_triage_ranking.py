@@ -110,16 +110,23 @@ def test_features_and_import_time_candidates(project: Path) -> None:
     assert 0 < total["ochiai"] < 1 and all(0.0 <= value <= 1.0 for row in rows for value in row)
 
 
-def test_ranker_decides_the_order(project: Path) -> None:
-    failure = _failure(project, (Frame("tests/test_mod.py", 3, "test"),))
+def test_ranker_decides_where_failures_raise_and_ochiai_where_they_assert(project: Path) -> None:
+    raising = _failure(project, (Frame("tests/test_mod.py", 3, "test"), Frame("pkg/mod.py", 13, "total"),
+                                 Frame("pkg/mod.py", 6, "clamp")), "TypeError: bad")
+    asserting = _failure(project, (Frame("tests/test_mod.py", 3, "test"),))
     likes_module = Ranker(tuple(5.0 if name == "module" else 0.0 for name in FEATURES))
     likes_coverage = Ranker(tuple(5.0 if name == "ochiai" else 0.0 for name in FEATURES))
-    module = localize([failure], _evidence(project, likes_module), Weights())[0]
+    module = localize([raising], _evidence(project, likes_module), Weights())[0]
     assert module.symbol == MODULE and module.why.startswith("import-time code of a module 1/1 failing")
-    top = localize([failure], _evidence(project, likes_coverage), Weights())[0]
+    top = localize([raising], _evidence(project, likes_coverage), Weights())[0]
     assert top.symbol == "clamp" and 0 < top.signals["learned"] < 1
+    # A failure that only asserted: Ochiai orders (clamp's `return LIMIT` ran in the failing test alone) and
+    # the ranker only breaks the tie between total() and the module, both run by both tests.
+    gated = [s.symbol for s in localize([asserting], _evidence(project, likes_module), Weights())]
+    assert gated[:3] == ["clamp", MODULE, "total"]
+    assert localize([asserting], _evidence(project, likes_module), Weights(gate=0.0))[0].symbol == MODULE
     # The fixed weights ignore the ranker and never list import-time code without a traceback into it.
-    fixed = localize([failure], _evidence(project, likes_module), Weights(learned=False))
+    fixed = localize([asserting], _evidence(project, likes_module), Weights(learned=False))
     assert fixed[0].symbol == "clamp" and MODULE not in {s.symbol for s in fixed}
 
 
