@@ -53,11 +53,13 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.edit_syntax import edit_syntax, snapshot_reader
+from benchmarks.suite_attempts import run_with_attempts
 from benchmarks.triage_score import wilson
 from ornith_local.agent import events
 from ornith_local.agent.quirks import CATALOG
 from ornith_local.agent.state import RunResult
 from ornith_local.agent.trajectory import read_events
+from ornith_local.attempts import Policy
 from ornith_local.config import Config, load_config
 from ornith_local.guard.monitor import is_test_path
 from ornith_local.llm.backend import Backend
@@ -299,15 +301,25 @@ def run_task(task: SuiteTask, scaffold: str, options: SuiteOptions, *, backend: 
         )
         if backend is not None:
             backend.reset()  # every task starts cold: tokens evaluated are comparable across tasks and modes
-        try:
-            opened = open_run(request, emit=emit, backend=backend)
-        except SetupError as error:
-            return TaskRun(task.id, task.category, task.language, scaffold, False, False, "error", [], None, 0, 0, 0,
-                           0, round(time.monotonic() - started, 1), error=str(error),
-                           visible_covers_bug=task.visible_covers_bug), backend
-        with opened as run:
-            result = run.loop.run(task.task)
-            trajectory = run.trajectory.path
+        if options.attempts > 1:
+            chosen, picked, backend, why = run_with_attempts(request, options.attempts, options.attempts_policy,
+                                                             backend, emit)
+            if chosen is None or picked is None:
+                return TaskRun(task.id, task.category, task.language, scaffold, False, False, "failed", [], None, 0,
+                               0, 0, 0, round(time.monotonic() - started, 1), error=why,
+                               visible_covers_bug=task.visible_covers_bug), backend
+            result, trajectory = chosen, picked
+        else:
+            try:
+                opened = open_run(request, emit=emit, backend=backend)
+            except SetupError as error:
+                return TaskRun(task.id, task.category, task.language, scaffold, False, False, "error", [], None, 0, 0,
+                               0, 0, round(time.monotonic() - started, 1), error=str(error),
+                               visible_covers_bug=task.visible_covers_bug), backend
+            with opened as run:
+                result = run.loop.run(task.task)
+                trajectory = run.trajectory.path
+            backend = run.backend
         heldback = run_heldback(task, work, open_sandbox(config.sandbox))
         flags = _flags(result) + [f"heldback_peek:{hit}" for hit in heldback_peeks(task, trajectory)]
         fell_back = any(isinstance(event, events.ScaffoldChosen) and event.fallback
@@ -326,7 +338,7 @@ def run_task(task: SuiteTask, scaffold: str, options: SuiteOptions, *, backend: 
         visible_covers_bug=task.visible_covers_bug, diagnostics=options.diagnostics, edits=syntax.edits,
         unparseable_edits=syntax.unparseable, parse_recovery_turns=syntax.recovery_turns,
         unrecovered_parse=syntax.unrecovered,
-    ), run.backend
+    ), backend
 
 
 @dataclass(frozen=True)
@@ -344,6 +356,8 @@ class SuiteOptions:
     judge: bool = True
     quirks: tuple[str, ...] | None = None  # None: the model's catalog quirks; (): the clean loop; else just these
     diagnostics: bool = True  # the new syntax/lint errors in every edit's result ([diagnostics] enabled)
+    attempts: int = 1  # >1: N attempts per task in worktrees, the held-back checks judge the one applied
+    attempts_policy: Policy = "best"
 
     def config_for(self, repo: Path) -> Config:
         config = load_config(repo)
@@ -564,7 +578,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--diagnostics", choices=["on", "off"], default="on",
                         help="show each edit's new syntax/lint errors in its result (default on); the report's "
                              "unparseable-edit share and turns to parse compare the two")
+    parser.add_argument("--attempts", type=int, default=1, help="attempts per task (solved@1 against solved@N; "
+                        "the held-back checks judge the attempt the runtime applied)")
+    parser.add_argument("--attempts-policy", choices=["best", "first"], default="best")
     args = parser.parse_args(argv)
+    if args.attempts < 1:
+        print("agent_suite: --attempts must be at least 1", file=sys.stderr)
+        return 2
     quirks = parse_quirks(args.quirks)
     if isinstance(quirks, str):
         print(f"agent_suite: {quirks}", file=sys.stderr)
@@ -592,7 +612,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     modes = ["self", "fixed"] if args.scaffold == "both" else [args.scaffold]
     options = SuiteOptions(model=model, endpoint=args.endpoint, max_turns=args.max_turns, n_ctx=args.n_ctx,
                            threads=args.threads, seed=args.seed, temperature=args.temperature, library=args.library,
-                           judge=not args.no_judge, quirks=quirks, diagnostics=args.diagnostics == "on")
+                           judge=not args.no_judge, quirks=quirks, diagnostics=args.diagnostics == "on",
+                           attempts=args.attempts, attempts_policy=args.attempts_policy)
     report_path = args.report or data_dir / f"agent_suite-{time.strftime('%Y%m%d-%H%M%S')}.json"
     report_path.parent.mkdir(parents=True, exist_ok=True)
     finished: list[TaskRun] = []

@@ -93,6 +93,7 @@ def stats_json(stats: Any) -> dict[str, Any]:
     return {
         "prompt_tokens": prompt, "evaluated_prompt_tokens": evaluated,
         "cached_prompt_tokens": prompt - evaluated,
+        "warm_tokens": stats.warm_tokens,  # of the cached ones, those a warm start restored from disk
         "cache_share": round((prompt - evaluated) / prompt, 3) if prompt else 0.0,
         "generated_tokens": stats.generated_tokens, "time_to_first_token_s": round(ttft, 4),
         "prefill_s": round(ttft, 4), "decode_s": round(max(total - ttft, 0.0), 4),
@@ -108,7 +109,9 @@ def timing_parts(stats: dict[str, Any]) -> list[str]:
     prompt, evaluated = int(stats.get("prompt_tokens") or 0), int(stats.get("evaluated_prompt_tokens") or 0)
     ttft = float(stats.get("time_to_first_token_s") or 0.0)
     if prompt:
-        parts.append(f"{(prompt - evaluated) / prompt:.0%} of {prompt:,} cached")
+        warm = int(stats.get("warm_tokens") or 0)
+        parts.append(f"{(prompt - evaluated) / prompt:.0%} of {prompt:,} cached" + (f" ({warm:,} from disk)" if warm
+                                                                                     else ""))
     if ttft:
         parts.append(f"prefill {evaluated:,} in {ttft:.2f}s")
     speed = tokens_per_second(stats)

@@ -226,6 +226,19 @@ class RunEnded(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AttemptsRanked(Event):
+    """N attempts of one task ran in their own worktrees (attempts.py): each one's outcome, which was applied to
+    the user's tree and why. Each attempt dict: number, session_id, outcome, reason, judge, diffstat,
+    files_changed, evidence, checkpoint (the ref holding its final tree, so it can be applied later)."""
+
+    kind: ClassVar[str] = "attempts"
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    chosen: int | None = None  # the applied attempt's number; None: none was applied
+    reason: str = ""
+    base: str = ""  # the git tree the attempts started from (the user's tree then): each diff is against it
+
+
+@dataclass(frozen=True, kw_only=True)
 class Prefilling(Event):
     """The model is still reading a long prompt (no token yet): shown live, never written to the trajectory."""
 
@@ -262,7 +275,7 @@ class Writing(Event):
 EVENT_TYPES: dict[str, type[Event]] = {cls.kind: cls for cls in (
     RunStarted, Baseline, Resumed, Proposed, ScaffoldChosen, StepStarted, ModelTurn, ToolCalled, Approval,
     ToolFinished, StepEnded, Replanned, QuirkApplied, MessageAdded, Compacted, Checkpointed, ChecksRan, Reproduction,
-    Judged, RunEnded, HookRan,
+    Judged, RunEnded, HookRan, AttemptsRanked,
 )}
 
 

@@ -68,6 +68,9 @@ class ScaffoldLibrary:
         if "repo" not in columns:  # a library written before runs recorded their repository
             with self._db:
                 self._db.execute("ALTER TABLE runs ADD COLUMN repo TEXT NOT NULL DEFAULT ''")
+        for column in ("wins", "losses") if "wins" not in columns else ():  # before attempts were ranked
+            with self._db:
+                self._db.execute(f"ALTER TABLE runs ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
 
     def add(self, *, session_id: str, task: str, task_kind: str, scaffold: dict[str, Any], outcome: str,
             turns: int, repo: Path | str = "") -> None:
@@ -78,8 +81,20 @@ class ScaffoldLibrary:
                 (session_id, task, task_kind, json.dumps(scaffold), outcome, turns, time.time(), _repo_key(repo)),
             )
 
+    def record_contest(self, winner: str, losers: list[str], repo: Path | str = "") -> None:
+        """Attempts of one task (attempts.py): the applied one beat the others. This is the local form of the
+        group-relative reward: retrieval ranks a scaffold that won above one that lost. `repo`: the user's, as the
+        attempts ran in worktrees that are gone."""
+        key = _repo_key(repo)
+        with self._db:
+            self._db.execute("UPDATE runs SET wins = wins + ?, repo = ? WHERE session_id = ?",
+                             (len(losers), key, winner))
+            self._db.executemany("UPDATE runs SET losses = losses + 1, repo = ? WHERE session_id = ?",
+                                 [(key, loser) for loser in losers])
+
     def similar_successes(self, task: str, k: int = 2, *, repo: Path | str = "") -> list[PastRun]:
-        """The k verified runs closest to `task` (BM25): this repository's first, fewest turns on ties.
+        """The k verified runs closest to `task` (BM25): this repository's first, then those that beat other
+        attempts at their task above those that lost (`record_contest`), fewest turns on ties.
 
         A run of another repository is offered only when its task shares at least OTHER_REPO_MIN_SHARED
         distinctive words with this one: a scaffold for an unrelated task teaches the model the wrong plan.
@@ -94,7 +109,8 @@ class ScaffoldLibrary:
             "SELECT runs.task, runs.task_kind, runs.scaffold_json, runs.outcome, runs.turns, runs.repo "
             "FROM runs_fts JOIN runs ON runs.id = runs_fts.rowid "
             "WHERE runs_fts MATCH ? AND runs.outcome = 'verified' "
-            "ORDER BY (runs.repo = ? AND ? != '') DESC, bm25(runs_fts), runs.turns LIMIT ?",
+            "ORDER BY (runs.repo = ? AND ? != '') DESC, runs.wins - runs.losses DESC, bm25(runs_fts), runs.turns "
+            "LIMIT ?",
             (query, here, here, k * 5),
         ).fetchall()
         found = [PastRun(task, kind, json.loads(scaffold), outcome, turns, past_repo)

@@ -17,6 +17,7 @@ from ornith_local import __version__
 from ornith_local.cli.argtypes import context_size, endpoint_url
 from ornith_local.cli.commands import (
     acp,
+    attempts,
     doctor,
     generate,
     hook,
@@ -37,7 +38,7 @@ from ornith_local.config import ConfigError
 from ornith_local.config.settings import check_env_names
 
 BUILT: list[ModuleType] = [acp, doctor, generate, parse, models, sandbox, map, run, sessions, undo, triage, precommit,
-                          hook, trust, mcp]
+                          hook, trust, mcp, attempts]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -90,6 +91,7 @@ def open_tui(args: argparse.Namespace) -> int:
         repo=repo, config=config, mode=args.tui_mode or config.agent.mode,
         scaffold_mode=args.tui_scaffold or config.agent.scaffold, model=args.tui_model,
         endpoint=args.tui_endpoint, max_turns=args.tui_max_turns, n_ctx=args.tui_n_ctx,
+        attempts=config.agent.attempts, attempts_policy=config.agent.attempts_policy,
     )
     return run_tui(options)
 

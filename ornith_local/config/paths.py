@@ -27,6 +27,11 @@ class AppDirs:
         """Downloaded and assembled GGUF files."""
         return self.data / "models"
 
+    @property
+    def warm_starts(self) -> Path:
+        """Saved model states after a prompt's stable prefix (llm/warm.py): disposable, size-capped."""
+        return self.cache / "warm"
+
 
 def app_dirs() -> AppDirs:
     """The user's config / cache / data dirs; `ORNITH_{CONFIG,CACHE,DATA}_DIR` override each one."""

@@ -37,6 +37,7 @@ MIN_N_CTX = 256  # below this not even the system prompt fits; llama.cpp's own e
 
 Mode = Literal["read-only", "ask", "auto"]
 ScaffoldMode = Literal["self", "fixed"]
+AttemptsPolicy = Literal["best", "first"]  # best: every attempt runs, then the ranking; first: the first verified
 
 
 class ConfigError(ValueError):
@@ -51,6 +52,8 @@ class ModelSettings:
     n_gpu_layers: int | None = None  # None: planned from the hardware; -1: all
     threads: int | None = None  # None: picked from free cores
     max_reasoning_tokens: int = 2048
+    # Disk cap for warm starts (the system prompt's model state saved between runs, llm/warm.py); 0: off.
+    warm_start_mb: int = 2048
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,8 @@ class AgentSettings:
     use_library: bool = True
     allow_test_edits: bool = False
     max_tokens_per_turn: int = 768  # a step turn's reply; an edit_file call with a whole function needs room
+    attempts: int = 1  # rollouts of each task, each in its own git worktree; the verifier picks (attempts.py)
+    attempts_policy: AttemptsPolicy = "best"
 
 
 @dataclass(frozen=True)
@@ -173,10 +178,12 @@ def _mcp_servers(servers: dict[str, McpServerSettings]) -> str | None:
 VALUE_CHECKS: dict[tuple[str, str], Callable[[Any], str | None]] = {
     ("agent", "max_turns"): _at_least(1),
     ("agent", "max_tokens_per_turn"): _at_least(64),  # room for one tool call
+    ("agent", "attempts"): _at_least(1),
     ("tests", "env"): _assignments,
     ("model", "endpoint"): endpoint_problem,
     ("model", "n_ctx"): _at_least(MIN_N_CTX),
     ("model", "threads"): _at_least(1),
+    ("model", "warm_start_mb"): _at_least(0),
     ("diagnostics", "max_items"): _at_least(1),
     ("diagnostics", "time_budget_s"): lambda value: None if value > 0 else f"must be above 0, got {value}",
     ("mcp", "servers"): _mcp_servers,

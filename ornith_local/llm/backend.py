@@ -107,6 +107,8 @@ class GenerationStats:
     # again (0 when the turn only appended). `restored_at`: the saved state the re-evaluation started from.
     reprefill_tokens: int = 0
     restored_at: int | None = None
+    # Prompt tokens whose state came from disk (a warm start: the stable prefix saved by an earlier run).
+    warm_tokens: int = 0
 
     @property
     def reused_prompt_tokens(self) -> int:

@@ -20,8 +20,10 @@ import ctypes
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
+from itertools import takewhile
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,7 @@ from ornith_local.llm.backend import (
 from ornith_local.llm.checkpoints import RecurrentCheckpoints
 from ornith_local.llm.grammar import grammar_for_schema
 from ornith_local.llm.templates import ChatTemplate, choose_template
+from ornith_local.llm.warm import WarmStore, model_identity, shared_tokens, snapshot_state, stable_prefix
 from ornith_local.models.gguf import GgufInfo, ModelFileError, read_gguf
 from ornith_local.models.hardware import free_cores
 
@@ -93,11 +96,9 @@ class LlamaCppBackend:
         sampling: dict[str, float] | None = None,
         prompt_lookup: int = 0,
         info: GgufInfo | None = None,
+        warm: WarmStore | None = None,
     ) -> None:
-        # Told how a long prompt evaluation advances (a 2K-token prompt takes ~30 s on a 2-core CPU).
-        self.on_prefill: Callable[[PrefillProgress], None] | None = None
-        self.info = info or read_gguf(model_path)
-        self.model_path = model_path
+        info = info or read_gguf(model_path)
         try:
             from llama_cpp import Llama
             from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
@@ -107,7 +108,7 @@ class LlamaCppBackend:
         llama_log.clear_recent()
         draft = LlamaPromptLookupDecoding(num_pred_tokens=prompt_lookup) if prompt_lookup > 0 else None
         try:
-            self.llama: Any = Llama(
+            llama = Llama(
                 model_path=str(model_path),
                 n_ctx=n_ctx,
                 n_gpu_layers=n_gpu_layers,
@@ -128,12 +129,25 @@ class LlamaCppBackend:
             raise ModelFileError(f"{model_path.name}: llama.cpp cannot load it ({reason.strip()})") from None
         import llama_cpp
 
-        self._llama_cpp = llama_cpp
-        self.recurrent = bool(
-            llama_cpp.llama_model_is_recurrent(self.llama.model) or llama_cpp.llama_model_is_hybrid(self.llama.model)
-        )
-        self.window = int(llama_cpp.llama_model_n_swa(self.llama.model))
-        model = self.llama._model
+        recurrent = bool(llama_cpp.llama_model_is_recurrent(llama.model)
+                         or llama_cpp.llama_model_is_hybrid(llama.model))
+        self._attach(llama, llama_cpp, model_path, info, template_family=template_family, sampling=sampling,
+                     recurrent=recurrent, window=int(llama_cpp.llama_model_n_swa(llama.model)), warm=warm)
+        # Hybrid models cannot cut their recurrent state back: prompt ends are checkpointed instead.
+        self.checkpoints = RecurrentCheckpoints(llama, llama_cpp) if recurrent else None
+
+    def _attach(self, llama: Any, api: Any, model_path: Path, info: GgufInfo, *, template_family: str | None,
+                sampling: dict[str, float] | None, recurrent: bool, window: int, warm: WarmStore | None) -> None:
+        """The conversation state over `llama` (a `llama_cpp.Llama`, or one sequence of a shared context that
+        offers the same surface: `parallel_backend.py`). No recurrent checkpoints: the caller adds them."""
+        # Told how a long prompt evaluation advances (a 2K-token prompt takes ~30 s on a 2-core CPU).
+        self.on_prefill: Callable[[PrefillProgress], None] | None = None
+        self.llama: Any = llama
+        self._llama_cpp = api
+        self.info, self.model_path = info, model_path
+        self.recurrent, self.window = recurrent, window
+        self.checkpoints = None
+        model = llama._model
         self.template: ChatTemplate = choose_template(
             self.info.chat_template,
             template_family,
@@ -144,8 +158,6 @@ class LlamaCppBackend:
             logger.warning("the GGUF's chat template drops earlier <think> blocks; using %s so the "
                            "cache can be reused", self.template.source)
         self.sampling = {**_DEFAULT_SAMPLING, **(sampling or {})}
-        # Hybrid models cannot cut their recurrent state back: prompt ends are checkpointed instead.
-        self.checkpoints = RecurrentCheckpoints(self.llama, llama_cpp) if self.recurrent else None
         self.reprefills = 0  # calls that re-evaluated tokens already evaluated before (history rewritten)
         self.reprefill_tokens = 0
         self._turn = _Turn()
@@ -154,6 +166,9 @@ class LlamaCppBackend:
         self._controls: dict[str, int] | None = None
         self._control_regex: re.Pattern[str] | None = None
         self._piece_buffer = ctypes.create_string_buffer(256)
+        # Warm starts: the first chat after load/reset restores (or saves) its stable prefix's state.
+        self.warm = warm
+        self._warm_next: tuple[str, int] | None = None  # (file key, prefix tokens) for the coming `_run`
 
     # -- the Backend protocol ------------------------------------------------------------------------
 
@@ -180,9 +195,13 @@ class LlamaCppBackend:
 
     def chat(self, messages: Sequence[Message], options: GenerateOptions, on_text: OnText | None = None) -> Completion:
         prompt = self.render([self._defused(message) for message in messages], options.tools)
-        return self._run(prompt, self._append_only_tokens(prompt), options, on_text)
+        tokens = self._append_only_tokens(prompt)
+        if self.warm is not None and not self._turn.prompt_tokens and not self.llama.n_tokens:
+            self._warm_next = self._warm_prefix(messages, options.tools, prompt, tokens)
+        return self._run(prompt, tokens, options, on_text)
 
     def complete(self, prompt: str, options: GenerateOptions, on_text: OnText | None = None) -> Completion:
+        self._warm_next = None  # a chat that failed before `_run` took it must not leave it to this prompt
         return self._run(prompt, self._append_only_tokens(prompt, special=False), options, on_text)
 
     # -- prompt tokens -------------------------------------------------------------------------------
@@ -288,6 +307,25 @@ class LlamaCppBackend:
             logger.info("%s", stats.cache_note)
         return tokens[start:]
 
+    def _warm_prefix(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]], prompt: str,
+                     tokens: list[int]) -> tuple[str, int] | None:
+        """The warm-start key and size of the prompt's stable prefix (the leading system messages), if any."""
+        leading = [self._defused(message) for message in takewhile(lambda m: m.role == "system", messages)]
+        size = stable_prefix(lambda texts: self.render([*leading, *(Message("user", t) for t in texts)], tools),
+                             prompt) if leading else 0
+        common = shared_tokens(self._tokenize(prompt[:size], special=True, add_bos=True), tokens)
+        if common < 1 or self.warm is None:
+            return None
+        identity = model_identity(self.model_path, self.template.text, self._llama_cpp.__version__, self.n_ctx)
+        return self.warm.key(identity, tokens[:common]), common
+
+    def _warm_save(self, tail: list[int], key: str, size: int) -> list[int]:
+        """Evaluate the stable prefix alone, copy its state out (written in the background); return the rest."""
+        self._prefill(tail[: size + 1])
+        if self.warm is not None:
+            self.warm.save_later(key, snapshot_state(self.llama, self._llama_cpp, tail[:size]))
+        return tail[size:]
+
     def _window_holds(self, position: int) -> bool:
         """Whether a sliding-window cache still has the window before `position` (older cells get reused).
 
@@ -311,6 +349,15 @@ class LlamaCppBackend:
         return cached
 
     # -- generation ----------------------------------------------------------------------------------
+
+    def _decoder(self) -> Callable[..., Iterator[int]]:
+        """What evaluates and samples, with `Llama.generate`'s contract. The grammar checks the sampled token first
+        (sampling.py); prompt-lookup drafts need llama-cpp-python's own loop."""
+        if self.llama.draft_model is not None:
+            return self.llama.generate  # type: ignore[no-any-return]
+        from ornith_local.llm.sampling import generate  # imports llama_cpp
+
+        return partial(generate, self.llama)
 
     def _sampler_kwargs(self, options: GenerateOptions) -> dict[str, Any]:
         def pick(value: float | None, key: str) -> float:
@@ -346,8 +393,15 @@ class LlamaCppBackend:
         grammar = grammar_for_schema(options.json_schema) if options.json_schema else None
         stats = GenerationStats(prompt_tokens=len(tokens))
         started = time.perf_counter()
+        warm, self._warm_next = self._warm_next, None
+        if warm is not None and self.warm is not None:
+            stats.warm_tokens = self.warm.restore(self.llama, self._llama_cpp, warm[0], tokens[: warm[1]])
+            if stats.warm_tokens:
+                stats.cache_note = f"warm start: {stats.warm_tokens} prompt tokens restored from disk"
         tail = self._reuse_cache(tokens, stats)
         stats.evaluated_prompt_tokens = len(tail)
+        if warm is not None and not stats.warm_tokens and len(tail) == len(tokens):
+            tail = self._warm_save(tail, *warm)
         if self.checkpoints is not None or len(tail) > PREFILL_CHUNK:
             tail = self._prefill(tail)
         if self.checkpoints is not None:
@@ -378,7 +432,7 @@ class LlamaCppBackend:
         while len(generated) < room and len(generated) - answer_from < options.max_tokens:
             sampler = self._catalog_sampler() if deferred else self._sampler_kwargs(options)
             action, evaluated_last, rest = None, False, ""
-            for token in self.llama.generate(tail, reset=False, grammar=None if deferred else grammar, **sampler):
+            for token in self._decoder()(tail, reset=False, grammar=None if deferred else grammar, **sampler):
                 if not stats.time_to_first_token_s:
                     stats.time_to_first_token_s = time.perf_counter() - started
                 if is_eog(vocab, token):

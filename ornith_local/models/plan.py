@@ -6,7 +6,7 @@ machine has free. The plan is explained in words, because "why is it slow" is th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ornith_local.models.gguf import GgufInfo
 from ornith_local.models.hardware import Hardware
@@ -31,11 +31,14 @@ class OffloadPlan:
     weights_on_gpu_bytes: int
     kv_bytes: int
     notes: list[str] = field(default_factory=list)
+    sequences: int = 1  # parallel sequences sharing the model: each has `n_ctx`, the KV cache holds them all
 
     def explain(self) -> str:
         where = "all layers on the GPU" if self.n_gpu_layers == -1 else (
             f"{self.n_gpu_layers} layers on the GPU, the rest on the CPU" if self.n_gpu_layers else "CPU only")
-        return f"{where}; context {self.n_ctx} tokens (KV cache {self.kv_bytes / MIB:.0f} MiB)" + "".join(
+        context = f"context {self.n_ctx} tokens" if self.sequences == 1 else (
+            f"{self.sequences} sequences x {self.n_ctx} tokens")
+        return f"{where}; {context} (KV cache {self.kv_bytes / MIB:.0f} MiB)" + "".join(
             f"; {note}" for note in self.notes)
 
 
@@ -44,11 +47,19 @@ def _round_ctx(tokens: int) -> int:
 
 
 def plan_offload(info: GgufInfo, hardware: Hardware, *, gpu_build: bool | None = None,
-                 want_ctx: int | None = None) -> OffloadPlan:
-    """Largest offload and context that fit; DoesNotFit when even the CPU cannot hold the weights."""
+                 want_ctx: int | None = None, sequences: int = 1) -> OffloadPlan:
+    """Largest offload and per-sequence context that fit; DoesNotFit when even the CPU cannot hold the weights.
+
+    `sequences` parallel sequences (attempts decoded in one context) each get the context: KV is N times larger.
+    """
+    plan = _plan(info, hardware, gpu_build, want_ctx, max(info.kv_bytes_per_token(), 1) * max(sequences, 1))
+    return replace(plan, sequences=max(sequences, 1))
+
+
+def _plan(info: GgufInfo, hardware: Hardware, gpu_build: bool | None, want_ctx: int | None,
+          kv_per_token: int) -> OffloadPlan:
     layers = info.layer_bytes()
     n_layers = len(layers)
-    kv_per_token = max(info.kv_bytes_per_token(), 1)
     trained = info.context_length or 4096
     offload = hardware.llama.gpu_offload if gpu_build is None else gpu_build
     gpu = max(hardware.gpus, key=lambda g: g.free_mib) if hardware.gpus and offload else None

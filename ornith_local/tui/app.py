@@ -119,6 +119,7 @@ class OrnithApp(App[int]):
         self.sub_title = str(self.options.repo)
         self.status.mode = self.options.mode
         self.status.scaffold_mode = self.options.scaffold_mode
+        self.status.attempts = self.options.attempts
         self.query_one("#activity").display = False
         self.query_one(ProgressBar).display = False
         self._pump_timer = self.set_interval(PUMP_INTERVAL_S, self.pump, pause=True)

@@ -17,11 +17,14 @@ from textual.content import Content
 from textual.widgets import Markdown
 
 from ornith_local.agent.sessions import resume_state
+from ornith_local.attempts import apply_checkpoint
 from ornith_local.models.catalog import load_catalog
 from ornith_local.models.download import PullError, pull
 from ornith_local.models.local import find_local_models
+from ornith_local.session import SetupError
 from ornith_local.tools.base import ToolError
 from ornith_local.tools.checkpoint import NotAGitRepoError, init_repo, open_repo
+from ornith_local.tui.attempts import MAX_ATTEMPTS, attempt_diff, last_ranking, ranking_lines
 from ornith_local.tui.changes import checkpoint_diff, last_checkpoint, restore
 from ornith_local.tui.completion import SLASH_COMMANDS, parse_slash
 from ornith_local.tui.screens.info import ConfirmScreen, ViewScreen, help_markdown
@@ -73,6 +76,8 @@ class CommandRouter:
         yield SystemCommand("Diff", "changes since the last run's checkpoint", lambda: self.cmd_diff(""))
         yield SystemCommand("Undo", "restore the files from before the last run", lambda: self.cmd_undo(""))
         yield SystemCommand("Sessions", "replay or resume past runs", lambda: self.cmd_sessions(""))
+        yield SystemCommand("Attempts", "the last run's attempts, ranked, with their diffs",
+                            lambda: self.cmd_attempts("show"))
         yield SystemCommand("Toggle scaffold panel", "show or hide the plan", self.app.action_toggle_scaffold)
         yield SystemCommand("Toggle thinking", "expand or fold the model's thinking", self.app.action_toggle_thinking)
         yield SystemCommand("Toggle light/dark", "switch between the light and dark theme",
@@ -123,6 +128,52 @@ class CommandRouter:
             "\n".join(f"{n}. {s.name}: {s.intent} ({', '.join(s.tools)}; {s.budget} turns; on failure {s.on_failure})"
                       for n, s in enumerate(plan.steps, 1)))
         self.app.push_screen(ViewScreen(f"Scaffold ({plan.kind}): {plan.goal}", body))
+
+    def cmd_attempts(self, argument: str) -> None:
+        words = argument.split()
+        if words and words[0].isdigit() and len(words) == 1:
+            count = int(words[0])
+            if not 1 <= count <= MAX_ATTEMPTS:
+                self.app.notify(f"/attempts takes a number from 1 to {MAX_ATTEMPTS}", severity="error")
+                return
+            self.app.options.attempts = count
+            self.app.status.attempts = count
+            self.app.notify(f"attempts: {count} per task" + (" (from the next run)" if self.app.running else ""))
+            return
+        if words[:1] == ["apply"] and len(words) == 2 and words[1].isdigit():
+            self.apply_attempt(int(words[1]))
+            return
+        if words and words != ["show"]:
+            self.app.notify("/attempts takes N, show, or apply K", severity="error")
+            return
+        ranking = last_ranking(self.app.options.repo)
+        if ranking is None:
+            self.app.notify(f"attempts: {self.app.options.attempts} per task; no run with attempts yet")
+            return
+        parts = ["\n".join(ranking_lines(ranking.event))]
+        for attempt in ranking.event.attempts:
+            diff = attempt_diff(ranking, attempt["number"])
+            parts.append(f"\n── attempt {attempt['number']} ({attempt['outcome']}) ──\n{diff or 'no change'}")
+        self.app.push_screen(ViewScreen(f"Attempts of session {ranking.session_id} (/attempts apply K)",
+                                        diff_content("\n".join(parts))))
+
+    def apply_attempt(self, number: int) -> None:
+        if self.app.running:
+            self.app.notify("a run is in progress: interrupt it (Esc) first", severity="warning")
+            return
+        ranking = last_ranking(self.app.options.repo)
+        attempt = ranking.attempt(number) if ranking else None
+        if ranking is None or attempt is None or not attempt.get("checkpoint"):
+            self.app.notify(f"the last run with attempts has no attempt {number} to apply", severity="error")
+            return
+        try:
+            apply_checkpoint(ranking.repo, str(attempt["checkpoint"]))
+        except (ToolError, SetupError) as error:
+            self.app.notify(str(error), severity="error")
+            return
+        self.say(markup("[$success]applied attempt $number[/] ($outcome); /undo restores the tree from before the "
+                        "attempts", number=number, outcome=attempt["outcome"]), "success")
+        self.app._files = None
 
     def cmd_sessions(self, argument: str) -> None:
         def chosen(result: tuple[str, Path] | None) -> None:

@@ -23,6 +23,7 @@ SLASH_COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("diff", "/diff", "the changes since the last run's checkpoint"),
     SlashCommand("sessions", "/sessions", "past runs: replay one, resume an interrupted one"),
     SlashCommand("scaffold", "/scaffold [self|fixed]", "show the current scaffold, or choose who writes it"),
+    SlashCommand("attempts", "/attempts [N|show|apply K]", "attempts per task, or the last run's ranking"),
     SlashCommand("help", "/help", "keys and commands"),
     SlashCommand("clear", "/clear", "clear the transcript"),
     SlashCommand("quit", "/quit", "leave ornith"),

@@ -11,6 +11,7 @@ from textual.widgets import Static
 from ornith_local.agent import events
 from ornith_local.agent.evidence import Evidence
 from ornith_local.tools.testing import CANNOT_RUN, NO_SUITE
+from ornith_local.tui.attempts import ranking_lines
 from ornith_local.tui.widgets.scaffold_panel import ScaffoldPanel
 from ornith_local.tui.widgets.status_bar import StatusBar
 from ornith_local.tui.widgets.transcript import ModelTurn, Notice, ToolCard, Transcript, UserEntry, markup
@@ -117,6 +118,9 @@ class EventRenderer:
                 style = "$success" if event.verdict == "approve" else "$error"
                 self.transcript.add(Notice(markup(f"[b]judge:[/] [{style}]$verdict[/] — $reason",
                                                   verdict=event.verdict, reason=event.reason), "judge"))
+            case events.AttemptsRanked():
+                for line in ranking_lines(event):
+                    self.transcript.add(Notice(line, "success" if line.startswith("→") else "info"))
             case events.RunEnded():
                 self.ended(event)
 

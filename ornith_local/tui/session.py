@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from ornith_local.agent.sessions import ResumeState
+from ornith_local.attempts import run_attempts
 from ornith_local.config import Config
 from ornith_local.llm.backend import (
     Backend,
@@ -50,6 +51,8 @@ class TuiOptions:
     endpoint: str | None = None
     max_turns: int | None = None
     n_ctx: int | None = None
+    attempts: int = 1  # /attempts N: each task runs N times in worktrees, the verifier's pick is applied
+    attempts_policy: Literal["best", "first"] = "best"
 
 
 def default_backend_factory(options: TuiOptions) -> BackendFactory:
@@ -172,6 +175,14 @@ def execute_run(spec: RunSpec, options: TuiOptions, slot: ModelSlot, bridge: Run
             task=spec.task, repo=spec.repo, config=options.config, mode=spec.mode, scaffold_mode=spec.scaffold_mode,
             max_turns=options.max_turns, session_id=spec.session_id, endpoint=options.endpoint, model=slot.name,
         )
+        if options.attempts > 1 and spec.resume is None:
+            # One loaded model: the attempts run one after another on it; each one's events are shown as a run.
+            done = run_attempts(request, options.attempts, emit=lambda number, event: bridge.emit(event),
+                                policy=options.attempts_policy, backends=[GuardedBackend(backend, bridge)],
+                                ask=bridge.ask)
+            bridge.session_id = done.session_id
+            bridge.finish(outcome=done.result.outcome if done.result else "failed")
+            return
         with open_run(request, emit=bridge.emit, on_text=bridge.on_text, ask=bridge.ask,
                       backend=GuardedBackend(backend, bridge)) as run:
             bridge.session_id = run.trajectory.session_id

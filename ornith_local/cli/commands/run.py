@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.prompt import Prompt
@@ -33,6 +34,9 @@ from ornith_local.sandbox.terminal import strip_controls_deep, strip_terminal_co
 from ornith_local.session import RunRequest, SetupError, open_run
 from ornith_local.tools.base import CallPreview
 from ornith_local.tools.testing import CANNOT_RUN, NO_SUITE
+
+if TYPE_CHECKING:
+    from ornith_local.attempts import AttemptsResult
 
 NAME = "run"
 HELP = "run a task headless: propose a scaffold, work inside it, verify"
@@ -63,6 +67,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-ctx", type=context_size, help="context window in tokens (default: planned from hardware)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
+    parser.add_argument("--attempts", type=int, metavar="N", help="N attempts, each in its own git worktree; the "
+                        "verifier picks the one applied (default: [agent] attempts, 1)")
+    parser.add_argument("--attempts-policy", choices=["best", "first"],
+                        help="best: run every attempt, then rank; first: stop at the first verified")
 
 
 PROGRESS_LOG_EVERY_S = 10.0
@@ -138,6 +146,10 @@ class EventPrinter:
             case events.Judged():
                 style = "green" if event.verdict == "approve" else "red"
                 stdout.print(f"[bold]Judge:[/] [{style}]{event.verdict}[/] — {escape(event.reason)}")
+            case events.AttemptsRanked():  # `sessions show` of a run with attempts: the ranking
+                from ornith_local.cli.commands.attempts import print_ranking
+
+                print_ranking(event)
             case events.RunEnded() if self.replay:
                 stdout.print(f"\n[bold]Outcome:[/] {event.outcome}" + (f" ({escape(event.reason)})" if event.reason
                                                                        else ""))
@@ -275,6 +287,13 @@ def execute(*, task: str, repo: Path, args: argparse.Namespace, resume: ResumeSt
         use_library=not getattr(args, "no_library", False), use_judge=not getattr(args, "no_judge", False),
         n_ctx=getattr(args, "n_ctx", None), seed=getattr(args, "seed", 0), session_id=session_id,
     )
+    attempts = getattr(args, "attempts", None) or config.agent.attempts
+    if attempts > 1 and resume is None:
+        from ornith_local.cli.commands.attempts import run_with_attempts
+
+        policy = getattr(args, "attempts_policy", None) or config.agent.attempts_policy
+        return run_with_attempts(request, attempts, policy, as_json=as_json, printer=printer, ask=_ask,
+                                 summary=lambda done: _attempts_summary(done, repo, as_json, emit_summary))
     try:
         with stderr.status("loading the model…"):
             run = open_run(request, emit=emit_json if as_json else printer,
@@ -291,17 +310,31 @@ def execute(*, task: str, repo: Path, args: argparse.Namespace, resume: ResumeSt
                          f"ornith sessions resume {session}", highlight=False, soft_wrap=True)
             return 130
     if as_json:
-        emit_summary({"session_id": result.session_id, "outcome": result.outcome, "reason": result.reason,
-                      "exit_code": EXIT_CODES[result.outcome],
-                      "checks": [check.to_json() for check in result.checks],
-                      "evidence": result.evidence.to_json() if result.evidence else None,
-                      "findings": [finding.to_json() for finding in result.findings], "judge": result.judge,
-                      "turns": result.turns, "tokens": result.tokens, "elapsed_s": result.elapsed_s,
-                      "files_changed": result.files_changed, "error": result.error,
-                      "undo": f"ornith undo --session {result.session_id} --repo {repo}"})
+        emit_summary(summary_json(result, repo))
     else:
         print_summary(result, repo)
     return EXIT_CODES[result.outcome]
+
+
+def _attempts_summary(done: AttemptsResult, repo: Path, as_json: bool,
+                      emit_summary: Callable[[dict[str, Any]], None]) -> None:
+    """The chosen attempt's summary, under the parent session (whose undo restores the tree from before)."""
+    if as_json:
+        emit_summary({**(summary_json(done.result, repo) if done.result else {
+            "session_id": done.session_id, "outcome": "failed", "exit_code": EXIT_CODES["failed"]}),
+            "attempt": done.chosen, "attempts": [attempt.to_json() for attempt in done.attempts]})
+    elif done.result is not None:
+        print_summary(done.result, repo)
+
+
+def summary_json(result: RunResult, repo: Path) -> dict[str, Any]:
+    return {"session_id": result.session_id, "outcome": result.outcome, "reason": result.reason,
+            "exit_code": EXIT_CODES[result.outcome], "checks": [check.to_json() for check in result.checks],
+            "evidence": result.evidence.to_json() if result.evidence else None,
+            "findings": [finding.to_json() for finding in result.findings], "judge": result.judge,
+            "turns": result.turns, "tokens": result.tokens, "elapsed_s": result.elapsed_s,
+            "files_changed": result.files_changed, "error": result.error,
+            "undo": f"ornith undo --session {result.session_id} --repo {repo}"}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -309,6 +342,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("the task is empty", exit_code=2)
     if args.max_turns is not None and args.max_turns < 1:
         raise CliError("--max-turns must be at least 1", exit_code=2)
+    if args.attempts is not None and args.attempts < 1:
+        raise CliError("--attempts must be at least 1", exit_code=2)
     repo = args.repo.resolve()
     if not repo.is_dir():
         raise CliError(f"{args.repo}: not a directory", exit_code=2)

@@ -34,6 +34,7 @@ class StatusBar(Widget):
     refused = reactive(0)
     mode = reactive("ask")
     scaffold_mode = reactive("self")
+    attempts = reactive(1)
 
     def render(self) -> Content:
         # (field, rank): on a narrow terminal the lowest ranks go first; the model, mode, sandbox and guard stay.
@@ -56,6 +57,7 @@ class StatusBar(Widget):
         guard = self.guard if self.guard != "refused" else f"{self.refused} refused"
         fields.append((markup(f"guard [{GUARD_STYLE.get(self.guard, '')}]$guard[/]", guard=guard), 9))
         fixed = " · fixed scaffold" if self.scaffold_mode == "fixed" else ""
+        fixed += f" · {self.attempts} attempts" if self.attempts > 1 else ""
         fields.append((markup("mode [b]$mode[/]$fixed", mode=self.mode, fixed=fixed), 9))
         width = self.content_size.width or 10_000
         line = Content(" · ").join(content for content, _ in fields)
