@@ -32,11 +32,19 @@ CODE = "\n".join(f"def handler_{i}(request):\n    value = request.get('field_{i}
 
 def bare_decode(backend: LlamaCppBackend, prompt: str, n: int) -> float:
     """Tokens/s of llama-cpp-python's own generate loop, same object and settings, after the first token."""
-    llama = backend.llama
-    tokens = llama.tokenize(prompt.encode(), add_bos=True)
+    return _generate_rate(backend, backend.llama.tokenize(prompt.encode(), add_bos=True), n)
+
+
+def _generate_rate(backend: LlamaCppBackend, tokens: list[int], n: int, grammar: object = None) -> float:
+    """Tokens/s after the first of llama-cpp-python's own `generate` from `tokens` (greedy, a cold cache); with a
+    grammar it also stops at an end-of-generation token, which the grammar's answer reaches."""
+    llama, vocab = backend.llama, backend.llama._model.vocab
     llama.reset()
     count, first = 0, 0.0
-    for _ in llama.generate(tokens, temp=0.0, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0, reset=False):
+    for token in llama.generate(tokens, temp=0.0, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0, reset=False,
+                                grammar=grammar):
+        if grammar is not None and backend._llama_cpp.llama_vocab_is_eog(vocab, token):
+            break
         count += 1
         if count == 1:
             first = time.perf_counter()
@@ -95,20 +103,7 @@ def figure_turns(backend: LlamaCppBackend, turns: int = 12) -> None:
 
 def full_filter_decode(backend: LlamaCppBackend, prompt: str, grammar: object, n: int) -> float:
     """Tokens/s of llama-cpp-python's own `generate(grammar=)`: the grammar checked over the whole vocabulary."""
-    llama, vocab = backend.llama, backend.llama._model.vocab
-    tokens = llama.tokenize(prompt.encode(), add_bos=False, special=True)
-    llama.reset()
-    count, first = 0, 0.0
-    for token in llama.generate(tokens, temp=0.0, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0, reset=False,
-                                grammar=grammar):
-        if backend._llama_cpp.llama_vocab_is_eog(vocab, token):
-            break
-        count += 1
-        if count == 1:
-            first = time.perf_counter()
-        if count >= n:
-            break
-    return (count - 1) / (time.perf_counter() - first)
+    return _generate_rate(backend, backend.llama.tokenize(prompt.encode(), add_bos=False, special=True), n, grammar)
 
 
 def figure_grammar(backend: LlamaCppBackend, rounds: int = 3) -> None:

@@ -28,6 +28,7 @@ from ornith_local.agent.scaffold import ClampResult, Permissions, Scaffold, clam
 from ornith_local.agent.trajectory import Trajectory, new_session_id
 from ornith_local.agent.verifier import SandboxVerifier
 from ornith_local.config import Config, project_instructions
+from ornith_local.config.settings import ModelSettings
 from ornith_local.guard.approvals import Approvals, Ask
 from ornith_local.guard.judge import make_judge
 from ornith_local.guard.monitor import GuardPolicy, is_test_path, literals_in
@@ -255,6 +256,12 @@ def writing_reporter(emit: Callable[[Event], None],
     return start
 
 
+def model_settings(request: RunRequest) -> ModelSettings:
+    """The configured model settings with the request's `--endpoint` and `--n-ctx` over them."""
+    model = request.config.model
+    return replace(model, endpoint=request.endpoint or model.endpoint, n_ctx=request.n_ctx or model.n_ctx)
+
+
 def open_run(
     request: RunRequest, *, emit: Callable[[Event], None], on_text: OnText | None = None,
     ask: Ask | None = None, backend: Backend | None = None,
@@ -262,8 +269,7 @@ def open_run(
     config = request.config
     repo = request.repo.resolve()
     ensure_git_repo(repo, lambda: False)
-    settings = replace(config.model, endpoint=request.endpoint or config.model.endpoint,
-                       n_ctx=request.n_ctx or config.model.n_ctx)
+    settings = model_settings(request)
     try:
         backend = backend or open_backend(settings, model=request.model)
         sandbox = open_sandbox(replace(config.sandbox, allow_network=request.allow_network or

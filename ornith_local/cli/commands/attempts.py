@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from ornith_local.cli.output import CliError, plain, stderr, stdout
 from ornith_local.guard.approvals import Ask
 from ornith_local.llm.backend import Backend
 from ornith_local.llm.factory import open_backends
-from ornith_local.session import RunRequest, SetupError
+from ornith_local.session import RunRequest, SetupError, model_settings
 from ornith_local.tools.base import ToolError
 
 NAME = "attempts"
@@ -56,10 +55,8 @@ def print_ranking(event: events.AttemptsRanked) -> None:
 def _backends(request: RunRequest, n: int) -> list[Backend] | None:
     """One backend per attempt, so they run at once: N requests to an endpoint, or N sequences of one in-process
     context decoded in shared batches. None (one after another on one backend) when they cannot be opened."""
-    settings = replace(request.config.model, endpoint=request.endpoint or request.config.model.endpoint,
-                       n_ctx=request.n_ctx or request.config.model.n_ctx)
     try:
-        return open_backends(settings, model=request.model, n=n)
+        return open_backends(model_settings(request), model=request.model, n=n)
     except Exception as error:  # a plan that does not fit N contexts, a model llama.cpp cannot batch: still works
         stderr.print(f"[yellow]note:[/] attempts run one after another ({plain(str(error))})", soft_wrap=True)
         return None
