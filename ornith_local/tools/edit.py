@@ -122,6 +122,17 @@ def _occurrences(text: str, old: str) -> list[int]:
     return starts
 
 
+def _refuse_repeat(text: str, place: int, old: str, new: str, where: str) -> None:
+    """An insertion around `old` that is already there: applying it again would duplicate the code it added."""
+    before, found, after = new.partition(old)
+    if not found or not (before or after):
+        return
+    start = place - len(before)
+    if start >= 0 and text[start:start + len(new)] == new:
+        raise ToolError(f"this edit is already in {where} (line {line_of(text, start)}): new_string is there "
+                        "around old_string; applying it again would duplicate it. Read the file to see it now")
+
+
 def apply_edit(text: str, old: str, new: str, *, replace_all: bool = False, where: str = "the file") -> EditOutcome:
     """The text after replacing `old` by `new`, or a ToolError that says why not and what is close."""
     if not old:
@@ -135,6 +146,7 @@ def apply_edit(text: str, old: str, new: str, *, replace_all: bool = False, wher
         new = _strip_numbers(new) if _numbered(new) else new
         places = _occurrences(text, old)
     if len(places) == 1:
+        _refuse_repeat(text, places[0], old, new, where)
         return EditOutcome(text[:places[0]] + new + text[places[0] + len(old):], 1, tolerant=False)
     if places and replace_all:
         return EditOutcome(text.replace(old, new), text.count(old), tolerant=False)
