@@ -114,7 +114,7 @@ def measure(repo: Path, turns: int, data_dir: Path) -> tuple[float, list[float]]
     loop.run("read the invoicing modules")
     total = time.perf_counter() - started
     per_turn = [b - a for a, b in itertools.pairwise(stamps)]
-    return total / max(loop.turns, 1), per_turn
+    return total / max(loop.ledger.turns, 1), per_turn
 
 
 def main() -> None:

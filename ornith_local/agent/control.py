@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
+from ornith_local.agent.context import Conversation
 from ornith_local.tools.base import CallPreview, Effect, ToolResult, plain_preview
 
 NOTE_CHARS = 300
@@ -17,6 +18,8 @@ NOTE_CHARS = 300
 
 class LoopSignal(Exception):
     """Control flow of the loop: raised out of a step, caught where the plan or the run decides what next."""
+
+    status: ClassVar[Literal["done", "replan", "failed"]] = "failed"  # a step ended by it ends with this status
 
     def __init__(self, note: str = "") -> None:
         super().__init__(note)
@@ -26,9 +29,13 @@ class LoopSignal(Exception):
 class StepDone(LoopSignal):
     """The step's work is done (the model said so, or a quirk decided it)."""
 
+    status = "done"
+
 
 class ReplanRequested(LoopSignal):
     """The model says the plan cannot work."""
+
+    status = "replan"
 
 
 class StepFailed(LoopSignal):
@@ -37,6 +44,14 @@ class StepFailed(LoopSignal):
 
 class RunSpent(LoopSignal):
     """The run's turn or time budget is spent: no step and no new plan can start."""
+
+
+class PlanStopped(LoopSignal):
+    """A step of the plan asked to replan (or failed with on_failure=replan): where, and the conversation so far."""
+
+    def __init__(self, note: str, index: int, conversation: Conversation, *, looked_only: bool) -> None:
+        super().__init__(note)
+        self.index, self.conversation, self.looked_only = index, conversation, looked_only
 
 
 # Their schemas allow extra keys: a small model's step_done with a stray argument still ends the step.

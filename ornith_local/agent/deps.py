@@ -83,6 +83,11 @@ class AgentDeps:
     sandbox_tier: str = "none"
     hooks: Hooks = field(default_factory=NoHooks)  # the user's hook commands (agent/hooks.py)
 
+    def record(self, event: Event) -> None:
+        """An event of the run: written to its trajectory, then shown (CLI, TUI, `--json`)."""
+        self.trajectory.record(event)
+        self.emit(event)
+
 
 def stats_json(stats: Any) -> dict[str, Any]:
     """A model call's cost as the trajectory, `--json` and the TUI show it. `prefill_s` is the time to the first

@@ -25,6 +25,12 @@ class Plan:
     fallback: str | None = None  # why the model's own plan was not used
     stats: GenerationStats | None = None  # what planning cost
 
+    def same_shape(self, other: Plan) -> bool:
+        """The same steps with the same tools: to the loop, the same plan (only the wording changed)."""
+        def shape(plan: Plan) -> list[tuple[str, frozenset[str]]]:
+            return [(step.name, frozenset(step.tools)) for step in plan.scaffold.steps]
+        return shape(self) == shape(other)
+
     @classmethod
     def of(cls, clamped: ClampResult, exchange: tuple[Message, ...] = (),
            stats: GenerationStats | None = None) -> Plan:

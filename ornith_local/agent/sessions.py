@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from ornith_local.agent.events import Event, MessageAdded, ModelTurn, RunEnded, RunStarted, ScaffoldChosen, StepEnded
 from ornith_local.agent.trajectory import list_sessions, read_events, sessions_dir
+from ornith_local.llm.backend import Message
 from ornith_local.llm.parsing import parse_output
 
 E = TypeVar("E", bound=Event)
@@ -156,6 +157,12 @@ class ResumeState:
     finished_steps: list[str] = field(default_factory=list)
     messages: list[dict[str, Any]] = field(default_factory=list)
     turns: int = 0
+
+    def conversation(self) -> list[Message]:
+        """The interrupted run's messages, to go on from where it stopped."""
+        return [Message(m["role"], m["content"], reasoning=m.get("reasoning"),
+                        tool_calls=tuple(m.get("tool_calls") or ()), tool_call_id=m.get("tool_call_id"),
+                        name=m.get("name")) for m in self.messages]
 
 
 def resume_state(path: Path) -> ResumeState:
