@@ -139,7 +139,8 @@ class _Runner:
             with self.lock:  # one approval prompt at a time, whatever the threads
                 return self.ask(tool, preview, tier)
 
-        sub = replace(self.request, repo=inner, seed=self.request.seed + number - 1, session_id=session_id)
+        sub = replace(self.request, repo=inner, seed=self.request.seed + number - 1, session_id=session_id,
+                      copy_of=self.request.repo)
         result: RunResult | None = None
         try:
             with open_run(sub, emit=tagged, ask=ask if self.ask else None, backend=backend) as opened:

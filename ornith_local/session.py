@@ -57,6 +57,7 @@ from ornith_local.tools.listing import list_files
 from ornith_local.tools.mcp import McpHub, open_mcp
 from ornith_local.tools.registry import ToolRegistry
 from ornith_local.tools.repomap import RepoMap, RepoMapTool
+from ornith_local.tools.testing.detect import command_in_copy
 from ornith_local.tools.testing.integrity import changes_since_start
 
 REPO_MAP_TOKENS = 1024
@@ -90,6 +91,7 @@ class RunRequest:
     temperature: float | None = None  # None: the model's recommended sampling
     max_wall_s: int | None = None  # None: the default ceiling (Permissions.max_wall_s)
     quirks: tuple[str, ...] | None = None  # None: the model's own [quirks] from the catalog; () runs the clean loop
+    copy_of: Path | None = None  # `repo` is a git copy of this tree (an attempt's worktree): its tests use its .venv
 
 
 class GitWorkspace:
@@ -301,8 +303,9 @@ def open_run(
     trajectory = Trajectory(request.session_id or new_session_id())
     library = ScaffoldLibrary()
 
+    tests = command_in_copy(repo, request.copy_of) if request.copy_of is not None else None
     verifier = SandboxVerifier(repo, sandbox, request.checks, config.tests.timeout_s,
-                               use_baseline=config.tests.baseline)
+                               use_baseline=config.tests.baseline, command=tests)
 
     def do_clamp(scaffold: Scaffold) -> ClampResult:  # after the baseline: whether a test shows the problem yet
         return clamp(scaffold, replace(permissions, reproduce=verifier.needs_reproduction))

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ornith_local.agent.events import AttemptsRanked, Event
+from ornith_local.agent.events import AttemptsRanked, Baseline, Event, RunStarted
 from ornith_local.agent.library import ScaffoldLibrary
 from ornith_local.agent.trajectory import read_events, sessions_dir
 from ornith_local.attempts import Attempt, rank, run_attempts
@@ -199,3 +200,27 @@ def test_the_agent_suite_judges_the_attempt_the_runtime_applied() -> None:
                       emit=lambda event: None)
     assert run.outcome == "verified" and run.heldback_passed and run.solved, (run.error, run.steps)
     assert run.files_changed == ["notes/tags.py"] and run.trajectory and "-a2-" in run.trajectory
+
+
+def test_an_attempt_runs_the_tests_in_the_users_git_ignored_virtualenv(example_repo: Path) -> None:
+    # A worktree is made from git, so the project's .venv (git-ignored) is not in it: the attempt's tests must
+    # still run with that venv, where the project's dependencies are (here one that only the venv has).
+    (example_repo / ".gitignore").write_text(".venv/\n")
+    (example_repo / "tests" / "test_rates.py").write_text(
+        "from house_rates import RATE\n\n\ndef test_the_house_rate():\n    assert RATE == 3\n")
+    git(example_repo, "add", "-A")
+    git(example_repo, "commit", "-q", "-m", "a test that needs the venv")
+    subprocess.run([sys.executable, "-m", "venv", ".venv"], cwd=example_repo, check=True, timeout=300)
+    subprocess.run([str(example_repo / ".venv/bin/python"), "-m", "pip", "install", "-q", "pytest"],
+                   cwd=example_repo, check=True, capture_output=True, timeout=600)
+    site = next((example_repo / ".venv").glob("lib/python*/site-packages"))
+    (site / "house_rates.py").write_text("RATE = 3\n")
+
+    seen, emit = collect()
+    done = run_attempts(request(example_repo), 1, emit=emit, backends=[ScriptedBackend(fixes())])
+    assert done.result is not None and done.result.outcome == "verified", done.result
+    started = next(event for _, event in seen if isinstance(event, RunStarted))
+    assert f"of {example_repo}" in started.tests and ".venv" in started.tests
+    failing_before = next(event for _, event in seen if isinstance(event, Baseline)).failing
+    assert failing_before and not any("house_rate" in test for test in failing_before)  # the venv's import worked
+    assert not any("house_rate" in test for test in done.result.checks[0].details["failing"])

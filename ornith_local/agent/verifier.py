@@ -21,6 +21,7 @@ from ornith_local.tools.testing import (
     CANNOT_RUN,
     NO_SUITE,
     TestCase,
+    TestCommand,
     env_for_tests,
     format_report,
     integrity,
@@ -89,13 +90,14 @@ class SandboxVerifier:
     """The checks the runtime owns: the user's --check commands, else the detected test suite."""
 
     def __init__(self, root: Path, sandbox: Sandbox, checks: Sequence[str], timeout_s: float, *,
-                 use_baseline: bool = True) -> None:
+                 use_baseline: bool = True, command: TestCommand | None = None) -> None:
         self.root, self.sandbox, self.checks, self.timeout_s = root, sandbox, tuple(checks), timeout_s
         self.use_baseline = use_baseline
         self.before: dict[str, str] | None = None  # test id -> outcome before the run
         self.checks_before: dict[str, bool] = {}  # --check command -> passed before the run
         self.reproduced: dict[str, str] = {}  # new test id -> how it failed on the untouched code
-        integrity.start_run(root)  # the test command and configuration as they are now, before any edit
+        # The test command (`command`, else detected) and configuration as they are now, before any edit.
+        integrity.start_run(root, command)
 
     @property
     def already_failing(self) -> frozenset[str] | None:
@@ -226,7 +228,7 @@ class SandboxVerifier:
         before = self.already_failing or frozenset()
         passed = error is None and (not failing or failing < before)
         if passed and failing:  # fewer failures than before the run and no new ones
-            summary += f" (all {len(failing)} were failing before the run; {len(before - failing)} fixed)"
+            summary += f" (every failure was there before the run; {len(before - failing)} of {len(before)} fixed)"
         return CheckResult("tests", command or "(none)", passed, summary, {"failing": sorted(failing), **details})
 
     def _command(self, command: str, name: str) -> CheckResult:

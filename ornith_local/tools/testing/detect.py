@@ -12,11 +12,18 @@ import json
 import re
 import shlex
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ornith_local.config import load_config
-from ornith_local.tools.testing.environments import PythonEnv, has_module, install_hint, pyproject_tool, python_env
+from ornith_local.tools.testing.environments import (
+    PythonEnv,
+    has_module,
+    install_hint,
+    interpreter_dirs,
+    pyproject_tool,
+    python_env,
+)
 
 NPM_PLACEHOLDER = "no test specified"
 _PYTEST_STYLE = re.compile(r"^(import pytest|from pytest|def test_\w*\(|@pytest\.)", re.M)
@@ -97,12 +104,12 @@ def _src_layout(root: Path) -> tuple[tuple[str, str], ...]:
     return (("PYTHONPATH", "src"),) if packages and not configured else ()
 
 
-def _python_command(root: Path) -> TestCommand | None:
+def _python_command(root: Path, env: PythonEnv | None = None) -> TestCommand | None:
     config = _pytest_config(root)
     files = _python_test_files(root)
     if not config and not files:
         return None
-    env = python_env(root)
+    env = env or python_env(root)
     extra = _src_layout(root)
     if env.missing:
         return TestCommand("pytest", (env.python, "-m", "pytest"), env.source, missing=env.missing, env=extra,
@@ -179,3 +186,20 @@ def detect_test_command(root: Path) -> TestCommand | None:
     if (root / "go.mod").is_file():
         return _tool_command("go", ("go", "test", "-json", "./..."), "go.mod", root)
     return _js_command(root)
+
+
+
+def command_in_copy(root: Path, original: Path) -> TestCommand | None:
+    """The test command of `root`, a copy of `original` made from git (an attempt's worktree). The copy has no
+    git-ignored virtualenv, so an in-project one of `original` runs its tests, shown read-only (and, like any
+    in-project env, inspected on disk, never run on the host). The copy's own code comes first on PYTHONPATH:
+    an editable install in that virtualenv points at `original`."""
+    theirs = python_env(original)
+    if load_config(root).tests.command or not theirs.in_project or python_env(root).in_project:
+        return detect_test_command(root)
+    borrowed = replace(theirs, source=f"{theirs.source} of {original}", read_only=interpreter_dirs(theirs.python))
+    command = _python_command(root, borrowed)
+    if command is None:
+        return detect_test_command(root)
+    path = "src" if (root / "src").is_dir() else "."
+    return replace(command, env=(("PYTHONPATH", path), *(item for item in command.env if item[0] != "PYTHONPATH")))

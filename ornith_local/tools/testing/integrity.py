@@ -113,20 +113,21 @@ def frozen(root: Path) -> TestBaseline | None:
     return _BASELINES.get(root.resolve())
 
 
-def freeze(root: Path) -> TestBaseline:
-    """The baseline of `root`, taken now if none is held (at the start of a run: see `start_run`)."""
+def freeze(root: Path, command: TestCommand | None = None) -> TestBaseline:
+    """The baseline of `root`, taken now if none is held (at the start of a run: see `start_run`); `command`:
+    the test command found otherwise (an attempt's worktree borrows the user's virtualenv)."""
     key = root.resolve()
     if key not in _BASELINES:
-        command = detect_test_command(key)
+        command = command or detect_test_command(key)
         _BASELINES[key] = TestBaseline(key, command, _interpreter(command), config_fingerprints(key))
     return _BASELINES[key]
 
 
-def start_run(root: Path) -> TestBaseline:
+def start_run(root: Path, command: TestCommand | None = None) -> TestBaseline:
     """A fresh baseline for a new run: what an earlier run in this process froze (a TUI session runs many) is
     dropped, so a `uv sync` or `pip install pytest` done between two runs counts."""
     forget(root)
-    return freeze(root)
+    return freeze(root, command)
 
 
 def forget(root: Path | None = None) -> None:
