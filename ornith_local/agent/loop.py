@@ -13,16 +13,16 @@ from ornith_local.agent import events, prompts
 from ornith_local.agent.calls import CallRunner
 from ornith_local.agent.context import Conversation
 from ornith_local.agent.control import LoopSignal, PlanStopped, RunSpent, StepFailed, control_tools
-from ornith_local.agent.deps import AgentDeps, AgentOptions, stats_json
+from ornith_local.agent.deps import AgentDeps, AgentOptions
 from ornith_local.agent.ledger import Ledger, finish_run, start_run
 from ornith_local.agent.outcome import decide
 from ornith_local.agent.planners import Plan
 from ornith_local.agent.scaffold import ScaffoldError, scaffold_from_json
 from ornith_local.agent.sessions import ResumeState
 from ornith_local.agent.state import Outcome, RunResult, StepOutcome, StepState
+from ornith_local.agent.turns import ModelTurns
 from ornith_local.guard.monitor import check_diff, check_test_setup
-from ornith_local.llm.backend import BackendError, GenerateOptions, Message
-from ornith_local.llm.parsing import ParsedOutput, parse_output, parse_server_calls
+from ornith_local.llm.backend import BackendError, Message
 
 NO_PROGRESS_TURNS = 3  # consecutive turns without a usable tool call end the step as failed
 
@@ -35,12 +35,11 @@ class Loop:
     def __init__(self, deps: AgentDeps, options: AgentOptions) -> None:
         self.deps, self.options = deps, options
         self.tools = deps.tools.with_tools(control_tools())
-        # Every tool of the run in every turn: a stable prompt prefix keeps the KV cache valid across steps;
-        # the step's allow-list is enforced by the monitor and named in the step message.
         self.specs = self.tools.specs()
         self.edit_tools = self.tools.named("edit")
-        self.calls = CallRunner(deps, self.tools, deps.record)  # its findings are the run's guard findings
         self.ledger = Ledger()
+        self.model = ModelTurns(deps, options, self.ledger, self.specs)
+        self.calls = CallRunner(deps, self.tools, deps.record)  # its findings are the run's guard findings
 
     # --- the whole task: plan, steps, verify, guard, judge -----------------------------------------
 
@@ -148,7 +147,7 @@ class Loop:
             if self.ledger.spent(plan.budget):
                 raise RunSpent("the run's turn or time budget is spent")
             if later:
-                for quirk, detail in self.deps.quirks.after_step(state, self._ask_plainly):
+                for quirk, detail in self.deps.quirks.after_step(state, self.model.ask_plainly):
                     self.deps.record(events.QuirkApplied(quirk=quirk, step=step.name, detail=detail))
 
     def _step(self, plan: Plan, state: StepState) -> StepOutcome:
@@ -177,7 +176,7 @@ class Loop:
             if self.ledger.spent(plan.budget):
                 raise RunSpent("the run's turn or time budget is spent")
             state.turn, state.run_turn = state.turn + 1, self.ledger.turns + 1
-            parsed = self._model_turn(state)
+            parsed = self.model.take(state)
             usable = [call for call in parsed.tool_calls if call.valid]
             feedback = [problem.message for problem in parsed.errors]
             state.stuck, state.idle = not usable, 0 if usable else state.idle + 1
@@ -193,42 +192,6 @@ class Loop:
                 conversation.add(Message("user", "\n".join(feedback)))
             for note in self.deps.quirks.after_turn(state):
                 conversation.add(Message("user", note))
-
-    def _model_turn(self, state: StepState) -> ParsedOutput:
-        options = self.deps.quirks.before_turn(state, self._generate_options())
-        completion = state.conversation.reply(options, self.deps.on_text,
-                                              keep=lambda text: self.deps.quirks.keep_reply(text, self.specs))
-        self.ledger.turns += 1  # after the call: a call that failed (BackendError) took no turn
-        self.ledger.account(completion.stats)
-        if completion.tool_calls:  # the server parsed the reply: its calls, typed by the same schemas
-            parsed = parse_server_calls([(call.id, call.name, call.arguments) for call in completion.tool_calls],
-                                        content=completion.text, reasoning=completion.reasoning, tools=self.specs)
-        else:
-            parsed = parse_output(completion.text, format=self.options.tool_call_format, tools=self.specs)
-        parsed, read_by = self.deps.quirks.on_reply(state, completion.text, parsed, self.specs)
-        if read_by is not None:
-            self.deps.record(events.QuirkApplied(quirk=read_by, step=state.step.name,
-                                                 detail="call read from loose JSON"))
-        self.deps.record(events.ModelTurn(step=state.step.name, turn=state.turn, text=completion.text,
-                                          finish_reason=completion.finish_reason, stats=stats_json(completion.stats),
-                                          problems=[problem.message for problem in parsed.problems]))
-        return parsed
-
-    def _ask_plainly(self, state: StepState, prompt: str, max_tokens: int) -> str:
-        """A plain-text turn (a quirk's question between steps): counted as a turn, its text not parsed."""
-        self.ledger.turns += 1
-        state.conversation.add(Message("user", prompt))
-        completion = state.conversation.reply(self._generate_options(max_tokens))
-        self.ledger.account(completion.stats)
-        self.deps.record(events.ModelTurn(step=state.step.name, turn=state.turn + 1, text=completion.text,
-                                          finish_reason=completion.finish_reason, stats=stats_json(completion.stats),
-                                          reflection=True))
-        return completion.text
-
-    def _generate_options(self, max_tokens: int | None = None) -> GenerateOptions:
-        return GenerateOptions(max_tokens=max_tokens or self.options.max_tokens_per_turn, tools=tuple(self.specs),
-                               seed=self.options.seed, temperature=self.options.temperature,
-                               max_reasoning_tokens=self.options.max_reasoning_tokens)
 
     def _conversation(self, plan: Plan, messages: list[Message]) -> Conversation:
         conversation = Conversation(self.deps.backend, plan.scaffold.context, log=self.deps.record)
