@@ -136,8 +136,8 @@ class _Runner:
 
         def ask(tool: str, preview: CallPreview, tier: str) -> str:
             assert self.ask is not None
-            with self.lock:  # one approval prompt at a time, whatever the threads
-                return self.ask(tool, preview, tier)
+            with self.lock:  # one approval prompt at a time, whatever the threads; it says whose call it is
+                return self.ask(tool, replace(preview, title=f"attempt {number}: {preview.title}"), tier)
 
         sub = replace(self.request, repo=inner, seed=self.request.seed + number - 1, session_id=session_id,
                       copy_of=self.request.repo)

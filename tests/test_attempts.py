@@ -45,8 +45,9 @@ def with_user_changes(repo: Path) -> dict[str, bytes]:
 
 
 def request(repo: Path, **options: object) -> RunRequest:
-    return RunRequest(task=TASK, repo=repo, config=load_config(repo), mode="auto", use_judge=False,
-                      use_library=False, **options)  # type: ignore[arg-type]
+    options = {"mode": "auto", **options}
+    return RunRequest(task=TASK, repo=repo, config=load_config(repo), use_judge=False, use_library=False,
+                      **options)  # type: ignore[arg-type]
 
 
 Replies = list[str | Callable[[Sequence[Message]], str] | Completion]
@@ -224,3 +225,17 @@ def test_an_attempt_runs_the_tests_in_the_users_git_ignored_virtualenv(example_r
     failing_before = next(event for _, event in seen if isinstance(event, Baseline)).failing
     assert failing_before and not any("house_rate" in test for test in failing_before)  # the venv's import worked
     assert not any("house_rate" in test for test in done.result.checks[0].details["failing"])
+
+
+def test_an_approval_prompt_says_which_attempt_asks(example_repo: Path) -> None:
+    asked: list[str] = []
+
+    def ask(tool: str, preview: Any, tier: str) -> str:
+        asked.append(f"{tool} | {preview.title}")
+        return "yes"
+
+    done = run_attempts(request(example_repo, mode="ask"), 2, emit=lambda number, event: None, ask=ask,
+                        backends=[ScriptedBackend(gives_up()), ScriptedBackend(fixes())])
+    assert done.chosen == 2
+    edits = [line for line in asked if line.startswith("edit_file")]
+    assert edits and all(line.startswith(f"edit_file | attempt 2: edit {SOURCE}") for line in edits), asked
