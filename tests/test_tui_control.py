@@ -17,6 +17,7 @@ from tui_support import (
     call,
     fix_replies,
     make_app,
+    notes_shown,
     scaffold,
     send,
     texts,
@@ -87,11 +88,11 @@ async def test_ctrl_c_during_an_approval_stops_the_run_without_the_edit(example_
 
 async def test_idle_ctrl_c_warns_first_and_quits_on_the_second_press(example_repo: Path) -> None:
     app = make_app(example_repo, [])
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await pilot.press("ctrl+c")
         await pilot.pause()
         assert app.is_running
-        assert any("again to quit" in str(note.message) for note in app._notifications)
+        assert "again to quit" in await notes_shown(pilot)
         await pilot.press("ctrl+c")
         await wait_until(pilot, lambda: not app.is_running, "the app to quit")
 
@@ -135,7 +136,7 @@ async def test_sessions_screen_lists_runs_replays_one_and_resumes_an_interrupted
 
 async def test_a_finished_run_cannot_be_resumed(example_repo: Path) -> None:
     app = make_app(example_repo, fix_replies(), mode="auto")
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await send(pilot, "fix the bulk discount")
         await wait_until(pilot, lambda: not app.running, "the run")
         await pilot.press("ctrl+s")
@@ -143,7 +144,7 @@ async def test_a_finished_run_cannot_be_resumed(example_repo: Path) -> None:
         await pilot.press("r")
         await pilot.pause()
         assert isinstance(app.screen, SessionsScreen)
-        assert any("only interrupted runs" in str(note.message) for note in app._notifications)
+        assert "only interrupted runs" in await notes_shown(pilot)
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, SessionsScreen), "the main screen")
 
@@ -151,12 +152,12 @@ async def test_a_finished_run_cannot_be_resumed(example_repo: Path) -> None:
 async def test_a_second_task_while_running_is_refused_politely(example_repo: Path) -> None:
     backend = GatedBackend([TWO_STEPS, LONG_TURN], hold_at_call=1)
     app = make_app(example_repo, backend=backend)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await send(pilot, "fix the bulk discount")
         await wait_until(pilot, backend.holding.is_set, "the model to stream")
         await send(pilot, "another task")
         await pilot.pause()
-        assert any("a run is in progress" in str(note.message) for note in app._notifications)
+        assert "a run is in progress" in await notes_shown(pilot)
         backend.release.set()
         await pilot.press("ctrl+c")
         await wait_until(pilot, lambda: not app.running, "the run to stop")

@@ -9,7 +9,7 @@ import pytest
 from textual.command import CommandPalette
 from textual.widgets import DataTable, Markdown
 from textual.widgets._markdown import MarkdownTableContent
-from tui_support import fix_replies, make_app, send, texts, type_text, wait_until
+from tui_support import fix_replies, make_app, notes_shown, send, texts, type_text, wait_until
 
 from ornith_local.tui.screens.info import ConfirmScreen, ViewScreen
 from ornith_local.tui.screens.models import ModelsScreen
@@ -86,7 +86,7 @@ async def test_completion_list_is_navigated_with_arrows_and_closed_with_escape(e
 
 async def test_slash_completion_and_unknown_commands(example_repo: Path) -> None:
     app = make_app(example_repo, [], load_on_start=False)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await type_text(pilot, "/mo")
         completion = app.query_one(CompletionList)
         assert [str(option.prompt).split()[0] for option in completion.options] == ["/model", "/mode"]
@@ -97,12 +97,12 @@ async def test_slash_completion_and_unknown_commands(example_repo: Path) -> None
         assert str(completion.options[0].prompt).startswith("/mode ")
         await pilot.press("ctrl+u")  # clear
         await send(pilot, "/frobnicate")
-        assert any("unknown command /frobnicate" in str(note.message) for note in app._notifications)
+        assert "unknown command /frobnicate" in await notes_shown(pilot)
 
 
 async def test_mode_and_scaffold_commands_change_what_the_next_run_uses(example_repo: Path) -> None:
     app = make_app(example_repo, [], load_on_start=False)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await send(pilot, "/mode")
         assert app.options.mode == "auto" and app.status.mode == "auto"  # ask -> auto
         await send(pilot, "/mode read-only")
@@ -112,7 +112,7 @@ async def test_mode_and_scaffold_commands_change_what_the_next_run_uses(example_
         await send(pilot, "/scaffold fixed")
         assert app.options.scaffold_mode == "fixed" and "fixed scaffold" in str(app.status.render())
         await send(pilot, "/scaffold")
-        assert any("no scaffold yet" in str(note.message) for note in app._notifications)
+        assert "no scaffold yet" in await notes_shown(pilot)
 
 
 async def test_help_and_clear(example_repo: Path) -> None:
@@ -138,9 +138,9 @@ async def test_help_and_clear(example_repo: Path) -> None:
 
 async def test_diff_and_undo_after_a_run(example_repo: Path) -> None:
     app = make_app(example_repo, fix_replies(), mode="auto")
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await send(pilot, "/diff")
-        assert any("no run has edited" in str(note.message) for note in app._notifications)
+        assert "no run has edited" in await notes_shown(pilot)
         await send(pilot, "fix the bulk discount")
         await wait_until(pilot, lambda: not app.running, "the run")
         await send(pilot, "/diff")

@@ -118,3 +118,9 @@ def texts(root: Widget) -> str:
         parts.append(content.code if isinstance(content, Syntax) else str(content))
     return "\n".join(parts)
 
+
+
+async def notes_shown(pilot: Pilot[Any]) -> str:
+    """The text of the notifications on screen (the toasts a user sees), after the screen caught up."""
+    await pilot.pause()
+    return "\n".join(str(toast.render()) for toast in pilot.app.screen.query("Toast"))
