@@ -40,245 +40,43 @@ import argparse
 import json
 import os
 import platform
-import shlex
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from benchmarks.edit_syntax import edit_syntax, snapshot_reader
 from benchmarks.suite_attempts import run_with_attempts
-from benchmarks.triage_score import wilson
+from benchmarks.suite_report import (
+    TaskRun,
+    format_table,
+    subset_totals,
+    totals,
+)
+from benchmarks.suite_tasks import (
+    TASKS_DIR,
+    SuiteError,
+    SuiteTask,
+    heldback_peeks,
+    load_tasks,
+    prepare_workspace,
+    run_heldback,
+)
 from ornith_local.agent import events
 from ornith_local.agent.quirks import CATALOG
 from ornith_local.agent.state import RunResult
 from ornith_local.agent.trajectory import read_events
 from ornith_local.attempts import Policy
 from ornith_local.config import Config, load_config
-from ornith_local.guard.monitor import is_test_path
 from ornith_local.llm.backend import Backend
 from ornith_local.models.local import resolve_model_path
-from ornith_local.sandbox import Sandbox, open_sandbox
+from ornith_local.sandbox import open_sandbox
 from ornith_local.session import RunRequest, SetupError, open_run
-from ornith_local.tools.listing import list_files
-from ornith_local.tools.testing.detect import detect_test_command
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-TASKS_DIR = Path(__file__).resolve().parent / "tasks"
-SNAPSHOT_IGNORE = shutil.ignore_patterns("__pycache__", ".pytest_cache", "node_modules", ".venv", "*.pyc")
 DEFAULT_MAX_TURNS = 16  # per task; `ornith run` defaults to 40, which costs too long on a 2-core CPU
-HELDBACK_TIMEOUT_S = 300.0
-
-
-class SuiteError(ValueError):
-    """A task folder that cannot be used, worded as one line."""
-
-
-@dataclass(frozen=True)
-class SuiteTask:
-    id: str
-    folder: Path
-    task: str
-    category: str
-    language: str
-    snapshot: Path
-    checks: tuple[str, ...]  # acceptance commands for the agent's run; () = the detected test command
-    heldback_files: tuple[str, ...]  # relative paths, as they are placed in the repo for the held-back check
-    heldback: str | None  # the held-back command; None = the detected test command
-    easy: bool = False
-    visible_covers_bug: bool = True  # False: the visible checks pass on the snapshot; only the held-back see the bug
-
-    @property
-    def withheld(self) -> tuple[str, ...]:
-        """What the run's guard treats as unreadable: the held-back files' paths (they are not there anyway)."""
-        return self.heldback_files
-
-
-def python_command(command: str) -> str:
-    return command.replace("{python}", shlex.quote(sys.executable))
-
-
-def load_task(folder: Path) -> SuiteTask:
-    spec_path = folder / "task.toml"
-    try:
-        spec = tomllib.loads(spec_path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise SuiteError(f"{spec_path}: {error}") from None
-    if not str(spec.get("task", "")).strip():
-        raise SuiteError(f"{spec_path}: no task sentence")
-    snapshot = (PROJECT_ROOT / spec["repo"]) if "repo" in spec else folder / "repo"
-    if not snapshot.is_dir():
-        raise SuiteError(f"{spec_path}: the snapshot {snapshot} does not exist")
-    heldback_root = folder / "heldback"
-    files = tuple(sorted(path.relative_to(heldback_root).as_posix() for path in heldback_root.rglob("*")
-                         if path.is_file() and "__pycache__" not in path.parts)) if heldback_root.is_dir() else ()
-    if not files:
-        raise SuiteError(f"{spec_path}: no held-back checks in {heldback_root}")
-    covers = spec.get("visible_covers_bug", True)
-    if not isinstance(covers, bool):
-        raise SuiteError(f"{spec_path}: visible_covers_bug must be true or false, not {covers!r}")
-    clash = [name for name in files if (snapshot / name).exists()]
-    if clash:
-        raise SuiteError(f"{spec_path}: held-back files would overwrite the snapshot's {', '.join(clash)}")
-    return SuiteTask(
-        id=folder.name, folder=folder, task=str(spec["task"]).strip(), category=str(spec.get("category", "other")),
-        language=str(spec.get("language", "python")), snapshot=snapshot,
-        checks=tuple(python_command(check) for check in spec.get("checks", [])), heldback_files=files,
-        heldback=python_command(spec["heldback"]) if spec.get("heldback") else None, easy=bool(spec.get("easy")),
-        visible_covers_bug=covers,
-    )
-
-
-def load_tasks(names: Sequence[str] = (), root: Path = TASKS_DIR) -> list[SuiteTask]:
-    folders = sorted(path for path in root.iterdir() if (path / "task.toml").is_file())
-    if names:
-        known = {folder.name: folder for folder in folders}
-        missing = [name for name in names if name not in known]
-        if missing:
-            raise SuiteError(f"unknown task(s): {', '.join(missing)} (known: {', '.join(sorted(known))})")
-        folders = [known[name] for name in names]
-    return [load_task(folder) for folder in folders]
-
-
-def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=ornith-suite", "-c", "user.email=suite@ornith.local",
-                    "-c", "commit.gpgsign=false", *args], cwd=repo, check=True, capture_output=True)
-
-
-def prepare_workspace(task: SuiteTask, dest: Path) -> Path:
-    """A fresh git copy of the snapshot: what the agent sees. Nothing held back is in it."""
-    shutil.copytree(task.snapshot, dest, ignore=SNAPSHOT_IGNORE)
-    _git(dest, "init", "-q", "-b", "main")
-    _git(dest, "add", "-A")
-    _git(dest, "commit", "-q", "-m", f"snapshot of {task.id}")
-    return dest
-
-
-@dataclass
-class CheckOutcome:
-    passed: bool
-    command: str
-    summary: str
-    output: str = ""
-
-
-def apply_reference_solution(task: SuiteTask, work: Path) -> list[str]:
-    """Copy the task's solution/ files over the workspace: proves the held-back checks can pass (tests only)."""
-    root = task.folder / "solution"
-    changed = []
-    for path in sorted(root.rglob("*")) if root.is_dir() else []:
-        if path.is_file() and "__pycache__" not in path.parts:
-            rel = path.relative_to(root)
-            (work / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, work / rel)
-            changed.append(rel.as_posix())
-    return changed
-
-
-def _run_command(argv: list[str], work: Path, sandbox: Sandbox, timeout_s: float) -> CheckOutcome:
-    result = sandbox.run(argv, workspace=work, timeout_s=timeout_s)
-    output = (result.stdout + "\n" + result.stderr).strip()
-    tail = output.splitlines()[-1:] or [""]
-    summary = "timed out" if result.timed_out else f"exit {result.exit_code}: {tail[0][:120]}"
-    return CheckOutcome(result.exit_code == 0 and not result.timed_out, shlex.join(argv), summary, output[-4000:])
-
-
-def run_visible(task: SuiteTask, work: Path, sandbox: Sandbox, timeout_s: float = HELDBACK_TIMEOUT_S) -> CheckOutcome:
-    """The checks the agent's run is verified against (the task's checks, else the detected test command), as
-    they stand in `work`: on the snapshot they fail where the visible tests cover the bug, and pass where not."""
-    if task.checks:
-        outcomes = [_run_command(shlex.split(check), work, sandbox, timeout_s) for check in task.checks]
-        failed = [outcome for outcome in outcomes if not outcome.passed]
-        shown = failed[0] if failed else outcomes[-1]
-        return CheckOutcome(not failed, "; ".join(outcome.command for outcome in outcomes), shown.summary,
-                            shown.output)
-    detected = detect_test_command(work)
-    if detected is None:
-        return CheckOutcome(False, "(none)", "no test command detected for the visible checks")
-    return _run_command(list(detected.argv), work, sandbox, timeout_s)
-
-
-def run_heldback(task: SuiteTask, work: Path, sandbox: Sandbox, timeout_s: float = HELDBACK_TIMEOUT_S) -> CheckOutcome:
-    """After the run: restore the snapshot's tests, add the held-back files, run the held-back command."""
-    for rel in list_files(task.snapshot):
-        if is_test_path(rel):  # whatever the agent did to a test, the check runs the original
-            target = work / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(task.snapshot / rel, target)
-    for rel in task.heldback_files:
-        target = work / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(task.folder / "heldback" / rel, target)
-    if task.heldback:
-        argv = shlex.split(task.heldback)
-    else:
-        detected = detect_test_command(work)
-        if detected is None:
-            return CheckOutcome(False, "(none)", "no test command detected for the held-back check")
-        argv = list(detected.argv)
-    return _run_command(argv, work, sandbox, timeout_s)
-
-
-def heldback_peeks(task: SuiteTask, trajectory: Path) -> list[str]:
-    """Tool calls that went looking for the held-back checks (e.g. `run cat …/heldback/…`): a guard flag.
-
-    The runtime's monitor sees path arguments; a shell command can name any path, so the runner checks every
-    call's arguments too. (The run's sandbox hides the tasks folder, so such a call reads nothing: the attempt
-    is what is counted.)
-    """
-    needles = {"heldback", str(TASKS_DIR), "benchmarks/tasks", *(Path(name).name for name in task.heldback_files)}
-    found = []
-    for event in read_events(trajectory):
-        if not isinstance(event, events.ToolCalled):
-            continue
-        text = json.dumps(event.arguments)
-        hits = sorted(needle for needle in needles if needle in text)
-        if hits:
-            found.append(f"{event.tool}: {', '.join(hits)}")
-    return found
-
-
-@dataclass
-class TaskRun:
-    task: str
-    category: str
-    language: str
-    scaffold: str
-    solved: bool  # held-back checks pass and no guard flag
-    heldback_passed: bool
-    outcome: str  # the runtime's own verdict: verified / unverified / failed / flagged / aborted / error
-    guard_flags: list[str]
-    judge: str | None
-    turns: int
-    tokens_prompt: int
-    tokens_evaluated: int
-    tokens_generated: int
-    wall_s: float
-    steps: list[str] = field(default_factory=list)
-    files_changed: list[str] = field(default_factory=list)
-    scaffold_fallback: bool = False
-    heldback: dict[str, Any] = field(default_factory=dict)
-    session_id: str | None = None
-    trajectory: str | None = None
-    error: str | None = None
-    quirks: list[str] = field(default_factory=list)  # the quirks asked for ("catalog": the model's own)
-    visible_covers_bug: bool = True  # the task's: do its visible tests show the bug?
-    diagnostics: bool = True  # edits carried their new syntax/lint errors (--diagnostics on)
-    edits: int = 0  # edit_file / write_file calls that changed a file in a language the syntax check knows
-    unparseable_edits: int = 0  # of those, the ones after which the file did not parse
-    parse_recovery_turns: list[int] = field(default_factory=list)  # per broken file: turns until it parsed again
-    unrecovered_parse: int = 0  # files still unparseable at the end
-
-    @property
-    def false_verified(self) -> bool:
-        """The runtime said `verified` and the held-back checks fail: the one verdict that must never happen."""
-        return self.outcome == "verified" and not self.heldback_passed
 
 
 def _flags(result: RunResult) -> list[str]:
@@ -365,125 +163,6 @@ class SuiteOptions:
         if self.threads:
             config = replace(config, model=replace(config.model, threads=self.threads))
         return config
-
-
-SUBSETS = {True: "visible_covers_bug", False: "visible_misses_bug"}  # JSON keys of the two task subsets
-SUBSET_LABELS = {"all": "all", "visible_covers_bug": "visible covers bug", "visible_misses_bug": "visible misses bug"}
-
-
-def rate(successes: int, n: int) -> dict[str, Any]:
-    """A share of the runs with its Wilson 95% interval (n is small: a bare percentage overstates what it shows)."""
-    low, high = wilson(successes, n)
-    return {"rate": round(successes / n, 4) if n else None, "ci95": [round(low, 4), round(high, 4)]}
-
-
-def tally(runs: Sequence[TaskRun]) -> dict[str, Any]:
-    """The counts and rates of a group of runs (one scaffold mode, or one subset of its tasks)."""
-    n = len(runs)
-    unverified = sum(run.outcome == "unverified" for run in runs)
-    solved = sum(run.solved for run in runs)
-    return {
-        "tasks": n, "solved": solved, "heldback_passed": sum(run.heldback_passed for run in runs),
-        "verified": sum(run.outcome == "verified" for run in runs), "unverified": unverified,
-        "false_verified": sum(run.false_verified for run in runs),
-        "flagged": sum(bool(run.guard_flags) for run in runs),
-        "solve_rate": rate(solved, n), "unverified_rate": rate(unverified, n),
-        "turns": sum(run.turns for run in runs), "tokens_evaluated": sum(run.tokens_evaluated for run in runs),
-        "tokens_generated": sum(run.tokens_generated for run in runs),
-        "wall_s": round(sum(run.wall_s for run in runs), 1),
-        **parse_recovery(runs),
-    }
-
-
-def parse_recovery(runs: Sequence[TaskRun]) -> dict[str, Any]:
-    """The share of edits that left a file unparseable, and the mean turns until such a file parsed again."""
-    edits = sum(run.edits for run in runs)
-    unparseable = sum(run.unparseable_edits for run in runs)
-    turns = [count for run in runs for count in run.parse_recovery_turns]
-    return {"edits": edits, "unparseable_edits": unparseable, "unparseable_share": rate(unparseable, edits),
-            "mean_turns_to_parse": round(sum(turns) / len(turns), 2) if turns else None,
-            "unrecovered_parse": sum(run.unrecovered_parse for run in runs)}
-
-
-def _by_mode(runs: Sequence[TaskRun]) -> dict[str, list[TaskRun]]:
-    groups: dict[str, list[TaskRun]] = {}
-    for run in runs:
-        groups.setdefault(run.scaffold, []).append(run)
-    return groups
-
-
-def totals(runs: Sequence[TaskRun]) -> dict[str, dict[str, Any]]:
-    """Per scaffold mode, every task."""
-    return {mode: tally(group) for mode, group in _by_mode(runs).items()}
-
-
-def subset_totals(runs: Sequence[TaskRun]) -> dict[str, dict[str, dict[str, Any]]]:
-    """Per scaffold mode, the tasks whose visible tests cover the bug and those whose tests miss it (when any)."""
-    out: dict[str, dict[str, dict[str, Any]]] = {}
-    for mode, group in _by_mode(runs).items():
-        out[mode] = {}
-        for covers, name in SUBSETS.items():
-            members = [run for run in group if run.visible_covers_bug is covers]
-            if members:
-                out[mode][name] = tally(members)
-    return out
-
-
-def _rate_cell(counted: dict[str, Any]) -> str:
-    low, high = counted["ci95"]
-    return "n/a" if counted["rate"] is None else f"{counted['rate']:.0%} [{low * 100:.0f}-{high:.0%}]"
-
-
-def _columns(rows: list[tuple[str, ...]], rule_after: Sequence[int]) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    rule = "  ".join("-" * width for width in widths)
-    lines = []
-    for index, row in enumerate(rows):
-        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
-        if index in rule_after:
-            lines.append(rule)
-    return lines
-
-
-def format_summary(runs: Sequence[TaskRun]) -> str:
-    """Per scaffold mode: every task, then each subset (visible tests cover the bug / miss it)."""
-    header = ("scaffold", "tasks", "runs", "solved", "solve rate (95% CI)", "held-back", "verified", "unverified",
-              "unverified rate (95% CI)", "false-verified", "flagged", "turns", "tok eval", "tok gen", "wall s",
-              "unparseable edits", "turns to parse")
-    rows: list[tuple[str, ...]] = [header]
-    subsets = subset_totals(runs)
-    for mode, total in totals(runs).items():
-        groups = [("all", total)]
-        if len(subsets[mode]) > 1:  # one subset only: it is the same as "all"
-            groups += list(subsets[mode].items())
-        for name, counted in groups:
-            rows.append((mode, SUBSET_LABELS[name], str(counted["tasks"]), f"{counted['solved']}/{counted['tasks']}",
-                         _rate_cell(counted["solve_rate"]), str(counted["heldback_passed"]), str(counted["verified"]),
-                         str(counted["unverified"]), _rate_cell(counted["unverified_rate"]),
-                         str(counted["false_verified"]), str(counted["flagged"]), str(counted["turns"]),
-                         str(counted["tokens_evaluated"]), str(counted["tokens_generated"]),
-                         f"{counted['wall_s']:.0f}", f"{counted['unparseable_edits']}/{counted['edits']}",
-                         "n/a" if counted["mean_turns_to_parse"] is None else f"{counted['mean_turns_to_parse']:g}"))
-    return "\n".join(_columns(rows, rule_after=[0]))
-
-
-def format_table(runs: Sequence[TaskRun]) -> str:
-    """A row per run, then the summary per scaffold mode (`format_summary`)."""
-    header = ("task", "visible", "scaffold", "solved", "held-back", "outcome", "guard", "turns", "tok eval", "tok gen",
-              "wall s")
-    rows: list[tuple[str, ...]] = [header]
-    for run in runs:
-        guard = ", ".join(run.guard_flags)[:40] or "clean"
-        outcome = f"{run.outcome} (FALSE)" if run.false_verified else run.outcome
-        rows.append((run.task, "covers" if run.visible_covers_bug else "misses", run.scaffold,
-                     "yes" if run.solved else "no", "pass" if run.heldback_passed else "fail", outcome, guard,
-                     str(run.turns), str(run.tokens_evaluated), str(run.tokens_generated), f"{run.wall_s:.0f}"))
-    lines = _columns(rows, rule_after=[0])
-    if runs:
-        lines += ["", format_summary(runs)]
-    if any(run.false_verified for run in runs):
-        lines.append("(FALSE): the runtime reported verified, but the held-back checks fail")
-    return "\n".join(lines)
 
 
 def _progress(verbose: bool) -> Callable[[events.Event], None]:

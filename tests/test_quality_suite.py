@@ -13,19 +13,16 @@ from typing import Any
 import pytest
 
 from benchmarks import agent_suite
-from benchmarks.agent_suite import (
-    SuiteOptions,
+from benchmarks.agent_suite import SuiteOptions, run_task
+from benchmarks.suite_report import TaskRun, format_table, subset_totals, totals
+from benchmarks.suite_tasks import (
+    SuiteError,
     SuiteTask,
-    TaskRun,
     apply_reference_solution,
-    format_table,
     load_tasks,
     prepare_workspace,
     run_heldback,
-    run_task,
     run_visible,
-    subset_totals,
-    totals,
 )
 from ornith_local.config import load_config
 from ornith_local.llm.scripted import ScriptedBackend
@@ -217,7 +214,7 @@ def test_visible_covers_bug_defaults_to_true_and_must_be_a_bool(tmp_path: Path) 
     (folder / "heldback").mkdir()
     (folder / "heldback" / "test_hidden.py").write_text("def test_x(): pass\n")
     (folder / "task.toml").write_text('task = "do it"\nvisible_covers_bug = "no"\n')
-    with pytest.raises(agent_suite.SuiteError, match="visible_covers_bug must be true or false"):
+    with pytest.raises(SuiteError, match="visible_covers_bug must be true or false"):
         load_tasks(root=tmp_path)
 
 
@@ -233,7 +230,7 @@ def test_a_bad_task_folder_is_a_one_line_error(tmp_path: Path) -> None:
     (tmp_path / "t").mkdir()
     (tmp_path / "t" / "task.toml").write_text('task = "do it"\n')
     (tmp_path / "t" / "repo").mkdir()
-    with pytest.raises(agent_suite.SuiteError, match="no held-back checks"):
+    with pytest.raises(SuiteError, match="no held-back checks"):
         load_tasks(root=tmp_path)
 
 
