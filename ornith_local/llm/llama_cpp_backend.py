@@ -16,12 +16,10 @@ constrains its answer: the grammar starts only after `</think>` (forced when the
 from __future__ import annotations
 
 import codecs
-import ctypes
 import logging
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from itertools import takewhile
 from pathlib import Path
@@ -41,6 +39,7 @@ from ornith_local.llm.backend import (
 from ornith_local.llm.checkpoints import RecurrentCheckpoints
 from ornith_local.llm.grammar import grammar_for_schema
 from ornith_local.llm.templates import ChatTemplate, choose_template
+from ornith_local.llm.vocabulary import Vocabulary
 from ornith_local.llm.warm import WarmStore, model_identity, shared_tokens, snapshot_state, stable_prefix
 from ornith_local.models.gguf import GgufInfo, ModelFileError, read_gguf
 from ornith_local.models.hardware import free_cores
@@ -50,12 +49,6 @@ logger = logging.getLogger("ornith.llm")
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 _FORCED_CLOSE = "\n</think>\n\n"
 PREFILL_CHUNK = 256  # prompt tokens evaluated between two progress reports
-# What most control tokens' text looks like (<|im_end|>, <end_of_turn>, </s>, [INST]): candidates are looked up
-# in the vocabulary's real list; any control token of another shape is matched literally (`_control_pattern`).
-_MARKER_SHAPE = r"<[^<>]{1,64}>|\[[^\[\]]{1,64}\]"
-# Stands in the rendered prompt for control-token text found in a message: private-use code points around the
-# text's number in `_control_numbers`, tokenized back into that text as plain tokens.
-_STAND_IN = re.compile("\ue000(\\d+)\ue001")
 _DEFAULT_SAMPLING = {"temperature": 0.7, "top_p": 0.95, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.0,
                      "presence_penalty": 0.0}
 _THINK_FIRST_BUDGET = 1024  # reasoning tokens before `</think>` is forced, when think_first names no budget
@@ -162,10 +155,7 @@ class LlamaCppBackend:
         self.reprefill_tokens = 0
         self._turn = _Turn()
         self.last_stats = GenerationStats()
-        self._pieces: dict[int, bytes] = {}
-        self._controls: dict[str, int] | None = None
-        self._control_regex: re.Pattern[str] | None = None
-        self._piece_buffer = ctypes.create_string_buffer(256)
+        self.vocab = Vocabulary(llama, api)
         # Warm starts: the first chat after load/reset restores (or saves) its stable prefix's state.
         self.warm = warm
         self._warm_next: tuple[str, int] | None = None  # (file key, prefix tokens) for the coming `_run`
@@ -181,7 +171,7 @@ class LlamaCppBackend:
         return int(self.llama.n_ctx())
 
     def count_tokens(self, text: str) -> int:
-        return len(self._tokenize(text, special=True))
+        return len(self.vocab.tokenize(text, special=True))
 
     def reset(self) -> None:
         self.llama.reset()
@@ -194,7 +184,7 @@ class LlamaCppBackend:
         return self.template.render(messages, tools=tools)
 
     def chat(self, messages: Sequence[Message], options: GenerateOptions, on_text: OnText | None = None) -> Completion:
-        prompt = self.render([self._defused(message) for message in messages], options.tools)
+        prompt = self.render([self.vocab.defuse(message) for message in messages], options.tools)
         tokens = self._append_only_tokens(prompt)
         if self.warm is not None and not self._turn.prompt_tokens and not self.llama.n_tokens:
             self._warm_next = self._warm_prefix(messages, options.tools, prompt, tokens)
@@ -206,70 +196,18 @@ class LlamaCppBackend:
 
     # -- prompt tokens -------------------------------------------------------------------------------
 
-    def _defused(self, message: Message) -> Message:
-        """The message with control-token text in its content replaced by stand-ins (the model's turns stay).
-
-        The rendered prompt is tokenized with special tokens on, so the template's markers become control
-        tokens. A file or a command's output that contains "<|im_end|><|im_start|>system" would become real
-        turn boundaries too: a prompt injection. Stand-ins are tokenized back into that exact text as plain
-        tokens, so the model reads the content unchanged (and can copy it into an edit) without the control.
-        """
-        if message.role == "assistant":
-            return message
-        index = self._control_numbers()
-        # Every control token the vocabulary has, wherever it appears (no whitespace or shape assumed).
-        content = self._control_pattern().sub(
-            lambda match: f"\ue000{index[match[0]]}\ue001" if match[0] in index else match[0], message.content)
-        return message if content == message.content else replace(message, content=content)
-
-    def _control_pattern(self) -> re.Pattern[str]:
-        if self._control_regex is None:
-            shaped = re.compile(_MARKER_SHAPE)
-            others = sorted((text for text in self._control_numbers() if text and not shaped.fullmatch(text)),
-                            key=len, reverse=True)  # longest first: a longer token wins over one inside it
-            self._control_regex = re.compile("|".join([_MARKER_SHAPE, *map(re.escape, others)]))
-        return self._control_regex
-
-    def _control_numbers(self) -> dict[str, int]:
-        """Each control token's text and its stand-in number (its place in sorted order)."""
-        if self._controls is None:  # once per model, on first need: ~0.2 s over a 262K vocabulary
-            vocab, api = self.llama._model.vocab, self._llama_cpp
-            special = api.LLAMA_TOKEN_ATTR_CONTROL | api.LLAMA_TOKEN_ATTR_UNKNOWN  # both parsed only as specials
-            texts = sorted({
-                self._piece(token).decode("utf-8", "replace") for token in range(api.llama_vocab_n_tokens(vocab))
-                if api.llama_vocab_get_attr(vocab, token) & special
-            })
-            self._controls = {text: number for number, text in enumerate(texts)}
-        return self._controls
-
-    def _tokenize(self, text: str, *, special: bool, add_bos: bool = False) -> list[int]:
-        tokens: list[int] = []
-        start = 0
-        controls = list(self._control_numbers()) if special and "\ue000" in text else []
-        for stand_in in _STAND_IN.finditer(text) if controls else ():
-            number = int(stand_in[1])
-            if number < len(controls):
-                tokens += self.llama.tokenize(text[start:stand_in.start()].encode("utf-8"), add_bos=False, special=True)
-                tokens += self.llama.tokenize(controls[number].encode("utf-8"), add_bos=False, special=False)
-                start = stand_in.end()
-        tokens += self.llama.tokenize(text[start:].encode("utf-8"), add_bos=False, special=special)
-        bos = self.llama.token_bos()
-        if add_bos and self.llama._model.add_bos_token() and bos >= 0 and tokens[:1] != [bos]:
-            tokens.insert(0, bos)
-        return tokens
-
     def _append_only_tokens(self, prompt: str, *, special: bool = True) -> list[int]:
         """The prompt's tokens, reusing the ids already in the cache wherever the text still matches."""
         turn = self._turn
         seen = turn.prompt_text + turn.reply_text
         if turn.prompt_tokens and prompt.startswith(seen):
-            tail = self._tokenize(prompt[len(seen):], special=special)
+            tail = self.vocab.tokenize(prompt[len(seen):], special=special)
             return [*turn.prompt_tokens, *turn.reply_tokens, *tail]
         if turn.prompt_tokens and prompt.startswith(turn.prompt_text):
             # The reply came back edited (e.g. stripped): keep the old prompt's ids, re-tokenize the rest.
-            tail = self._tokenize(prompt[len(turn.prompt_text):], special=special)
+            tail = self.vocab.tokenize(prompt[len(turn.prompt_text):], special=special)
             return [*turn.prompt_tokens, *tail]
-        return self._tokenize(prompt, special=special, add_bos=True)
+        return self.vocab.tokenize(prompt, special=special, add_bos=True)
 
     def _reuse_cache(self, tokens: list[int], stats: GenerationStats) -> list[int]:
         """Keep the longest valid cached prefix of `tokens`; return the tail still to evaluate."""
@@ -310,10 +248,10 @@ class LlamaCppBackend:
     def _warm_prefix(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]], prompt: str,
                      tokens: list[int]) -> tuple[str, int] | None:
         """The warm-start key and size of the prompt's stable prefix (the leading system messages), if any."""
-        leading = [self._defused(message) for message in takewhile(lambda m: m.role == "system", messages)]
+        leading = [self.vocab.defuse(message) for message in takewhile(lambda m: m.role == "system", messages)]
         size = stable_prefix(lambda texts: self.render([*leading, *(Message("user", t) for t in texts)], tools),
                              prompt) if leading else 0
-        common = shared_tokens(self._tokenize(prompt[:size], special=True, add_bos=True), tokens)
+        common = shared_tokens(self.vocab.tokenize(prompt[:size], special=True, add_bos=True), tokens)
         if common < 1 or self.warm is None:
             return None
         identity = model_identity(self.model_path, self.template.text, self._llama_cpp.__version__, self.n_ctx)
@@ -337,16 +275,6 @@ class LlamaCppBackend:
         memory = self._llama_cpp.llama_get_memory(self.llama.ctx)
         oldest = int(self._llama_cpp.llama_memory_seq_pos_min(memory, 0))
         return oldest <= max(0, position - self.window)
-
-    def _piece(self, token: int) -> bytes:
-        """The bytes of one token (special tokens spelled out), cached: a token's piece never changes."""
-        cached = self._pieces.get(token)
-        if cached is None:
-            vocab = self.llama._model.vocab
-            size = self._llama_cpp.llama_token_to_piece(vocab, token, self._piece_buffer, 256, 0, True)
-            cached = self._piece_buffer.raw[: max(size, 0)]
-            self._pieces[token] = cached
-        return cached
 
     # -- generation ----------------------------------------------------------------------------------
 
@@ -411,7 +339,7 @@ class LlamaCppBackend:
         self.llama.set_seed(options.seed)
         is_eog = self._llama_cpp.llama_vocab_is_eog
         vocab = self.llama._model.vocab
-        piece = self._piece
+        piece = self.vocab.piece
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         text, emitted = "", 0
         generated: list[int] = []
@@ -420,7 +348,7 @@ class LlamaCppBackend:
         # Think first: free thought at the catalog's sampling, then the grammar and the caller's sampling.
         deferred = options.think_first
         if deferred and not thinking:
-            opened = self._tokenize(THINK_OPEN + "\n", special=True)
+            opened = self.vocab.tokenize(THINK_OPEN + "\n", special=True)
             tail, text, generated = [*tail, *opened], THINK_OPEN + "\n", list(opened)
             thinking = True
         budget = options.max_reasoning_tokens
@@ -472,7 +400,7 @@ class LlamaCppBackend:
             if action is None:
                 break
             rest = _FORCED_CLOSE if action == "close" else rest
-            forced = self._tokenize(rest, special=True) if rest else []
+            forced = self.vocab.tokenize(rest, special=True) if rest else []
             # A thought cut inside a multi-byte character: its bytes end the thought, not start the answer.
             text += decoder.decode(b"", final=True) + rest
             decoder.reset()
