@@ -143,3 +143,17 @@ def test_an_exact_unique_anchor_always_edits_only_that_span(lines: list[str], da
         return
     outcome = apply_edit(text, old, "<NEW>")
     assert outcome.text == text[:start] + "<NEW>" + text[end:]
+
+
+def test_the_same_insertion_twice_is_refused_when_the_anchor_matched_ignoring_whitespace(ws: Workspace) -> None:
+    # The repeat arrives with the class indentation lost, so only the whitespace-tolerant match finds the anchor.
+    anchor = "def total(self):"
+    guarded = anchor + "\n    if not self.items:\n        return 0"
+    assert edit(ws, anchor + "  ", guarded)[0]
+    assert "    def total(self):\n        if not self.items:\n            return 0" in (ws.root / "cart.py").read_text()
+    ok, text = edit(ws, anchor + "  ", guarded)
+    assert not ok and "already in cart.py (line 2)" in text
+    assert (ws.root / "cart.py").read_text().count("if not self.items") == 1
+    # Control: a different insertion at the same anchor, matched the same way, still goes in.
+    ok, text = edit(ws, anchor + "  ", anchor + "\n    # totals")
+    assert ok and "matched ignoring whitespace" in text

@@ -129,8 +129,25 @@ def _refuse_repeat(text: str, place: int, old: str, new: str, where: str) -> Non
         return
     start = place - len(before)
     if start >= 0 and text[start:start + len(new)] == new:
-        raise ToolError(f"this edit is already in {where} (line {line_of(text, start)}): new_string is there "
-                        "around old_string; applying it again would duplicate it. Read the file to see it now")
+        raise _already_there(where, line_of(text, start))
+
+
+def _refuse_repeat_lines(lines: list[str], start: int, old_lines: list[str], new_lines: list[str],
+                         where: str) -> None:
+    """`_refuse_repeat` for a match found ignoring whitespace: the same test on stripped lines."""
+    old, new = [line.strip() for line in old_lines], [line.strip() for line in new_lines]
+    if len(new) <= len(old):
+        return
+    for shift in range(len(new) - len(old) + 1):
+        first = start - shift
+        if new[shift:shift + len(old)] == old and first >= 0 and \
+                [line.strip() for line in lines[first:first + len(new)]] == new:
+            raise _already_there(where, first + 1)
+
+
+def _already_there(where: str, line: int) -> ToolError:
+    return ToolError(f"this edit is already in {where} (line {line}): new_string is there around old_string; "
+                     "applying it again would duplicate it. Read the file to see it now")
 
 
 def apply_edit(text: str, old: str, new: str, *, replace_all: bool = False, where: str = "the file") -> EditOutcome:
@@ -160,6 +177,8 @@ def apply_edit(text: str, old: str, new: str, *, replace_all: bool = False, wher
     old_lines = old.strip("\n").split("\n")
     new_lines = new.strip("\n").split("\n") if new.strip("\n") else []
     starts = _tolerant_windows(lines, old_lines) if any(line.strip() for line in old_lines) else []
+    if len(starts) == 1:
+        _refuse_repeat_lines(lines, starts[0], old_lines, new_lines, where)
     if len(starts) == 1 or (len(starts) > 1 and replace_all):
         size = len(old_lines)
         for start in reversed(starts):
