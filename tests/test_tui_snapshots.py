@@ -41,7 +41,7 @@ DIFF = ("--- a/invoicing/discounts.py\n+++ b/invoicing/discounts.py\n@@ -19,5 +1
         "     for minimum, rate in BULK_TIERS:\n-        if quantity > minimum:\n+        if quantity >= minimum:\n"
         "             return rate\n")
 STATS = {"prompt_tokens": 2412, "evaluated_prompt_tokens": 312, "generated_tokens": 48,
-         "time_to_first_token_s": 0.82, "total_s": 3.9}
+         "time_to_first_token_s": 0.82, "total_s": 3.9, "decode_tokens_per_s": 15.26}
 TASK = "Fix the bulk discount: buying exactly 10 items should give the 5% rate"
 READ = "\n".join(f"{n:>3}│line {n}" for n in range(1, 36))
 EVENTS: list[tuple[str, dict[str, Any]]] = [

@@ -126,7 +126,5 @@ def timing_parts(stats: dict[str, Any]) -> list[str]:
 
 
 def tokens_per_second(stats: dict[str, Any]) -> float:
-    """Decode speed: the tokens after the first over the time after it (the prefill is not in it)."""
-    generated = int(stats.get("generated_tokens") or 0)
-    decode = float(stats.get("total_s") or 0.0) - float(stats.get("time_to_first_token_s") or 0.0)
-    return (generated - 1) / decode if generated > 1 and decode > 0 else 0.0
+    """Decode speed as the backend measured it (`GenerationStats.decode_tokens_per_s`); 0 when unknown."""
+    return float(stats.get("decode_tokens_per_s") or 0.0)

@@ -168,7 +168,8 @@ def _js_command(root: Path) -> TestCommand | None:
     return command
 
 
-def detect_test_command(root: Path) -> TestCommand | None:
+def detect_test_command(root: Path, env: PythonEnv | None = None) -> TestCommand | None:
+    """`env`: the project's Python environment when the caller has already looked it up."""
     configured = load_config(root).tests.command
     if configured:
         argv = tuple(shlex.split(configured))
@@ -178,7 +179,7 @@ def detect_test_command(root: Path) -> TestCommand | None:
         if argv and "/" not in argv[0] and shutil.which(argv[0]) is None:
             missing = f"{argv[0]} is not on PATH (from [tests] command)"
         return TestCommand(runner, argv, source, missing=missing)
-    python = _python_command(root)
+    python = _python_command(root, env)
     if python is not None:
         return python
     if (root / "Cargo.toml").is_file():
@@ -188,18 +189,19 @@ def detect_test_command(root: Path) -> TestCommand | None:
     return _js_command(root)
 
 
-
 def command_in_copy(root: Path, original: Path) -> TestCommand | None:
     """The test command of `root`, a copy of `original` made from git (an attempt's worktree). The copy has no
     git-ignored virtualenv, so an in-project one of `original` runs its tests, shown read-only (and, like any
     in-project env, inspected on disk, never run on the host). The copy's own code comes first on PYTHONPATH:
     an editable install in that virtualenv points at `original`."""
-    theirs = python_env(original)
-    if load_config(root).tests.command or not theirs.in_project or python_env(root).in_project:
+    if load_config(root).tests.command:
         return detect_test_command(root)
+    theirs, ours = python_env(original), python_env(root)
+    if not theirs.in_project or ours.in_project:
+        return detect_test_command(root, ours)
     borrowed = replace(theirs, source=f"{theirs.source} of {original}", read_only=interpreter_dirs(theirs.python))
     command = _python_command(root, borrowed)
     if command is None:
-        return detect_test_command(root)
+        return detect_test_command(root, ours)
     path = "src" if (root / "src").is_dir() else "."
     return replace(command, env=(("PYTHONPATH", path), *(item for item in command.env if item[0] != "PYTHONPATH")))
