@@ -92,12 +92,12 @@ def test_the_verified_attempt_is_applied_and_undo_restores_the_users_tree_exactl
     assert ranked and ranked[0].chosen == 2
 
     undone = subprocess.run([str(ORNITH), "undo", "--session", done.session_id, "--repo", str(example_repo), "--yes"],
-                            capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+                            capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
     assert undone.returncode == 0, undone.stderr
     assert user_files(example_repo) == before
 
     applied = subprocess.run([str(ORNITH), "attempts", "apply", done.session_id, "2", "--repo", str(example_repo)],
-                             capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+                             capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
     assert applied.returncode == 0, applied.stderr
     assert user_files(example_repo) == after  # kept after the worktrees are gone
 

@@ -20,10 +20,9 @@ import pytest
 from ornith_local.agent import events
 from ornith_local.agent.hooks import CommandHooks
 from ornith_local.agent.state import RunResult
-from ornith_local.config import load_config
+from ornith_local.config import ConfigError, load_config
 from ornith_local.config.hooks import HookSettings, HookSpec, user_hooks_dir
 from ornith_local.config.paths import app_dirs
-from ornith_local.config.settings import ConfigError
 from ornith_local.llm.scripted import ScriptedBackend
 from ornith_local.sandbox import open_sandbox
 from ornith_local.session import RunRequest, open_run

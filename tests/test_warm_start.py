@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ornith_local.config.settings import ConfigError, load_config
+from ornith_local.config import ConfigError, load_config
 from ornith_local.llm.backend import GenerateOptions, Message
 from ornith_local.llm.llama_cpp_backend import LlamaCppBackend
 from ornith_local.llm.warm import WarmEntry, WarmStore, open_store, restore_state

@@ -1,9 +1,9 @@
 """Configuration and on-disk locations: the bottom layer, imported by everything else."""
 
+from ornith_local.config.coerce import ConfigError
 from ornith_local.config.paths import AppDirs, app_dirs, bundled_dir
 from ornith_local.config.settings import (
     Config,
-    ConfigError,
     load_config,
     project_instructions,
     repo_layer,

@@ -17,8 +17,9 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin, get_type_hints
+from typing import Any, Literal, get_origin, get_type_hints
 
+from ornith_local.config.coerce import ConfigError, coerce
 from ornith_local.config.hooks import HookConfigError, HookSettings, merge_hooks
 from ornith_local.config.paths import app_dirs
 from ornith_local.config.trust import content_digest, is_trusted, security_keys_in, without_security_keys
@@ -38,10 +39,6 @@ MIN_N_CTX = 256  # below this not even the system prompt fits; llama.cpp's own e
 Mode = Literal["read-only", "ask", "auto"]
 ScaffoldMode = Literal["self", "fixed"]
 AttemptsPolicy = Literal["best", "first"]  # best: every attempt runs, then the ranking; first: the first verified
-
-
-class ConfigError(ValueError):
-    """A configuration problem, worded as the one line the user sees."""
 
 
 @dataclass(frozen=True)
@@ -195,75 +192,6 @@ def _section_types() -> dict[str, type]:
     return {f.name: hints[f.name] for f in fields(Config) if f.name not in ("sources", "hooks")}
 
 
-def _coerce(value: Any, annotation: Any, where: str) -> Any:
-    """Check (and for env strings, convert) one value against its field's annotation."""
-    origin = get_origin(annotation)
-    if origin is Literal:
-        allowed = get_args(annotation)
-        if value not in allowed:
-            raise ConfigError(f"{where}: expected one of {', '.join(map(repr, allowed))}, got {value!r}")
-        return value
-    args = [a for a in get_args(annotation) if a is not type(None)]
-    if args and type(None) in get_args(annotation):  # Optional[X]
-        if value is None:
-            return None
-        return _coerce(value, args[0], where)
-    if origin is dict:  # a table of tables such as [mcp.servers.NAME], each a dataclass of its own
-        return _tables(value, get_args(annotation)[1], where)
-    if origin is list:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
-        return value
-    if annotation is bool:
-        if isinstance(value, str):
-            lowered = value.strip().lower()
-            if lowered in {"1", "true", "yes", "on"}:
-                return True
-            if lowered in {"0", "false", "no", "off"}:
-                return False
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if annotation is int:
-        if isinstance(value, str):
-            try:
-                return int(value)
-            except ValueError:
-                pass
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if annotation is float:
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if annotation is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
-        return value
-    raise ConfigError(f"{where}: unsupported setting type")  # pragma: no cover - a bug in this module
-
-
-def _tables(value: Any, item_type: Any, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict) or not all(isinstance(table, dict) for table in value.values()):
-        raise ConfigError(f"{where}: expected a table of tables, got {value!r}")
-    hints = get_type_hints(item_type)
-    tables: dict[str, Any] = {}
-    prefix = where.removesuffix("'")  # each key is named "FILE: 'mcp.servers.NAME.KEY'"
-    for name, table in value.items():
-        for key in table:
-            if key not in hints:
-                raise ConfigError(f"{prefix}.{name}': unknown key '{key}' (known: {', '.join(hints)})")
-        tables[name] = item_type(**{key: _coerce(item, hints[key], f"{prefix}.{name}.{key}'")
-                                    for key, item in table.items()})
-    return tables
-
-
 def _apply(config: Config, data: dict[str, Any], origin: str) -> Config:
     sections = _section_types()
     updates: dict[str, Any] = {}
@@ -286,7 +214,7 @@ def _apply(config: Config, data: dict[str, Any], origin: str) -> Config:
             if key not in hints:
                 raise ConfigError(f"{origin}: unknown key '{section_name}.{key}'")
             where = f"{origin}: '{section_name}.{key}'"
-            values[key] = _coerce(value, hints[key], where)
+            values[key] = coerce(value, hints[key], where)
             if isinstance(values[key], dict):  # tables of tables add up across layers (a repo's server, the user's)
                 values[key] = {**getattr(getattr(config, section_name), key), **values[key]}
             check = VALUE_CHECKS.get((section_name, key))
