@@ -5,7 +5,6 @@ held-back checks judge the chosen attempt: solved@1 against solved@N, and the ch
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 from ornith_local.agent import events
@@ -13,19 +12,35 @@ from ornith_local.agent.state import RunResult
 from ornith_local.agent.trajectory import sessions_dir
 from ornith_local.attempts import Policy, run_attempts
 from ornith_local.llm.backend import Backend
-from ornith_local.llm.factory import open_backend
-from ornith_local.session import RunRequest
+from ornith_local.llm.factory import open_backend, open_backends
+from ornith_local.session import RunRequest, model_settings
+
+# The attempts' backends, opened on the first task and reused by the later ones (a model loads once per suite).
+_POOL: list[Backend] = []
+
+
+def _attempt_backends(request: RunRequest, n: int, backend: Backend | None) -> list[Backend]:
+    """N sequences of one loaded model decoding in shared batches, as `ornith run --attempts N` runs them (N
+    clients over an endpoint); one backend when N cannot be opened. A backend from elsewhere (a scripted one in
+    the tests) runs the attempts one after another."""
+    if backend is not None and backend not in _POOL:
+        return [backend]
+    if not _POOL:
+        try:
+            _POOL.extend(open_backends(model_settings(request), model=request.model, n=n))
+        except Exception as error:  # as the CLI does: a plan that does not fit N contexts still runs, in turn
+            print(f"    attempts run one after another ({error})", flush=True)
+            _POOL.append(open_backend(model_settings(request), model=request.model))
+    for each in _POOL:
+        each.reset()  # every task starts cold, as single attempts do
+    return _POOL
 
 
 def run_with_attempts(request: RunRequest, n: int, policy: Policy, backend: Backend | None,
                       emit: Callable[[events.Event], None]) -> tuple[RunResult | None, Path | None, Backend, str]:
-    """(the chosen attempt's result, its trajectory, the backend to reuse, why it was chosen or none was).
-    One loaded model: the attempts run one after another on it (each with its own seed)."""
-    if backend is None:
-        config = request.config
-        backend = open_backend(replace(config.model, endpoint=request.endpoint or config.model.endpoint,
-                                       n_ctx=request.n_ctx or config.model.n_ctx), model=request.model)
-    done = run_attempts(request, n, emit=lambda number, event: emit(event), policy=policy, backends=[backend])
+    """(the chosen attempt's result, its trajectory, the backend to reuse, why it was chosen or none was)."""
+    backends = _attempt_backends(request, n, backend)
+    done = run_attempts(request, n, emit=lambda number, event: emit(event), policy=policy, backends=backends)
     chosen = next((a for a in done.attempts if a.number == done.chosen), None)
     trajectory = sessions_dir() / f"{chosen.session_id}.jsonl" if chosen else None
-    return done.result, trajectory, backend, done.reason
+    return done.result, trajectory, backends[0], done.reason
