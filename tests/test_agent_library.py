@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from pathlib import Path
 
 from ornith_local.agent.events import RunStarted, ToolCalled
@@ -49,6 +51,46 @@ def test_library_persists_across_connections(tmp_path: Path) -> None:
     first.add(session_id="a", task="rename a function", task_kind="refactor", scaffold={}, outcome="verified", turns=3)
     first.close()
     assert ScaffoldLibrary(path).count() == 1
+
+
+def test_attempts_opening_a_new_library_at_once_all_record_their_run(tmp_path: Path) -> None:
+    # `ornith run --attempts 4` opens the library from four threads at the same moment, on a first run a library
+    # that does not exist yet. Each must get its run recorded, not "duplicate column" or "database is locked".
+    errors: list[str] = []
+    for round_ in range(80):
+        path = tmp_path / f"lib{round_}.sqlite3"
+        start = threading.Barrier(4)
+
+        def attempt(number: int, path: Path = path, start: threading.Barrier = start) -> None:
+            start.wait()
+            try:
+                library = ScaffoldLibrary(path)
+                library.add(session_id=f"a{number}", task="fix the bulk discount", task_kind="fix_bug",
+                            scaffold={}, outcome="verified", turns=2)
+                library.close()
+            except sqlite3.Error as error:
+                errors.append(str(error))
+
+        threads = [threading.Thread(target=attempt, args=(number,)) for number in range(1, 5)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors, errors
+        assert ScaffoldLibrary(path).count() == 4
+
+
+def test_a_library_from_before_attempts_gains_their_columns_and_keeps_its_runs(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as old:  # the first release's table: no repo, wins or losses
+        old.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY, session_id TEXT NOT NULL, task TEXT NOT NULL, "
+                    "task_kind TEXT NOT NULL, scaffold_json TEXT NOT NULL, outcome TEXT NOT NULL, "
+                    "turns INTEGER NOT NULL, created REAL NOT NULL)")
+        old.execute("INSERT INTO runs VALUES (1, 's1', 'fix the parser', 'fix_bug', '{}', 'verified', 3, 0)")
+    library = ScaffoldLibrary(path)
+    library.record_contest("s1", [], tmp_path)
+    assert library.count() == 1
+    library.close()
 
 
 def test_trajectory_survives_a_torn_last_line(tmp_path: Path) -> None:

@@ -10,14 +10,17 @@ import json
 import re
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ornith_local.config import app_dirs
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
+# One statement each: they run inside one transaction (a script would commit before it starts).
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
     session_id TEXT NOT NULL,
     task TEXT NOT NULL,
@@ -26,13 +29,20 @@ CREATE TABLE IF NOT EXISTS runs (
     outcome TEXT NOT NULL,          -- "verified" | "failed" | "flagged" | "aborted"
     turns INTEGER NOT NULL,
     created REAL NOT NULL,
-    repo TEXT NOT NULL DEFAULT ''
-);
-CREATE VIRTUAL TABLE IF NOT EXISTS runs_fts USING fts5(task, content='runs', content_rowid='id');
-CREATE TRIGGER IF NOT EXISTS runs_ai AFTER INSERT ON runs BEGIN
+    repo TEXT NOT NULL DEFAULT '',
+    wins INTEGER NOT NULL DEFAULT 0,
+    losses INTEGER NOT NULL DEFAULT 0
+)""",
+    "CREATE VIRTUAL TABLE IF NOT EXISTS runs_fts USING fts5(task, content='runs', content_rowid='id')",
+    """CREATE TRIGGER IF NOT EXISTS runs_ai AFTER INSERT ON runs BEGIN
     INSERT INTO runs_fts(rowid, task) VALUES (new.id, new.task);
-END;
-"""
+END""",
+)
+# Columns a library written by an older ornith lacks: (name, definition).
+_ADDED_COLUMNS = (("repo", "TEXT NOT NULL DEFAULT ''"), ("wins", "INTEGER NOT NULL DEFAULT 0"),
+                  ("losses", "INTEGER NOT NULL DEFAULT 0"))
+# Seconds a connection waits for another's write: attempts run at once and each opens the library.
+_BUSY_TIMEOUT_S = 30.0
 
 _WORD = re.compile(r"[A-Za-z0-9_]{2,}")
 # Words too common in coding tasks to say two tasks are alike.
@@ -62,19 +72,30 @@ class ScaffoldLibrary:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or library_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path)
-        self._db.executescript(_SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
-        if "repo" not in columns:  # a library written before runs recorded their repository
-            with self._db:
-                self._db.execute("ALTER TABLE runs ADD COLUMN repo TEXT NOT NULL DEFAULT ''")
-        for column in ("wins", "losses") if "wins" not in columns else ():  # before attempts were ranked
-            with self._db:
-                self._db.execute(f"ALTER TABLE runs ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
+        self._db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S)
+        with self._writing():
+            for statement in _SCHEMA:
+                self._db.execute(statement)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+            for name, definition in _ADDED_COLUMNS:
+                if name not in columns:
+                    self._db.execute(f"ALTER TABLE runs ADD COLUMN {name} {definition}")
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One transaction that takes the write lock before it reads: two connections that both read first and
+        then write can deadlock, and SQLite answers one of them "database is locked" without waiting."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.rollback()
+            raise
+        self._db.commit()
 
     def add(self, *, session_id: str, task: str, task_kind: str, scaffold: dict[str, Any], outcome: str,
             turns: int, repo: Path | str = "") -> None:
-        with self._db:
+        with self._writing():
             self._db.execute(
                 "INSERT INTO runs (session_id, task, task_kind, scaffold_json, outcome, turns, created, repo) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -86,7 +107,7 @@ class ScaffoldLibrary:
         group-relative reward: retrieval ranks a scaffold that won above one that lost. `repo`: the user's, as the
         attempts ran in worktrees that are gone."""
         key = _repo_key(repo)
-        with self._db:
+        with self._writing():
             self._db.execute("UPDATE runs SET wins = wins + ?, repo = ? WHERE session_id = ?",
                              (len(losers), key, winner))
             self._db.executemany("UPDATE runs SET losses = losses + 1, repo = ? WHERE session_id = ?",
