@@ -99,14 +99,15 @@ def run_task(task: SuiteTask, scaffold: str, options: SuiteOptions, *, backend: 
         )
         if backend is not None:
             backend.reset()  # every task starts cold: tokens evaluated are comparable across tasks and modes
+        outcomes: list[str] = []
         if options.attempts > 1:
-            chosen, picked, backend, why = run_with_attempts(request, options.attempts, options.attempts_policy,
-                                                             backend, emit)
-            if chosen is None or picked is None:
+            attempts = run_with_attempts(request, options.attempts, options.attempts_policy, backend, emit)
+            backend, outcomes = attempts.backend, attempts.outcomes
+            if attempts.result is None or attempts.trajectory is None:
                 return TaskRun(task.id, task.category, task.language, scaffold, False, False, "failed", [], None, 0,
-                               0, 0, 0, round(time.monotonic() - started, 1), error=why,
-                               visible_covers_bug=task.visible_covers_bug), backend
-            result, trajectory = chosen, picked
+                               0, 0, 0, round(time.monotonic() - started, 1), error=attempts.reason,
+                               visible_covers_bug=task.visible_covers_bug, attempts=outcomes), backend
+            result, trajectory = attempts.result, attempts.trajectory
         else:
             try:
                 opened = open_run(request, emit=emit, backend=backend)
@@ -135,7 +136,7 @@ def run_task(task: SuiteTask, scaffold: str, options: SuiteOptions, *, backend: 
         session_id=result.session_id, trajectory=str(trajectory), error=result.error,
         visible_covers_bug=task.visible_covers_bug, diagnostics=options.diagnostics, edits=syntax.edits,
         unparseable_edits=syntax.unparseable, parse_recovery_turns=syntax.recovery_turns,
-        unrecovered_parse=syntax.unrecovered,
+        unrecovered_parse=syntax.unrecovered, attempts=outcomes,
     ), backend
 
 

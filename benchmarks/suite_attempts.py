@@ -5,12 +5,13 @@ held-back checks judge the chosen attempt: solved@1 against solved@N, and the ch
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from ornith_local.agent import events
 from ornith_local.agent.state import RunResult
 from ornith_local.agent.trajectory import sessions_dir
-from ornith_local.attempts import Policy, run_attempts
+from ornith_local.attempts import RANK, Policy, run_attempts
 from ornith_local.llm.backend import Backend
 from ornith_local.llm.factory import open_backend, open_backends
 from ornith_local.session import RunRequest, model_settings
@@ -36,11 +37,21 @@ def _attempt_backends(request: RunRequest, n: int, backend: Backend | None) -> l
     return _POOL
 
 
+@dataclass(frozen=True)
+class AttemptsRun:
+    result: RunResult | None  # the chosen attempt's run; None when nothing was applied
+    trajectory: Path | None  # the chosen attempt's
+    backend: Backend  # to reuse for the next task
+    reason: str  # why it was chosen, or why none was
+    outcomes: list[str]  # every attempt's, in order: "verified", "failed", "aborted: error: ..."
+
+
 def run_with_attempts(request: RunRequest, n: int, policy: Policy, backend: Backend | None,
-                      emit: Callable[[events.Event], None]) -> tuple[RunResult | None, Path | None, Backend, str]:
-    """(the chosen attempt's result, its trajectory, the backend to reuse, why it was chosen or none was)."""
+                      emit: Callable[[events.Event], None]) -> AttemptsRun:
     backends = _attempt_backends(request, n, backend)
     done = run_attempts(request, n, emit=lambda number, event: emit(event), policy=policy, backends=backends)
     chosen = next((a for a in done.attempts if a.number == done.chosen), None)
     trajectory = sessions_dir() / f"{chosen.session_id}.jsonl" if chosen else None
-    return done.result, trajectory, backends[0], done.reason
+    # An attempt that could not run says why: a silent one would read as a weaker model.
+    outcomes = [a.outcome if a.outcome in RANK else f"{a.outcome}: {a.reason}" for a in done.attempts]
+    return AttemptsRun(done.result, trajectory, backends[0], done.reason, outcomes)

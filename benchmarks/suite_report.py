@@ -39,6 +39,7 @@ class TaskRun:
     unparseable_edits: int = 0  # of those, the ones after which the file did not parse
     parse_recovery_turns: list[int] = field(default_factory=list)  # per broken file: turns until it parsed again
     unrecovered_parse: int = 0  # files still unparseable at the end
+    attempts: list[str] = field(default_factory=list)  # --attempts N: every attempt's outcome, in order
 
     @property
     def false_verified(self) -> bool:
@@ -162,4 +163,7 @@ def format_table(runs: Sequence[TaskRun]) -> str:
         lines += ["", format_summary(runs)]
     if any(run.false_verified for run in runs):
         lines.append("(FALSE): the runtime reported verified, but the held-back checks fail")
+    lines += [f"{run.task} ({run.scaffold}) attempts: " + "; ".join(f"{k} {outcome}" for k, outcome in
+                                                                     enumerate(run.attempts, 1))
+              for run in runs if run.attempts]
     return "\n".join(lines)

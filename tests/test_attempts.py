@@ -187,6 +187,7 @@ def test_the_cli_runs_attempts_and_tags_each_json_line(example_repo: Path) -> No
 def test_the_agent_suite_judges_the_attempt_the_runtime_applied() -> None:
     """`agent_suite.py --attempts 2`: the held-back checks run on the tree the ranking chose."""
     from benchmarks.agent_suite import SuiteOptions, load_tasks, run_task
+    from benchmarks.suite_report import format_table
 
     task = load_tasks(["notes-empty-tags"])[0]
     fix = [call("read_file", path="notes/tags.py"), call("step_done", summary="the empty tag is kept"),
@@ -201,6 +202,8 @@ def test_the_agent_suite_judges_the_attempt_the_runtime_applied() -> None:
                       emit=lambda event: None)
     assert run.outcome == "verified" and run.heldback_passed and run.solved, (run.error, run.steps)
     assert run.files_changed == ["notes/tags.py"] and run.trajectory and "-a2-" in run.trajectory
+    assert len(run.attempts) == 2 and run.attempts[1] == "verified" and run.attempts[0] != "verified"
+    assert f"notes-empty-tags (fixed) attempts: 1 {run.attempts[0]}; 2 verified" in format_table([run])
 
 
 def test_an_attempt_runs_the_tests_in_the_users_git_ignored_virtualenv(example_repo: Path) -> None:
