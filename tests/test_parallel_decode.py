@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from ornith_local.llm.backend import Completion, GenerateOptions, Message
-from ornith_local.llm.llama_cpp_backend import LlamaCppBackend
+from ornith_local.llm.llama_cpp_backend import PREFILL_CHUNK, LlamaCppBackend
 from ornith_local.llm.parallel import ParallelEngine
 from ornith_local.llm.parallel_backend import ParallelSequenceBackend, open_parallel
 from ornith_local.models.gguf import read_gguf
@@ -82,6 +82,33 @@ def test_three_threads_match_a_lone_backend_and_read_the_shared_prompt_once(
     assert parallel.evaluated_tokens - before_evaluated <= prompt_total + generated - 2 * (system_tokens - 2)
     # Decoding was shared: fewer steps than one per generated token of each sequence.
     assert parallel.decode_steps - steps_before < generated
+
+
+def test_a_shared_prompt_longer_than_a_prefill_chunk_is_still_read_once(
+    engine: Parallel, lone: LlamaCppBackend,
+) -> None:
+    # The backend sends a long prompt in PREFILL_CHUNK pieces (for progress): every piece after the first finds the
+    # sequences warm, and each must still copy what another sequence has just read rather than read it again.
+    parallel, backends = engine
+    for backend in backends:
+        backend.reset()
+    # Two chunks, inside the tiny model's 512-token sliding window (beyond it, see parallel.py's note on SWA).
+    system = Message("system", " ".join(f"Rule {n}: answer about plants, numbers and colours briefly." for n in
+                                        range(30)))
+    system_tokens = backends[0].count_tokens(backends[0].render([system]))
+    assert PREFILL_CHUNK < system_tokens < 512
+    before_evaluated, before_adopted = parallel.evaluated_tokens, parallel.adopted_tokens
+    results = _concurrently(*(lambda b=backend, q=question: b.chat([system, Message("user", q)], GREEDY)
+                              for backend, question in zip(backends, QUESTIONS, strict=True)))
+    for question, result in zip(QUESTIONS, results, strict=True):
+        lone.reset()
+        assert result.token_ids == lone.chat([system, Message("user", question)], GREEDY).token_ids, question
+    chunks = -(-system_tokens // PREFILL_CHUNK)
+    # Each later sequence read at most a token of each chunk itself (the one that must be decoded to go on).
+    assert parallel.adopted_tokens - before_adopted >= 2 * (system_tokens - 2 * chunks)
+    prompt_total = sum(result.stats.prompt_tokens for result in results)
+    generated = sum(result.stats.generated_tokens for result in results)
+    assert parallel.evaluated_tokens - before_evaluated <= prompt_total + generated - 2 * (system_tokens - 2 * chunks)
 
 
 def test_a_sequence_finishing_or_resetting_leaves_the_others_unchanged(

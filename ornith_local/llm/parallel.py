@@ -7,10 +7,16 @@ only its own cells) and a scheduler thread: each sequence's thread submits work 
 sampler when it wants the next token); the scheduler packs what every sequence has pending into one
 `llama_decode`, asks for logits only on the rows that will be sampled, samples those rows, and wakes the threads.
 
-A cold sequence whose prompt starts with tokens another sequence already holds adopts them instead of evaluating
-them (`llama_memory_seq_cp`): N attempts of one task read their shared prompt once. Across KV streams llama.cpp
-copies only whole sequences, so the copy is trimmed back to the common prefix afterwards; recurrent state
-(hybrid `qwen35`) cannot be trimmed, so there a donor is used only when all it holds is a prefix of the prompt.
+A sequence whose tokens so far plus its new ones start with more tokens than it holds, which another sequence
+already holds, adopts them instead of evaluating them (`llama_memory_seq_cp`): N attempts of one task read their
+shared prompt once, also when the backend sends it in prefill chunks (each chunk is read by one sequence, the
+others wait for it and copy). Across KV streams llama.cpp copies only whole sequences, so the copy is trimmed back
+to the common prefix afterwards; recurrent state (hybrid `qwen35`) cannot be trimmed, so there a donor is used only
+when all it holds is a prefix of what the sequence asks for.
+
+Known gap, sliding-window models (Gemma 3/4): a sequence that adopted a prefix and then grows past the window
+(512 tokens on Gemma 3 270M) decodes different tokens from a lone backend; within the window, and on Qwen2.5 at
+any length, they match. Sequences that adopted nothing match beyond the window too, so the copy is the suspect.
 The conversation logic (templates, stop sequences, think-first) is `LlamaCppBackend`'s, run over a
 per-sequence stand-in for `llama_cpp.Llama` (`parallel_backend.py`).
 """
@@ -177,8 +183,8 @@ class ParallelEngine:
         """One decode over everything pending (as much as the batch holds); return the work it completed."""
         with self._memory_lock:
             for work in work_list:
-                if work.fed == 0 and not self.cached[work.seq]:
-                    self._adopt(work, work_list)
+                if work.fed == 0:
+                    self._adopt(work)
             batch, rows, used = self.batch, [], 0
             fed: list[tuple[_Work, int]] = []
             for work in work_list:
@@ -218,14 +224,17 @@ class ParallelEngine:
             finished += [work for work, _ in fed if work.fed == len(work.tokens)]
             return finished
 
-    def _adopt(self, work: _Work, work_list: list[_Work]) -> None:
-        """Copy the longest prefix of `work`'s tokens another sequence holds, instead of evaluating it."""
-        best, donor = 0, -1
-        for seq, held in enumerate(self.cached):
-            if seq == work.seq or not held:
+    def _adopt(self, work: _Work) -> None:
+        """Copy the longest prefix of what `work`'s sequence asks for (what it holds, then `work.tokens`) that
+        another sequence holds, instead of evaluating it; only when that is more than the sequence holds."""
+        held = self.cached[work.seq]
+        wanted = held + work.tokens
+        best, donor = len(held), -1
+        for seq, theirs in enumerate(self.cached):
+            if seq == work.seq or len(theirs) <= best:
                 continue
-            common = _common_prefix(held, work.tokens, len(work.tokens) - 1)  # the last token must be decoded
-            if self.recurrent and common < len(held):
+            common = _common_prefix(theirs, wanted, len(wanted) - 1)  # the last token must be decoded
+            if self.recurrent and common < len(theirs):
                 continue  # recurrent state is that of the donor's last token: only a whole donor fits
             if common > best:
                 best, donor = common, seq
@@ -234,23 +243,32 @@ class ParallelEngine:
         self.api.llama_memory_seq_rm(self.memory, work.seq, -1, -1)
         self.api.llama_memory_seq_cp(self.memory, donor, work.seq, -1, -1)
         if best < len(self.cached[donor]) and not self.api.llama_memory_seq_rm(self.memory, work.seq, best, -1):
+            # Not reached (a trim fails only on recurrent state, where only whole donors are taken); if it were,
+            # the sequence's own tokens are gone and it reads everything again.
             self.api.llama_memory_seq_rm(self.memory, work.seq, -1, -1)
+            self.cached[work.seq] = []
+            work.tokens, work.fed = wanted, 0
             return
         self.cached[work.seq] = self.cached[donor][:best]
-        work.fed = best
-        self.adopted_tokens += best
+        work.fed = best - len(held)
+        self.adopted_tokens += best - len(held)
 
     def _waits_for_leader(self, work: _Work, work_list: list[_Work]) -> bool:
-        """A cold prompt that shares its start with an earlier cold prompt waits to copy it once it is read."""
-        if work.fed or self.cached[work.seq]:
+        """New tokens that an earlier pending work is about to read into its own sequence wait to be copied."""
+        if work.fed:
             return False
+        held = self.cached[work.seq]
+        wanted = held + work.tokens
         for other in work_list:
             if other is work:
                 return False
-            if other.fed < len(other.tokens) and len(self.cached[other.seq]) == other.fed:
-                shared = _common_prefix(other.tokens, work.tokens, len(work.tokens) - 1)
-                if shared >= 2 and (not self.recurrent or shared == len(other.tokens)):
-                    return True
+            if other.seq == work.seq or other.fed >= len(other.tokens):
+                continue
+            theirs = self.cached[other.seq] + other.tokens[other.fed:]  # what the other will hold
+            shared = _common_prefix(theirs, wanted, len(wanted) - 1)
+            if shared >= len(held) + 2 and shared > len(self.cached[other.seq]) and \
+                    (not self.recurrent or shared == len(theirs)):
+                return True
         return False
 
 
