@@ -227,6 +227,8 @@ class ParallelEngine:
     def _adopt(self, work: _Work) -> None:
         """Copy the longest prefix of what `work`'s sequence asks for (what it holds, then `work.tokens`) that
         another sequence holds, instead of evaluating it; only when that is more than the sequence holds."""
+        if len(work.tokens) < 2:  # a decode step's one token must be decoded: nothing to copy, no scan per token
+            return
         held = self.cached[work.seq]
         wanted = held + work.tokens
         best, donor = len(held), -1
@@ -255,7 +257,7 @@ class ParallelEngine:
 
     def _waits_for_leader(self, work: _Work, work_list: list[_Work]) -> bool:
         """New tokens that an earlier pending work is about to read into its own sequence wait to be copied."""
-        if work.fed:
+        if work.fed or len(work.tokens) < 3:  # it could copy at most len - 1 tokens, and waits for 2 or more
             return False
         held = self.cached[work.seq]
         wanted = held + work.tokens
